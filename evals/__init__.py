@@ -1,0 +1,1 @@
+"""Evaluation: measure answer quality on a question set (not behaviour tests; see tests/)."""

@@ -1,0 +1,1 @@
+"""Ingestion: corpus files -> cleaned canonical text -> chunks and sentences -> Chroma."""

@@ -1,0 +1,54 @@
+"""The answer object and how evidence groups become a short answer with [n] markers.
+
+Composition only quotes: each group of consecutive source sentences becomes one citation, its
+text appears once in the answer followed by its marker, and list items are shown as a list.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from rag.citations import Citation, make_citation, verify_citations
+from rag.snapshot import IndexSnapshot, SentenceRow
+
+ABSTENTION_TEXT = "The sources do not answer this question, so I will not guess."
+
+
+class Answer(BaseModel):
+    answer: str
+    abstained: bool
+    citations: list[Citation] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    retrieval_query: str | None = Field(default=None, description="what was searched, follow-up context included")
+
+
+def _render(group: list[SentenceRow]) -> str:
+    parts: list[str] = []
+    for sentence in group:
+        text = " ".join(sentence.text.split())  # a quote may span wrapped lines
+        if sentence.is_list_item:
+            parts.append(f"\n- {text}")
+        else:
+            parts.append(("\n" if parts and parts[-1].startswith("\n- ") else " ") + text if parts else text)
+    return "".join(parts).strip()
+
+
+def compose_answer(snapshot: IndexSnapshot, groups: list[list[SentenceRow]]) -> tuple[str, list[Citation]]:
+    """Answer text with markers, and the citations it refers to (verified exact spans)."""
+    citations: list[Citation] = []
+    pieces: list[str] = []
+    for n, group in enumerate(groups, start=1):
+        first, last = group[0], group[-1]
+        source = snapshot.sources[first.source_id]
+        citations.append(
+            make_citation(n, first.source_id, source.title, first.section, source.text, first.start, last.end,
+                          page=first.page)
+        )
+        pieces.append(f"{_render(group)} [{n}]")
+    verify_citations(citations, {sid: doc.text for sid, doc in snapshot.sources.items()})
+    return "\n\n".join(pieces), citations
+
+
+def abstention(timings_ms: dict[str, float], retrieval_query: str | None = None) -> Answer:
+    return Answer(answer=ABSTENTION_TEXT, abstained=True, citations=[], timings_ms=timings_ms,
+                  retrieval_query=retrieval_query)

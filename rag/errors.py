@@ -1,0 +1,33 @@
+"""Errors of the assistant, one small tree; only api/ and the CLI translate them.
+
+QAError
+├── ConfigError          bad settings or arguments
+├── InputError           a bad question or request
+├── LoadError            a corpus file that cannot be read (reported, skipped)
+├── IndexNotReadyError   no index, or one built by another embedder/chunker
+└── CitationError        a quote that is not the exact span it claims
+"""
+
+
+class QAError(Exception):
+    """Base of every error the assistant raises on purpose."""
+
+
+class ConfigError(QAError):
+    """A setting or argument is out of range or inconsistent."""
+
+
+class InputError(QAError):
+    """A question or request that cannot be answered as given (empty, too long, malformed)."""
+
+
+class LoadError(QAError):
+    """A corpus file that cannot be read; ingest reports it by name and goes on."""
+
+
+class IndexNotReadyError(QAError):
+    """The index is missing, empty, or was built by a different embedder or chunker."""
+
+
+class CitationError(QAError):
+    """A citation whose quote is not exactly source_text[start:end]; never leaves rag/."""

@@ -1,0 +1,198 @@
+"""Evidence selection without an LLM: score the sentences inside the retrieved chunks against the
+question and pick the few that answer it.
+
+Scores use the sentence embeddings computed at ingest (only the question is embedded now) and
+IDF-weighted term coverage; MMR keeps near-duplicates out. Hands on groups of consecutive
+sentences, each of which becomes one citation, or nothing when the best sentence is not relevant
+enough (the answerer then abstains).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.documents import Document
+
+from rag.question import QuestionShape
+from rag.snapshot import IndexSnapshot, SentenceRow
+
+# Relevance = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * term coverage. Both lie in [0, 1]
+# for the sentences that matter, so one threshold (settings.abstain_threshold) applies.
+DENSE_WEIGHT = 0.6
+# Ranking adds a little for the chunk's fused retrieval rank; relevance alone decides abstention.
+RANK_BONUS = 0.05
+MMR_LAMBDA = 0.75
+# A further sentence joins the answer only if it is nearly as relevant as the best one.
+SECOND_SENTENCE_MARGIN = 0.06
+DUPLICATE_SIMILARITY = 0.9
+MAX_LIST_ITEMS = 12
+# A sentence opening with these leans on the one before it ("Given this, ..."), so that one
+# comes along to make the answer readable on its own.
+# A sentence opening with these leans on the one before it ("Given this, ...", "However, ..."),
+# so that one comes along (up to MAX_BACK_STEPS) to make the answer readable on its own.
+LEANS_BACK = re.compile(
+    r"^(?:(?:given|considering|despite|because of|due to|in spite of|besides) (?:this|that|these|those)\b"
+    r"|(?:this|these|those|such|they)\b(?! is (?:important|clear|also clear|essential|true))"
+    r"|(?:as a result|however|moreover|furthermore|in addition|additionally|also|still|nevertheless|"
+    r"at the same time|on the one hand|on the other hand|second(?:ly)?|third(?:ly)?|finally|therefore|thus|hence|"
+    r"consequently|in this case|in that case),)",
+    re.IGNORECASE,
+)
+# "...according to the same think-tank": the name is in an earlier sentence.
+REFERS_BACK = re.compile(r"\bthe (?:same|latter|former|aforementioned)\b(?! (?:time|way))", re.IGNORECASE)
+# The next sentence spells out what this one announces ("... two core issues." "These are ...").
+SPELLED_OUT_NEXT = re.compile(r"^(?:these|they|those|this|it) (?:are|is|were|was|include|includes)\b", re.IGNORECASE)
+# Questions that want reasons or descriptions get room for more than one sentence, may follow
+# back-references two steps instead of one, and take the next sentence when it elaborates.
+WANTS_EXPLANATION = re.compile(
+    r"\b(?:why|how (?:does|do|did|would|could|can|is|are|was|were|might|should)|explain|describe|"
+    r"in what (?:way|sense)|what (?:are|were) the|compare|what (?:is|are) the (?:difference|pros|cons|drawback|"
+    r"advantage|disadvantage|benefit|risk))",
+    re.IGNORECASE,
+)
+EXPLANATION_MARGIN = 0.12
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    sentence: SentenceRow
+    relevance: float
+    dense: float
+    coverage: float
+    chunk_rank: int
+
+    @property
+    def ranking(self) -> float:
+        return self.relevance + RANK_BONUS / self.chunk_rank
+
+
+def score_sentences(
+    snapshot: IndexSnapshot,
+    documents: Sequence[Document],
+    question_vectors: Sequence[np.ndarray],
+    query_terms: Mapping[str, float],
+) -> list[ScoredSentence]:
+    """Every sentence of the retrieved chunks, scored once (overlapping chunks share some)."""
+    seen: set[str] = set()
+    rows: list[tuple[SentenceRow, int]] = []
+    for document in documents:
+        chunk = snapshot.chunks[snapshot.chunk_position[document.metadata["chunk_id"]]]
+        for sentence in snapshot.sentences_of(chunk):
+            if sentence.sentence_id not in seen:
+                seen.add(sentence.sentence_id)
+                rows.append((sentence, int(document.metadata.get("rank", 1))))
+    if not rows:
+        return []
+    matrix = snapshot.sentence_vectors[[row.row for row, _ in rows]]
+    # A follow-up brings two vectors (with and without its context): the better match counts.
+    dense_scores = np.max(matrix @ np.vstack(question_vectors).astype(np.float32).T, axis=1)
+    scored = []
+    for (sentence, rank), dense in zip(rows, dense_scores):
+        coverage = snapshot.term_stats.coverage(query_terms, sentence.terms | snapshot.section_terms(sentence.section))
+        relevance = DENSE_WEIGHT * max(float(dense), 0.0) + (1 - DENSE_WEIGHT) * coverage
+        scored.append(ScoredSentence(sentence, relevance, float(dense), coverage, rank))
+    scored.sort(key=lambda s: (-s.ranking, s.sentence.source_id, s.sentence.index))
+    return scored
+
+
+def select_evidence(
+    snapshot: IndexSnapshot,
+    scored: Sequence[ScoredSentence],
+    threshold: float,
+    max_sentences: int,
+    shape: QuestionShape | None = None,
+    question: str = "",
+) -> list[list[SentenceRow]]:
+    """The best sentence that passes the threshold and satisfies what the question asks for
+    (a count, a time, the names it mentions); then MMR over others near it; then lists and
+    back-references come along; neighbours merge into groups (one citation each), best first.
+    Nothing (abstain) when no sentence qualifies."""
+    expansions: dict[str, list[SentenceRow]] = {}
+    explain = bool(WANTS_EXPLANATION.search(question))
+
+    def qualifies(item: ScoredSentence) -> bool:
+        if item.relevance < threshold:
+            return False
+        unit = expansions.setdefault(item.sentence.sentence_id, _expand(snapshot, item.sentence, explain))
+        if shape is None:
+            return True
+        window = set(snapshot.section_terms(item.sentence.section)) | snapshot.paragraph_terms(item.sentence)
+        for sentence in unit:
+            window |= sentence.terms
+        return shape.satisfied_by(" ".join(s.text for s in unit), window)
+
+    ranked = [item for item in scored if item.relevance >= threshold]
+    best = next((item for item in ranked if qualifies(item)), None)
+    if best is None:
+        return []
+    margin = EXPLANATION_MARGIN if explain else SECOND_SENTENCE_MARGIN
+    floor = max(threshold, best.relevance - margin)
+    eligible = [s for s in ranked if s is not best and s.relevance >= floor and qualifies(s)]
+    chosen = [best]
+    vectors = snapshot.sentence_vectors
+
+    def redundancy(candidate: ScoredSentence) -> float:
+        return max(float(vectors[candidate.sentence.row] @ vectors[c.sentence.row]) for c in chosen)
+
+    while eligible and len(chosen) < max_sentences:
+        candidate = max(eligible, key=lambda c: MMR_LAMBDA * c.ranking - (1 - MMR_LAMBDA) * redundancy(c))
+        eligible.remove(candidate)
+        if redundancy(candidate) < DUPLICATE_SIMILARITY:
+            chosen.append(candidate)
+
+    keys: dict[tuple[str, int], float] = {}
+    for item in chosen:
+        for sentence in expansions[item.sentence.sentence_id]:
+            key = (sentence.source_id, sentence.index)
+            keys[key] = max(keys.get(key, 0.0), item.ranking)
+    return _group(snapshot, keys)
+
+
+def _expand(snapshot: IndexSnapshot, sentence: SentenceRow, explain: bool = False) -> list[SentenceRow]:
+    """The sentence plus what it needs to stand alone: earlier sentences it leans on, the
+    items of a list it announces, the answer to a question it quotes, or the next sentence
+    that spells out what it announces (for an explanation, also one that builds on it)."""
+    out = [sentence]
+    current = sentence
+    for _ in range(2 if explain else 1):
+        if current.is_list_item or not (LEANS_BACK.match(current.text) or REFERS_BACK.search(current.text)):
+            break
+        previous = snapshot.sentence_at(current.source_id, current.index - 1)
+        if previous is None or previous.section != current.section or previous.is_list_item:
+            break
+        out.insert(0, previous)
+        current = previous
+    following = snapshot.sentence_at(sentence.source_id, sentence.index + 1)
+    if sentence.text.rstrip().endswith(":"):
+        # A list announced by "...:" brings its items along.
+        for offset in range(1, MAX_LIST_ITEMS + 1):
+            item = snapshot.sentence_at(sentence.source_id, sentence.index + offset)
+            if item is None or not item.is_list_item or item.section != sentence.section:
+                break
+            out.append(item)
+    elif following is not None and following.section == sentence.section and not following.is_list_item and (
+        sentence.text.rstrip("’”\"' ").endswith("?")
+        or SPELLED_OUT_NEXT.match(following.text)
+        or (explain and following.paragraph == sentence.paragraph and LEANS_BACK.match(following.text))
+    ):
+        out.append(following)
+    return out
+
+
+def _group(snapshot: IndexSnapshot, keys: Mapping[tuple[str, int], float]) -> list[list[SentenceRow]]:
+    groups: list[tuple[float, list[SentenceRow]]] = []
+    for source_id, index in sorted(keys):
+        sentence = snapshot.sentence_at(source_id, index)
+        if sentence is None:
+            continue
+        last = groups[-1][1][-1] if groups else None
+        if last is not None and last.source_id == source_id and last.index == index - 1 and last.section == sentence.section:
+            score, members = groups[-1]
+            groups[-1] = (max(score, keys[(source_id, index)]), members + [sentence])
+        else:
+            groups.append((keys[(source_id, index)], [sentence]))
+    groups.sort(key=lambda item: -item[0])
+    return [members for _, members in groups]

