@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from langchain_core.documents import Document
 
+from rag.lexical import ALIAS_OF
 from rag.question import QuestionShape
 from rag.snapshot import IndexSnapshot, SentenceRow
 
@@ -43,6 +44,11 @@ LEANS_BACK = re.compile(
 )
 # "...according to the same think-tank": the name is in an earlier sentence.
 REFERS_BACK = re.compile(r"\bthe (?:same|latter|former|aforementioned)\b(?! (?:time|way))", re.IGNORECASE)
+# A sentence that poses a question ("the main question is whether ...") is answered by the next.
+POSES_QUESTION = re.compile(r"\bquestion (?:is|was|remains) (?:whether|if|how|what|why|who)\b", re.IGNORECASE)
+# A question that asks for two things ("... the EU and NATO, respectively") needs room for both.
+MULTI_PART = re.compile(r"\brespectively\b|\bboth\b|\band (?:what|why|how|when|who|which|where)\b|\bfor and against\b",
+                        re.IGNORECASE)
 # The next sentence spells out what this one announces ("... two core issues." "These are ...").
 SPELLED_OUT_NEXT = re.compile(r"^(?:these|they|those|this|it) (?:are|is|were|was|include|includes)\b", re.IGNORECASE)
 # Questions that want reasons or descriptions get room for more than one sentence, may follow
@@ -54,6 +60,9 @@ WANTS_EXPLANATION = re.compile(
     re.IGNORECASE,
 )
 EXPLANATION_MARGIN = 0.12
+# A sentence this close to the question in embedding space answers what it asks about even
+# when it shares none of its words (a paraphrase).
+STRONG_DENSE_MATCH = 0.65
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ def select_evidence(
     Nothing (abstain) when no sentence qualifies."""
     expansions: dict[str, list[SentenceRow]] = {}
     explain = bool(WANTS_EXPLANATION.search(question))
+    multi_part = explain or bool(MULTI_PART.search(question))
 
     def qualifies(item: ScoredSentence) -> bool:
         if item.relevance < threshold:
@@ -119,16 +129,18 @@ def select_evidence(
         unit = expansions.setdefault(item.sentence.sentence_id, _expand(snapshot, item.sentence, explain))
         if shape is None:
             return True
-        window = set(snapshot.section_terms(item.sentence.section)) | snapshot.paragraph_terms(item.sentence)
+        unit_terms: set[str] = set()
         for sentence in unit:
-            window |= sentence.terms
-        return shape.satisfied_by(" ".join(s.text for s in unit), window)
+            unit_terms |= sentence.terms
+        window = unit_terms | snapshot.section_terms(item.sentence.section) | snapshot.paragraph_terms(item.sentence)
+        return shape.satisfied_by(" ".join(s.text for s in unit), window, _with_aliases(unit_terms),
+                                  strong_match=item.dense >= STRONG_DENSE_MATCH)
 
     ranked = [item for item in scored if item.relevance >= threshold]
     best = next((item for item in ranked if qualifies(item)), None)
     if best is None:
         return []
-    margin = EXPLANATION_MARGIN if explain else SECOND_SENTENCE_MARGIN
+    margin = EXPLANATION_MARGIN if multi_part else SECOND_SENTENCE_MARGIN
     floor = max(threshold, best.relevance - margin)
     eligible = [s for s in ranked if s is not best and s.relevance >= floor and qualifies(s)]
     chosen = [best]
@@ -151,6 +163,13 @@ def select_evidence(
     return _group(snapshot, keys)
 
 
+def _with_aliases(terms: set[str]) -> set[str]:
+    out = set(terms)
+    for term in terms:
+        out |= ALIAS_OF.get(term, frozenset())
+    return out
+
+
 def _expand(snapshot: IndexSnapshot, sentence: SentenceRow, explain: bool = False) -> list[SentenceRow]:
     """The sentence plus what it needs to stand alone: earlier sentences it leans on, the
     items of a list it announces, the answer to a question it quotes, or the next sentence
@@ -165,7 +184,6 @@ def _expand(snapshot: IndexSnapshot, sentence: SentenceRow, explain: bool = Fals
             break
         out.insert(0, previous)
         current = previous
-    following = snapshot.sentence_at(sentence.source_id, sentence.index + 1)
     if sentence.text.rstrip().endswith(":"):
         # A list announced by "...:" brings its items along.
         for offset in range(1, MAX_LIST_ITEMS + 1):
@@ -173,12 +191,19 @@ def _expand(snapshot: IndexSnapshot, sentence: SentenceRow, explain: bool = Fals
             if item is None or not item.is_list_item or item.section != sentence.section:
                 break
             out.append(item)
-    elif following is not None and following.section == sentence.section and not following.is_list_item and (
-        sentence.text.rstrip("’”\"' ").endswith("?")
-        or SPELLED_OUT_NEXT.match(following.text)
-        or (explain and following.paragraph == sentence.paragraph and LEANS_BACK.match(following.text))
-    ):
+        return out
+    current = sentence
+    for step in range(2 if explain else 1):
+        following = snapshot.sentence_at(current.source_id, current.index + 1)
+        if following is None or following.section != current.section or following.is_list_item:
+            break
+        asks = current.text.rstrip("’”\"' ").endswith("?") or POSES_QUESTION.search(current.text)
+        spelled_out = step == 0 and SPELLED_OUT_NEXT.match(following.text)
+        builds_on = explain and following.paragraph == current.paragraph and LEANS_BACK.match(following.text)
+        if not (asks or spelled_out or builds_on):
+            break
         out.append(following)
+        current = following
     return out
 
 

@@ -27,6 +27,14 @@ ASKS_PERCENT = re.compile(r"\b(?:what|which|how (?:large|big|much)(?: a)?) (?:sh
                           r"percent)\b", re.IGNORECASE)
 ASKS_TIME = re.compile(r"^\s*(?:and\s+)?when\b|\b(?:what|which) (?:year|years|date|month|decade|century|day)\b",
                        re.IGNORECASE)
+ASKS_MONEY = re.compile(r"\bhow much (?:money|funding|aid|did .{0,60}\bcost|does .{0,60}\bcost)|\bwhat (?:is|was|were) "
+                        r"the (?:cost|budget|price|value)|\b(?:cost|price|budget|worth) (?:of|in) (?:dollars|euros)\b",
+                        re.IGNORECASE)
+MONEY = re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds|usd|eur|budget|billion|million|trillion)\b", re.IGNORECASE)
+# The words that only say what kind of answer is wanted, not what it is about.
+WH_WORDS = frozenset(tokens("year years date month day decade century time many much number amount share "
+                            "percentage proportion fraction percent name names large big long far exactly "
+                            "specifically precisely"))
 # Who- and name-questions want a name that the question does not already contain.
 ASKS_NAME = re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwhat (?:is|was|are|were) the names?\b|\bname the\b",
                        re.IGNORECASE)
@@ -51,12 +59,24 @@ class QuestionShape:
     wants_percent: bool = False
     wants_time: bool = False
     wants_name: bool = False
+    wants_money: bool = False
     names: tuple[Name, ...] = ()
     numbers: tuple[str, ...] = ()  # numbers the question states, digits only
     question_terms: frozenset[str] = frozenset()
+    predicate_terms: frozenset[str] = frozenset()  # content words that are neither names nor wh-words
 
-    def satisfied_by(self, text: str, window_terms: set[str] | frozenset[str]) -> bool:
-        """Can evidence `text`, read with the terms of its paragraph and section, answer this?"""
+    @property
+    def typed(self) -> bool:
+        return self.wants_count or self.wants_percent or self.wants_time or self.wants_name or self.wants_money
+
+    def satisfied_by(self, text: str, window_terms: set[str] | frozenset[str], text_terms: set[str] | frozenset[str],
+                     strong_match: bool = False) -> bool:
+        """Can evidence `text` (with `text_terms`), read with the terms of its paragraph and
+        section (`window_terms`), answer this? A typed question (how many, when, who, ...)
+        also needs the evidence to speak of what the question asks about: one of its predicate
+        words, unless the sentence is a strong semantic match anyway."""
+        if self.wants_money and not MONEY.search(text):
+            return False
         if self.wants_count and not COUNT.search(YEAR.sub(" ", text)):
             return False
         if self.wants_percent and not PERCENT.search(text):
@@ -66,6 +86,10 @@ class QuestionShape:
         if self.wants_name and not _new_name(text, self.question_terms):
             return False
         if any(number not in window_terms for number in self.numbers):
+            return False
+        if self.typed and self.predicate_terms and not strong_match and not (self.predicate_terms & text_terms):
+            return False
+        if any(_only_in_enumeration(name, text) for name in self.names):
             return False
         return all(name.present_in(window_terms) for name in self.names)
 
@@ -81,16 +105,29 @@ def _word_present(word: frozenset[str], window: set[str] | frozenset[str]) -> bo
 
 
 def _new_name(text: str, question_terms: frozenset[str]) -> bool:
-    """A capitalised word inside a sentence (not its first word) that the question lacks."""
+    """A capitalised word inside a sentence (not its first word) that the question lacks and
+    that is not a country or its people (those are context, not an answer to "who")."""
     for match in CAPITALISED.finditer(text):
-        start = match.start()
-        before = text[:start].rstrip()
+        before = text[: match.start()].rstrip()
         if not before or before[-1] in ".!?:•-–":
             continue
         stems = set(tokens(match.group(0)))
-        if stems and not stems & question_terms and not any(ALIAS_OF.get(s, frozenset()) & question_terms for s in stems):
+        if stems and not stems & question_terms and not any(s in ALIAS_OF for s in stems):
             return True
     return False
+
+
+ENUMERATION = re.compile(r"(?:\b[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*, ){2,}(?:and |or )?[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*")
+
+
+def _only_in_enumeration(name: Name, text: str) -> bool:
+    """True when every mention of the name is one item in a list of three or more names
+    ("Canada, Japan, Australia, ..."): such a sentence is about the group, not about it."""
+    lists = [m.span() for m in ENUMERATION.finditer(text)]
+    if not lists:
+        return False
+    mentions = [m for m in CAPITALISED.finditer(text) if Name(tuple(name.words[:1])).present_in(set(tokens(m.group(0))))]
+    return bool(mentions) and all(any(a <= m.start() < b for a, b in lists) for m in mentions)
 
 
 def _capitalised_runs(question: str) -> list[list[str]]:
@@ -123,7 +160,9 @@ def read_question(question: str, corpus_terms: frozenset[str], corpus_bigrams: f
     knows (a multi-word name only if the corpus has it as a phrase). A name the corpus never
     uses cannot be checked, so it is left to the relevance score instead of blocking."""
     names: list[Name] = []
+    name_terms: set[str] = set()
     for run in _capitalised_runs(question):
+        name_terms.update(s for word in run for s in tokens(word))
         stems = [s for word in run for s in tokens(word)]
         if not stems or not all(s in corpus_terms or s in ALIAS_OF for s in stems):
             continue
@@ -141,7 +180,9 @@ def read_question(question: str, corpus_terms: frozenset[str], corpus_bigrams: f
         wants_percent=bool(ASKS_PERCENT.search(question)),
         wants_time=bool(ASKS_TIME.search(question)),
         wants_name=bool(ASKS_NAME.search(question)),
+        wants_money=bool(ASKS_MONEY.search(question)),
         names=tuple(names),
         numbers=numbers,
         question_terms=frozenset(tokens(question)),
+        predicate_terms=frozenset(tokens(question)) - name_terms - WH_WORDS - frozenset(numbers),
     )
