@@ -8,6 +8,7 @@ the text, so ingesting the same input twice gives the same ids.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
@@ -59,35 +60,29 @@ def _stable_id(kind: str, *parts: str) -> str:
 
 
 def _split_long(sentence: Sentence, count_tokens: Callable[[str], int], max_tokens: int) -> list[Sentence]:
-    """A 'sentence' longer than the window (a PDF table, a run-on line) is cut at spaces into
-    pieces that fit, so no text is silently truncated by the embedder."""
+    """A 'sentence' longer than the room it has (a PDF table, a run-on line) is cut between
+    words into pieces that fit, so no text is silently truncated by the embedder. Word pieces
+    never span white space, so per-word counts add up to the whole's count (linear time)."""
     if count_tokens(sentence.text) <= max_tokens:
         return [sentence]
-    pieces, piece_start, last_space = [], 0, None
-    text = sentence.text
-    for pos, char in enumerate(text):
-        if char.isspace():
-            if last_space is not None and count_tokens(text[piece_start:pos]) > max_tokens:
-                pieces.append((piece_start, last_space))
-                piece_start = last_space + 1
-            last_space = pos
-    pieces.append((piece_start, len(text)))
-    out = []
-    for left, right in pieces:
-        chunk = text[left:right]
-        trimmed_left = left + (len(chunk) - len(chunk.lstrip()))
-        if text[trimmed_left:right].strip():
-            out.append(
-                Sentence(
-                    sentence.start + trimmed_left,
-                    sentence.start + right,
-                    text[trimmed_left:right],
-                    sentence.section,
-                    sentence.paragraph,
-                    sentence.is_list_item,
-                )
-            )
-    return out
+    pieces: list[tuple[int, int]] = []
+    piece_start = piece_end = None
+    used = 0
+    for word in re.finditer(r"\S+", sentence.text):
+        cost = count_tokens(word.group(0))
+        if piece_start is not None and used + cost > max_tokens:
+            pieces.append((piece_start, piece_end))
+            piece_start, used = None, 0
+        if piece_start is None:
+            piece_start = word.start()
+        piece_end, used = word.end(), used + cost
+    if piece_start is not None:
+        pieces.append((piece_start, piece_end))
+    return [
+        Sentence(sentence.start + left, sentence.start + right, sentence.text[left:right], sentence.section,
+                 sentence.paragraph, sentence.is_list_item)
+        for left, right in pieces
+    ]
 
 
 def chunk_document(
@@ -104,8 +99,13 @@ def chunk_document(
     sections, raw_sentences = analyse(text, default_section=title)
     sentences: list[Sentence] = []
     for sentence in raw_sentences:
-        sentences.extend(_split_long(sentence, count_tokens, max_tokens))
+        # Room left beside the section title, which is embedded with every chunk.
+        room = max(8, max_tokens - count_tokens(sentence.section))
+        sentences.extend(_split_long(sentence, count_tokens, room))
     token_counts = [count_tokens(s.text) for s in sentences]
+    gap_tokens = [
+        count_tokens(text[a.end : b.start]) if a.section == b.section else 0 for a, b in zip(sentences, sentences[1:])
+    ]
 
     records, seen_sentences = [], Counter()
     for index, sentence in enumerate(sentences):
@@ -121,13 +121,13 @@ def chunk_document(
         section = sentences[index].section
         budget = max_tokens - count_tokens(section)
         last, used = index, token_counts[index]
-        while (
-            last + 1 < len(sentences)
-            and sentences[last + 1].section == section
-            and used + token_counts[last + 1] <= budget
-        ):
+        while last + 1 < len(sentences) and sentences[last + 1].section == section:
+            # What lies between two sentences (a list marker, a line break) costs tokens too.
+            gap = gap_tokens[last]
+            if used + gap + token_counts[last + 1] > budget:
+                break
             last += 1
-            used += token_counts[last]
+            used += gap + token_counts[last]
         start, end = sentences[index].start, sentences[last].end
         chunk_text = text[start:end]
         seen_chunks[chunk_text] += 1
@@ -137,8 +137,12 @@ def chunk_document(
             break
         next_index = last + 1
         if sentences[next_index].section == section and overlap:
-            # Step back for the overlap, but always move forward by at least one sentence.
-            next_index = max(index + 1, last + 1 - overlap)
+            # Step back for the overlap, unless the overlap and the next sentence do not fit
+            # together (the next chunk would repeat the overlap alone); always move forward.
+            back = last + 1 - overlap
+            span_cost = sum(token_counts[back : last + 2]) + sum(gap_tokens[back : last + 1])
+            if span_cost <= budget:
+                next_index = max(index + 1, back)
         index = next_index
     for chunk in chunks:
         assert text[chunk.start : chunk.end] == chunk.text

@@ -115,6 +115,8 @@ class IndexStore:
         existing = self._existing_versions()
         if not existing:
             raise IndexNotReadyError(f"no index named {self.prefix!r} yet: run `qa ingest` first")
+        if existing.get("schema") != SCHEMA:
+            raise IndexNotReadyError(f"the index {self.prefix!r} is incomplete or from another version: run `qa ingest`")
         if embedder_version and existing.get("embedder") != embedder_version:
             raise IndexNotReadyError(
                 f"the index was built with {existing.get('embedder')}, but this process embeds with "
@@ -158,8 +160,10 @@ class IndexStore:
         sentence_rows: list[tuple[str, str, dict[str, Any]]],
         sentence_vectors: np.ndarray,
     ) -> None:
-        """Swap in a new version of one source: old rows out, new rows in, source record last."""
-        self.delete_rows(source_id)
+        """Swap in a new version of one source. Row ids carry the content hash, so the new rows
+        go in beside the old ones; the source record then switches readers over in one write;
+        only after that do the old rows go. A kill anywhere leaves a version that readers see."""
+        sha = str(source_metadata["content_sha256"])
         self._add("chunks", chunk_rows, chunk_vectors)
         self._add("sentences", sentence_rows, sentence_vectors)
         document_vector = chunk_vectors.mean(axis=0) if len(chunk_vectors) else np.zeros(chunk_vectors.shape[1])
@@ -170,12 +174,14 @@ class IndexStore:
             embeddings=[(document_vector / norm).tolist()],
             metadatas=[clean_metadata(source_metadata)],
         )
+        for kind in ("chunks", "sentences"):
+            self.collection(kind).delete(
+                where={"$and": [{"source_id": source_id}, {"content_sha256": {"$ne": sha}}]}
+            )
 
     def remove_source(self, source_id: str) -> None:
-        self.delete_rows(source_id)
+        # Record first: from then on no reader trusts the rows, whatever happens next.
         self.collection("sources").delete(ids=[source_id])
-
-    def delete_rows(self, source_id: str) -> None:
         for kind in ("chunks", "sentences"):
             self.collection(kind).delete(where={"source_id": source_id})
 

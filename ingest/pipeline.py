@@ -130,15 +130,21 @@ def _page_at(page_spans: list[list[Any]] | None, offset: int) -> int | None:
     return None
 
 
+def row_id(stable_id: str, sha: str) -> str:
+    """Chroma row id: the stable content id plus the version it belongs to, so a new version's
+    rows can be written before the old ones are deleted."""
+    return f"{stable_id}@{sha[:16]}"
+
+
 def rows_for(source_id: str, sha: str, metadata: dict[str, Any], chunked: ChunkedDocument):
     pages = metadata.get("pages")
     title = str(metadata.get("title") or source_id)
     chunk_rows = [
         (
-            c.chunk_id,
+            row_id(c.chunk_id, sha),
             c.text,
             {
-                "source_id": source_id, "content_sha256": sha, "title": title, "section": c.section,
+                "chunk_id": c.chunk_id, "source_id": source_id, "content_sha256": sha, "title": title, "section": c.section,
                 "start": c.start, "end": c.end, "first_sentence": c.first_sentence,
                 "last_sentence": c.last_sentence, "chunk_index": i, "page": _page_at(pages, c.start),
             },
@@ -147,10 +153,10 @@ def rows_for(source_id: str, sha: str, metadata: dict[str, Any], chunked: Chunke
     ]
     sentence_rows = [
         (
-            r.sentence_id,
+            row_id(r.sentence_id, sha),
             r.sentence.text,
             {
-                "source_id": source_id, "content_sha256": sha, "section": r.sentence.section,
+                "sentence_id": r.sentence_id, "source_id": source_id, "content_sha256": sha, "section": r.sentence.section,
                 "start": r.sentence.start, "end": r.sentence.end, "index": r.index,
                 "paragraph": r.sentence.paragraph, "is_list_item": r.sentence.is_list_item,
                 "page": _page_at(pages, r.sentence.start),
@@ -177,6 +183,19 @@ def ingest_paths(
     summary = IngestSummary()
     embedder: MiniLMEmbeddings | None = None
 
+    def fail(path: Path, reason: str) -> None:
+        summary.failed.append((str(path), reason))
+        if on_failure:
+            on_failure(str(path), reason)
+
+    counter: Callable[[str], int] | None = None
+
+    def count_tokens(text: str) -> int:
+        nonlocal counter
+        if counter is None:
+            counter = get_embedder().token_counter()
+        return counter(text)
+
     def get_embedder() -> MiniLMEmbeddings:
         nonlocal embedder
         if embedder is None:  # loaded only when something must be embedded
@@ -196,14 +215,13 @@ def ingest_paths(
         for path in files:
             source_id = source_id_for(path, root)
             if source_id in seen_ids:
-                reason = f"same source id {source_id!r} as {seen_ids[source_id]}; rename one of them"
-                summary.failed.append((str(path), reason))
+                fail(path, f"same source id {source_id!r} as {seen_ids[source_id]}; rename one of them")
                 continue
             seen_ids[source_id] = path
             try:
                 sha = fingerprint(path)
             except OSError as error:
-                summary.failed.append((str(path), f"cannot read: {error.strerror or error}"))
+                fail(path, f"cannot read: {error.strerror or error}")
                 continue
             record = records.get(source_id)
             if record and record.get("content_sha256") == sha:
@@ -218,11 +236,10 @@ def ingest_paths(
             bar = tqdm(total=len(planned), unit="file", desc="ingest", dynamic_ncols=True)
         for path, source_id, sha, existed in planned:
             try:
-                metadata, text, chunked = prepare_document(path, root, settings, get_embedder().token_counter())
+                # The tokenizer comes with the model: load it only once a file has been read.
+                metadata, text, chunked = prepare_document(path, root, settings, lambda t: count_tokens(t))
             except LoadError as error:
-                summary.failed.append((str(path), str(error)))
-                if on_failure:
-                    on_failure(str(path), str(error))
+                fail(path, str(error))
             else:
                 chunk_rows, sentence_rows = rows_for(source_id, sha, metadata, chunked)
                 vectors = get_embedder().encode(

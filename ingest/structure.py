@@ -17,7 +17,7 @@ MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 SENTENCE_END = re.compile(r"[.!?…]+[’”\"')\]]*(?=\s+[\"“‘’'(\[]?[A-Z0-9À-ÖØ-Þ•])")
 # Words after which a period does not end a sentence.
 ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st gen sen rep gov lt col capt sgt jr sr vs etc approx no nos fig figs "
+    "mr mrs ms dr prof st gen sen rep gov lt col capt sgt jr sr vs etc approx fig figs "
     "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp dept univ est e.g i.e cf al".split()
 )
 HEADING_MAX_CHARS = 90
@@ -92,6 +92,9 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     bare = word.rstrip(".").lower()
     if bare in ABBREVIATIONS:
         return True
+    if bare in ("no", "nos"):  # "No. 5", but "he said no. The talks..." ends a sentence
+        following = text[dot + 1 :].lstrip()
+        return following[:1].isdigit()
     if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word):  # U.S., e.g., U.K.
         return True
     return bool(re.fullmatch(r"[A-Z]\.", word))  # an initial: "John F. Kennedy"

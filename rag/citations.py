@@ -17,14 +17,13 @@ class Citation(BaseModel):
     quote: str = Field(description="exactly source_text[start:end] of the cleaned source")
     start: int = Field(ge=0)
     end: int = Field(ge=0)
-    page: int | None = None
-    chunk_id: str | None = None
+    page: int | None = Field(default=None, description="PDF page where the quote starts")
 
 
 def make_citation(n: int, source_id: str, title: str, section: str, text: str, start: int, end: int,
-                  page: int | None = None, chunk_id: str | None = None) -> Citation:
+                  page: int | None = None) -> Citation:
     return Citation(n=n, source_id=source_id, title=title, section=section, quote=text[start:end],
-                    start=start, end=end, page=page, chunk_id=chunk_id)
+                    start=start, end=end, page=page)
 
 
 def verify_citations(citations: list[Citation], source_texts: Mapping[str, str]) -> None:

@@ -87,7 +87,8 @@ class HybridRetriever(BaseRetriever):
             dense = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
                 vector.tolist(), k=candidates, filter=chroma_where(filters)
             )
-            rankings.append([doc.id for doc, _ in dense if doc.id in self.snapshot.chunk_position])
+            ids = [doc.metadata.get("chunk_id") for doc, _ in dense]
+            rankings.append([chunk_id for chunk_id in ids if chunk_id in self.snapshot.chunk_position])
         dense_ids = rankings[0]
         allowed = [
             position

@@ -148,7 +148,7 @@ def load_snapshot(store: IndexStore, embedder_version: str | None = None) -> Ind
         meta = row["metadata"]
         if vouched(meta):
             chunks.append(
-                ChunkRecord(row["id"], meta["source_id"], str(meta.get("section", "")), int(meta["start"]),
+                ChunkRecord(str(meta["chunk_id"]), meta["source_id"], str(meta.get("section", "")), int(meta["start"]),
                             int(meta["end"]), row["document"], int(meta["first_sentence"]),
                             int(meta["last_sentence"]), meta.get("page"))
             )
@@ -159,7 +159,7 @@ def load_snapshot(store: IndexStore, embedder_version: str | None = None) -> Ind
         if not vouched(meta):
             continue
         sentences.append(
-            SentenceRow(len(sentences), row["id"], meta["source_id"], int(meta["index"]),
+            SentenceRow(len(sentences), str(meta["sentence_id"]), meta["source_id"], int(meta["index"]),
                         str(meta.get("section", "")), int(meta["start"]), int(meta["end"]), row["document"],
                         int(meta.get("paragraph", 0)), bool(meta.get("is_list_item", False)), meta.get("page"),
                         frozenset(tokens(row["document"]))))

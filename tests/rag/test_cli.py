@@ -1,0 +1,66 @@
+"""`qa ask` and `qa chat` as a user runs them: real subprocesses on a real index."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def run_qa(args, settings, stdin=None, timeout=180):
+    env = {**os.environ, "QA_DATA_DIR": str(settings.data_dir), "QA_CORPUS_DIR": str(settings.corpus_dir),
+           "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], env=env, input=stdin, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_ask_json_prints_one_object_with_verified_citations(corpus_settings, answerer):
+    result = run_qa(["ask", "--json", "When did Finland become an EU member state?"], corpus_settings)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"answer", "abstained", "citations", "timings_ms"}
+    assert payload["abstained"] is False and "1995" in payload["answer"]
+    for citation in payload["citations"]:
+        assert {"n", "source_id", "title", "section", "quote", "start", "end"} <= set(citation)
+        text = answerer.snapshot.sources[citation["source_id"]].text
+        assert text[citation["start"] : citation["end"]] == citation["quote"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", ""], "question is empty"),
+        (["ask", "x" * 3000], "limit is"),
+        (["ask", "--top-k", "0", "Why?"], "top_k must be"),
+        (["ask", "--top-k", "many", "Why?"], "invalid int value"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_exit_non_zero_with_a_message_not_a_traceback(corpus_settings, args, message):
+    result = run_qa(args, corpus_settings, timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_ask_without_an_index_says_to_ingest(tmp_path, corpus_settings):
+    empty = corpus_settings.model_copy(update={"data_dir": tmp_path / "nothing-here"})
+    result = run_qa(["ask", "What is Finlandization?"], empty)
+    assert result.returncode == 1
+    assert "qa ingest" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_chat_keeps_the_conversation_for_follow_ups(corpus_settings):
+    result = run_qa(["chat"], corpus_settings,
+                    stdin="What is the South Korean model?\nHow many US troops are there?\n\n")
+    assert result.returncode == 0, result.stderr
+    replies = result.stdout.split("assistant> ")[1:]
+    assert len(replies) == 2
+    assert "28,000" in replies[1]
+    assert "A South Korean model" in replies[1]
