@@ -25,7 +25,7 @@ import numpy as np
 from rag.errors import ConfigError, IndexNotReadyError
 from rag.settings import Settings
 
-SCHEMA = "qa-index/1"
+SCHEMA = "qa-index/2"  # 2: row ids carry the content version
 KINDS = ("chunks", "sentences", "sources")
 
 
@@ -239,4 +239,5 @@ class IndexStore:
 
 
 def _describe(metadata: dict[str, Any]) -> str:
-    return f"embedder {metadata.get('embedder')} and chunker {metadata.get('chunker')}"
+    return (f"layout {metadata.get('schema')}, embedder {metadata.get('embedder')} "
+            f"and chunker {metadata.get('chunker')}")
