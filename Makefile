@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install ingest run chat test evals clean
+.PHONY: install ingest run serve chat test evals bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ install: $(STAMP)
 ingest: install
 	$(BIN)/qa ingest
 
+# Ingest (incremental), then serve the API and the chat page on http://127.0.0.1:8000/.
 run: ingest
-	$(BIN)/qa chat
+	$(BIN)/qa serve
+
+serve: install
+	$(BIN)/qa serve
 
 chat: install
 	$(BIN)/qa chat
@@ -33,6 +37,9 @@ test: install
 
 evals: ingest
 	$(BIN)/python -m evals.run --gate
+
+bench: ingest
+	$(BIN)/python -m evals.bench_api
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -106,6 +106,17 @@ def format_summary(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="run the evaluation suite and write reports")
+    parser.add_argument("questions", nargs="?", type=Path, default=DEFAULT_PATH)
+    parser.add_argument("--gate", action="store_true", help="exit 1 when a metric misses evals/thresholds.toml")
+    parser.set_defaults(handler=_run_cli)
+
+
+def _run_cli(args, settings) -> int:
+    return main([str(args.questions)] + (["--gate"] if args.gate else []))
+
+
 def main(argv: list[str] | None = None) -> int:
     from rag.chain import load_answerer
     from rag.settings import get_settings

@@ -14,12 +14,24 @@ from rag.snapshot import IndexSnapshot, SentenceRow
 ABSTENTION_TEXT = "The sources do not answer this question, so I will not guess."
 
 
+class RetrievedChunk(BaseModel):
+    """What retrieval returned, in rank order: kept so evals can score retrieval itself."""
+
+    rank: int
+    chunk_id: str
+    source_id: str
+    section: str
+    start: int
+    end: int
+
+
 class Answer(BaseModel):
     answer: str
     abstained: bool
     citations: list[Citation] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     retrieval_query: str | None = Field(default=None, description="what was searched, follow-up context included")
+    retrieved: list[RetrievedChunk] = Field(default_factory=list, exclude=True)
 
 
 def _render(group: list[SentenceRow]) -> str:
@@ -49,6 +61,7 @@ def compose_answer(snapshot: IndexSnapshot, groups: list[list[SentenceRow]]) -> 
     return "\n\n".join(pieces), citations
 
 
-def abstention(timings_ms: dict[str, float], retrieval_query: str | None = None) -> Answer:
+def abstention(timings_ms: dict[str, float], retrieval_query: str | None = None,
+               retrieved: list[RetrievedChunk] | None = None) -> Answer:
     return Answer(answer=ABSTENTION_TEXT, abstained=True, citations=[], timings_ms=timings_ms,
-                  retrieval_query=retrieval_query)
+                  retrieval_query=retrieval_query, retrieved=retrieved or [])

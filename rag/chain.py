@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from rag.answer import Answer, abstention, compose_answer
+from rag.answer import Answer, RetrievedChunk, abstention, compose_answer
 from rag.embeddings import MiniLMEmbeddings
 from rag.errors import ConfigError, InputError
 from rag.evidence import score_sentences, select_evidence
@@ -133,12 +133,18 @@ class ExtractiveAnswerer:
                                  self.settings.max_answer_sentences, shape, state["question"])
         query = state["question"] if not state["context"] else f"{state['context']} → {state['question']}"
         timings = {"retrieve": state["retrieve_ms"], "evidence": _ms(begin)}
+        retrieved = [
+            RetrievedChunk(rank=d.metadata["rank"], chunk_id=d.metadata["chunk_id"], source_id=d.metadata["source_id"],
+                           section=d.metadata["section"], start=d.metadata["start"], end=d.metadata["end"])
+            for d in state["documents"]
+        ]
         if not groups:
             timings["total"] = _ms(state["started"])
-            return abstention(timings, query)
+            return abstention(timings, query, retrieved)
         text, citations = compose_answer(self.snapshot, groups)
         timings["total"] = _ms(state["started"])
-        return Answer(answer=text, abstained=False, citations=citations, timings_ms=timings, retrieval_query=query)
+        return Answer(answer=text, abstained=False, citations=citations, timings_ms=timings, retrieval_query=query,
+                      retrieved=retrieved)
 
 
 def _ms(since: float) -> float:

@@ -85,6 +85,8 @@ def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from evals.batch import add_parser as add_batch
+    from evals.run import add_parser as add_eval
     from ingest.cli import add_parser as add_ingest
 
     parser = argparse.ArgumentParser(prog="qa", description="Questions about security guarantees for Ukraine, "
@@ -93,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_ingest(subparsers)
     _add_ask(subparsers)
     _add_chat(subparsers)
+    add_eval(subparsers)
+    add_batch(subparsers)
     return parser
 
 

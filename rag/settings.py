@@ -40,8 +40,18 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2_000, ge=10)
     max_history_turns: int = Field(default=20, ge=0)
 
-    # Secrets are SecretStr so they never print.
-    api_key: SecretStr | None = None
+    # HTTP service. Secrets are SecretStr so they never print.
+    api_key: SecretStr | None = Field(default=None, description="bearer token for every endpoint but /healthz and /")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; none by default")
+    max_body_bytes: int = Field(default=65_536, ge=1_024)
+    model_name: str = Field(default="ukraine-guarantees-extractive", description="model id shown on /v1/models")
+
+    @field_validator("api_key")
+    @classmethod
+    def _empty_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return None if value is None or not value.get_secret_value() else value
 
     @field_validator("chroma_url")
     @classmethod

@@ -1,0 +1,128 @@
+"""Latency benchmark of the HTTP service against an in-process baseline, measured in one run.
+
+  python -m evals.bench_api [--requests 200] [--clients 1 8]
+
+Starts `qa serve` on a free port as a separate process (the index in QA_DATA_DIR must exist),
+warms it, then sends POST /v1/ask from N client threads. The baseline is the same questions
+through a plain LangChain `Chroma.similarity_search` in this process, with the same model and
+collection. Prints p50/p95 latency, requests per second and errors for both, and the ratios.
+No thresholds: this reports, it does not judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from evals.dataset import DEFAULT_PATH, load_items
+from evals.metrics import percentile
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _run_load(call, questions: list[str], clients: int, total: int) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+
+    def one(i: int) -> None:
+        nonlocal errors
+        started = time.perf_counter()
+        try:
+            call(questions[i % len(questions)])
+        except Exception:
+            errors += 1
+            return
+        latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(one, range(total)))
+    elapsed = time.perf_counter() - started
+    return {"p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
+            "rps": total / elapsed, "errors": errors}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import httpx
+    from langchain_chroma import Chroma
+
+    from ingest.index import IndexStore, open_client
+    from rag.embeddings import MiniLMEmbeddings
+    from rag.settings import get_settings
+
+    parser = argparse.ArgumentParser(prog="python -m evals.bench_api", description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    questions = [item.question for item in load_items(DEFAULT_PATH)]
+
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    qa = Path(sys.executable).with_name("qa")
+    command = [str(qa)] if qa.exists() else [sys.executable, "-m", "rag.cli"]
+    server = subprocess.Popen([*command, "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    headers = {}
+    if settings.api_key:
+        headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                print("the server did not start", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        client = httpx.Client(base_url=base, headers=headers, timeout=30)
+
+        def ask(question: str) -> None:
+            response = client.post("/v1/ask", json={"question": question})
+            response.raise_for_status()
+
+        for question in questions:  # warm: every question once, so no run pays first-time costs
+            ask(question)
+
+        embeddings = MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
+        store = IndexStore(open_client(settings), settings.collection)
+        baseline_store = Chroma(collection_name=store.name("chunks"), embedding_function=embeddings,
+                                client=store.client, create_collection_if_not_exists=False)
+
+        def baseline(question: str) -> None:
+            baseline_store.similarity_search(question, k=settings.top_k)
+
+        for question in questions:
+            baseline(question)
+
+        print(f"{'clients':>7} {'system':>28} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'errors':>6}")
+        for clients in args.clients:
+            api = _run_load(ask, questions, clients, args.requests)
+            base_run = _run_load(baseline, questions, clients, args.requests)
+            for name, row in (("qa /v1/ask over HTTP", api), ("Chroma.similarity_search", base_run)):
+                print(f"{clients:>7} {name:>28} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['rps']:8.1f} "
+                      f"{row['errors']:>6}")
+            print(f"{clients:>7} {'ratio api/baseline':>28} {api['p50_ms'] / base_run['p50_ms']:8.2f} "
+                  f"{api['p95_ms'] / base_run['p95_ms']:8.2f} {api['rps'] / base_run['rps']:8.2f}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
