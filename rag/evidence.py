@@ -47,7 +47,8 @@ REFERS_BACK = re.compile(r"\bthe (?:same|latter|former|aforementioned)\b(?! (?:t
 # A sentence that poses a question ("the main question is whether ...") is answered by the next.
 POSES_QUESTION = re.compile(r"\bquestion (?:is|was|remains) (?:whether|if|how|what|why|who)\b", re.IGNORECASE)
 # A question that asks for two things ("... the EU and NATO, respectively") needs room for both.
-MULTI_PART = re.compile(r"\brespectively\b|\bboth\b|\band (?:what|why|how|when|who|which|where)\b|\bfor and against\b",
+MULTI_PART = re.compile(r"\brespectively\b|\bboth\b|\band (?:what|why|how|when|who|which|where)\b|\bfor and against\b"
+                        r"|\bin common\b|\bcompared?\b|\bdiffer|\bwhich (?:one|of)\b",
                         re.IGNORECASE)
 # The next sentence spells out what this one announces ("... two core issues." "These are ...").
 SPELLED_OUT_NEXT = re.compile(r"^(?:these|they|those|this|it) (?:are|is|were|was|include|includes)\b", re.IGNORECASE)
@@ -60,6 +61,8 @@ WANTS_EXPLANATION = re.compile(
     re.IGNORECASE,
 )
 EXPLANATION_MARGIN = 0.12
+# Evidence for the second alternative of a two-part question may score this much lower.
+COMPLEMENT_RATIO = 0.8
 # A sentence this close to the question in embedding space answers what it asks about even
 # when it shares none of its words (a paraphrase).
 STRONG_DENSE_MATCH = 0.65
@@ -123,18 +126,32 @@ def select_evidence(
     explain = bool(WANTS_EXPLANATION.search(question))
     multi_part = explain or bool(MULTI_PART.search(question))
 
-    def qualifies(item: ScoredSentence) -> bool:
-        if item.relevance < threshold:
+    windows: dict[str, set[str]] = {}
+
+    def window_of(item: ScoredSentence) -> set[str]:
+        if item.sentence.sentence_id not in windows:
+            unit = expansions.setdefault(item.sentence.sentence_id, _expand(snapshot, item.sentence, explain))
+            terms: set[str] = set()
+            for sentence in unit:
+                terms |= sentence.terms
+            windows[item.sentence.sentence_id] = (
+                terms | snapshot.section_terms(item.sentence.section) | snapshot.paragraph_terms(item.sentence)
+            )
+        return windows[item.sentence.sentence_id]
+
+    def qualifies(item: ScoredSentence, floor: float = threshold) -> bool:
+        if item.relevance < floor:
             return False
-        unit = expansions.setdefault(item.sentence.sentence_id, _expand(snapshot, item.sentence, explain))
+        window = window_of(item)
         if shape is None:
             return True
+        unit = expansions[item.sentence.sentence_id]
         unit_terms: set[str] = set()
         for sentence in unit:
             unit_terms |= sentence.terms
-        window = unit_terms | snapshot.section_terms(item.sentence.section) | snapshot.paragraph_terms(item.sentence)
         return shape.satisfied_by(" ".join(s.text for s in unit), window, _with_aliases(unit_terms),
-                                  strong_match=item.dense >= STRONG_DENSE_MATCH)
+                                  strong_match=item.dense >= STRONG_DENSE_MATCH,
+                                  near_terms=unit_terms | snapshot.section_terms(item.sentence.section))
 
     ranked = [item for item in scored if item.relevance >= threshold]
     best = next((item for item in ranked if qualifies(item)), None)
@@ -154,6 +171,29 @@ def select_evidence(
         eligible.remove(candidate)
         if redundancy(candidate) < DUPLICATE_SIMILARITY:
             chosen.append(candidate)
+
+    if shape is not None and multi_part:
+        # "the Israel model and the South Korean model, respectively": each alternative the
+        # answer has not covered yet gets its own best evidence. The question already passed the
+        # threshold once, so the second part may be found a little below it.
+        def speaks_of(item: ScoredSentence) -> set[str]:
+            # Stricter than the paragraph window: the evidence itself (or its section title).
+            terms = set(snapshot.section_terms(item.sentence.section))
+            for sentence in expansions.get(item.sentence.sentence_id) or [item.sentence]:
+                terms |= sentence.terms
+            return terms
+
+        for group in shape.names:
+            for name in group if len(group) > 1 else ():
+                if any(name.present_in(speaks_of(item)) for item in chosen):
+                    continue
+                extra = next(
+                    (item for item in scored if item not in chosen
+                     and qualifies(item, COMPLEMENT_RATIO * threshold) and name.present_in(speaks_of(item))),
+                    None,
+                )
+                if extra is not None:
+                    chosen.append(extra)
 
     keys: dict[tuple[str, int], float] = {}
     for item in chosen:

@@ -56,11 +56,16 @@ def stem(word: str) -> str:
     if len(word) <= 3 or word.isdigit():
         return word
     for suffix, replacement, min_len in (
+        ("ysis", "ys", 6), ("yses", "ys", 6), ("ysed", "ys", 6), ("yzed", "ys", 6), ("ysing", "ys", 7),
+        ("yzing", "ys", 7), ("yse", "ys", 5), ("yze", "ys", 5),
         ("ies", "y", 5), ("sses", "ss", 5), ("ness", "", 7), ("ments", "ment", 6), ("ings", "", 7),
         ("ing", "", 6), ("edly", "", 7), ("ed", "", 5), ("es", "e", 5), ("s", "", 4),
     ):
-        if word.endswith(suffix) and len(word) >= min_len and not word.endswith(("ss", "us", "is")):
-            return word[: len(word) - len(suffix)] + replacement
+        if not word.endswith(suffix) or len(word) < min_len:
+            continue
+        if suffix in ("s", "es") and word.endswith(("ss", "us", "is")):
+            return word  # "class", "status", "crisis" are not plurals
+        return word[: len(word) - len(suffix)] + replacement
     return word
 
 

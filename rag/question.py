@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.lexical import ALIAS_OF, STOPWORDS, normalise, tokens
+from rag.lexical import ALIAS_OF, STOPWORDS, normalise, stem, tokens
 
 NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve dozen dozens hundred hundreds "
@@ -27,6 +27,9 @@ ASKS_PERCENT = re.compile(r"\b(?:what|which|how (?:large|big|much)(?: a)?) (?:sh
                           r"percent)\b", re.IGNORECASE)
 ASKS_TIME = re.compile(r"^\s*(?:and\s+)?when\b|\b(?:what|which) (?:year|years|date|month|decade|century|day)\b",
                        re.IGNORECASE)
+# "How many American troops are ...": the counted thing is the last word before the verb.
+COUNTED = re.compile(r"\bhow many ((?:[\w’'.-]+ ){0,3}?[\w’'-]+?)(?: (?:are|is|were|was|did|does|do|would|will|has|have|had|"
+                     r"can|could|should|might|must)\b|[?,]|$)", re.IGNORECASE)
 ASKS_MONEY = re.compile(r"\bhow much (?:money|funding|aid|did .{0,60}\bcost|does .{0,60}\bcost)|\bwhat (?:is|was|were) "
                         r"the (?:cost|budget|price|value)|\b(?:cost|price|budget|worth) (?:of|in) (?:dollars|euros)\b",
                         re.IGNORECASE)
@@ -35,6 +38,11 @@ MONEY = re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds|usd|eur|budget|billi
 WH_WORDS = frozenset(tokens("year years date month day decade century time many much number amount share "
                             "percentage proportion fraction percent name names large big long far exactly "
                             "specifically precisely"))
+# "Which countries ..." wants countries named (two or more for the plural); "which countries'
+# newspapers" asks for newspapers, so a possessive is not the answer type.
+ASKS_COUNTRY = re.compile(r"\b(?:which|what) (?:other )?(countries|country|nations|nation|states)\b(?![’'])",
+                          re.IGNORECASE)
+NOT_COUNTRIES = frozenset(stem(w) for w in "europe european europeans brussels eu".split())
 # Who- and name-questions want a name that the question does not already contain.
 ASKS_NAME = re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwhat (?:is|was|are|were) the names?\b|\bname the\b",
                        re.IGNORECASE)
@@ -60,24 +68,31 @@ class QuestionShape:
     wants_time: bool = False
     wants_name: bool = False
     wants_money: bool = False
-    names: tuple[Name, ...] = ()
+    counted: str | None = None  # stem of what "how many" counts; the evidence must name it
+    wants_country: int = 0  # how many countries the answer must name (0: not a country question)
+    names: tuple[tuple[Name, ...], ...] = ()  # groups of alternatives: one name of each group must appear
     numbers: tuple[str, ...] = ()  # numbers the question states, digits only
     question_terms: frozenset[str] = frozenset()
     predicate_terms: frozenset[str] = frozenset()  # content words that are neither names nor wh-words
 
     @property
     def typed(self) -> bool:
-        return self.wants_count or self.wants_percent or self.wants_time or self.wants_name or self.wants_money
+        return (self.wants_count or self.wants_percent or self.wants_time or self.wants_name or self.wants_money
+                or self.wants_country)
 
     def satisfied_by(self, text: str, window_terms: set[str] | frozenset[str], text_terms: set[str] | frozenset[str],
-                     strong_match: bool = False) -> bool:
+                     strong_match: bool = False, near_terms: set[str] | frozenset[str] | None = None) -> bool:
         """Can evidence `text` (with `text_terms`), read with the terms of its paragraph and
         section (`window_terms`), answer this? A typed question (how many, when, who, ...)
         also needs the evidence to speak of what the question asks about: one of its predicate
         words, unless the sentence is a strong semantic match anyway."""
         if self.wants_money and not MONEY.search(text):
             return False
+        if self.wants_country and _new_countries(text_terms, self.question_terms) < self.wants_country:
+            return False
         if self.wants_count and not COUNT.search(YEAR.sub(" ", text)):
+            return False
+        if self.counted and self.counted not in text_terms and not strong_match:
             return False
         if self.wants_percent and not PERCENT.search(text):
             return False
@@ -89,9 +104,15 @@ class QuestionShape:
             return False
         if self.typed and self.predicate_terms and not strong_match and not (self.predicate_terms & text_terms):
             return False
-        if any(_only_in_enumeration(name, text) for name in self.names):
-            return False
-        return all(name.present_in(window_terms) for name in self.names)
+        # A number belongs to what stands near it: for "how many / how much / what share"
+        # the names must be in the evidence itself (or its section title), not just the paragraph.
+        quantity = self.wants_count or self.wants_percent or self.wants_money
+        names_window = near_terms if (quantity and near_terms is not None) else window_terms
+        for group in self.names:
+            present = [name for name in group if name.present_in(names_window)]
+            if not present or all(_only_in_enumeration(name, text) for name in present):
+                return False
+        return True
 
 
 def _word_present(word: frozenset[str], window: set[str] | frozenset[str]) -> bool:
@@ -117,6 +138,14 @@ def _new_name(text: str, question_terms: frozenset[str]) -> bool:
     return False
 
 
+def _new_countries(text_terms: set[str] | frozenset[str], question_terms: frozenset[str]) -> int:
+    """How many countries (by their name, people or capital) the evidence names that the
+    question does not. Europe and the EU are not countries."""
+    asked = {term for q in question_terms for term in ALIAS_OF.get(q, frozenset())}
+    found = {ALIAS_OF[term] for term in text_terms if term in ALIAS_OF and term not in asked and term not in NOT_COUNTRIES}
+    return len(found)
+
+
 ENUMERATION = re.compile(r"(?:\b[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*, ){2,}(?:and |or )?[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*")
 
 
@@ -130,8 +159,9 @@ def _only_in_enumeration(name: Name, text: str) -> bool:
     return bool(mentions) and all(any(a <= m.start() < b for a, b in lists) for m in mentions)
 
 
-def _capitalised_runs(question: str) -> list[list[str]]:
-    runs: list[list[str]] = []
+def _capitalised_runs(question: str) -> list[tuple[list[str], int, int]]:
+    """Runs of capitalised words with their span in the question."""
+    runs: list[tuple[list[str], int, int]] = []
     previous_end = -2
     for match in CAPITALISED.finditer(question):
         word = match.group(0)
@@ -148,30 +178,61 @@ def _capitalised_runs(question: str) -> list[list[str]]:
             previous_end = -2
             continue
         if runs and question[previous_end:match.start()].strip() == "":
-            runs[-1].append(word)
+            runs[-1][0].append(word)
+            runs[-1] = (runs[-1][0], runs[-1][1], match.end())
         else:
-            runs.append([word])
+            runs.append(([word], match.start(), match.end()))
         previous_end = match.end()
     return runs
+
+
+# "the Israel model and the South Korean model", "Israel, Korea or Finland": names joined like
+# this are alternatives the question compares or chooses between, so one of them is enough.
+COORDINATION = re.compile(r"^(?:\s*(?:,|and|or|the|a|an|[a-z-]+ (?=and|or))\s*){1,5}$")
+
+
+def _coordinated(gap: str) -> bool:
+    words = gap.split()
+    return len(words) <= 5 and bool(re.search(r"(?:^|\s)(?:and|or)(?:\s|$)|,", gap)) and bool(COORDINATION.match(gap))
+
+
+def _counted(question: str) -> str | None:
+    match = COUNTED.search(question)
+    if not match:
+        return None
+    stems = tokens(match.group(1))
+    return stems[-1] if stems else None
+
+
+def _countries_wanted(question: str) -> int:
+    match = ASKS_COUNTRY.search(question)
+    if not match:
+        return 0
+    return 2 if match.group(1).lower() in ("countries", "nations", "states") else 1
 
 
 def read_question(question: str, corpus_terms: frozenset[str], corpus_bigrams: frozenset[tuple[str, str]]) -> QuestionShape:
     """Answer type from the wording; names are runs of capitalised words that the corpus
     knows (a multi-word name only if the corpus has it as a phrase). A name the corpus never
     uses cannot be checked, so it is left to the relevance score instead of blocking."""
-    names: list[Name] = []
+    groups: list[list[Name]] = []
     name_terms: set[str] = set()
-    for run in _capitalised_runs(question):
+    previous_end = None
+    for run, start, end in _capitalised_runs(question):
         name_terms.update(s for word in run for s in tokens(word))
         stems = [s for word in run for s in tokens(word)]
         if not stems or not all(s in corpus_terms or s in ALIAS_OF for s in stems):
             continue
         if len(stems) > 1 and not all((a, b) in corpus_bigrams for a, b in zip(stems, stems[1:])):
             continue
-        words = tuple(ALIAS_OF.get(s, frozenset({s})) for s in stems)
-        name = Name(words)
-        if name not in names:
-            names.append(name)
+        name = Name(tuple(ALIAS_OF.get(s, frozenset({s})) for s in stems))
+        if any(name in group for group in groups):
+            continue
+        if groups and previous_end is not None and _coordinated(question[previous_end:start]):
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+        previous_end = end
     numbers = tuple(
         dict.fromkeys(n.replace(",", "").rstrip(".") for n in NUMBER_IN_QUESTION.findall(question))
     )
@@ -181,7 +242,9 @@ def read_question(question: str, corpus_terms: frozenset[str], corpus_bigrams: f
         wants_time=bool(ASKS_TIME.search(question)),
         wants_name=bool(ASKS_NAME.search(question)),
         wants_money=bool(ASKS_MONEY.search(question)),
-        names=tuple(names),
+        wants_country=_countries_wanted(question),
+        counted=_counted(question),
+        names=tuple(tuple(group) for group in groups),
         numbers=numbers,
         question_terms=frozenset(tokens(question)),
         predicate_terms=frozenset(tokens(question)) - name_terms - WH_WORDS - frozenset(numbers),

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=60, ge=1)
     max_answer_sentences: int = Field(default=3, ge=1, le=10)
     # Calibrated on evals/questions.jsonl by `python -m evals.calibrate`; see README.
-    abstain_threshold: float = Field(default=0.42, ge=0.0, le=1.0)
+    abstain_threshold: float = Field(default=0.40, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2_000, ge=10)
     max_history_turns: int = Field(default=20, ge=0)
 
