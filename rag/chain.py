@@ -40,12 +40,22 @@ class Answerer(Protocol):
 def check_question(question: Any, max_chars: int) -> str:
     if not isinstance(question, str):
         raise InputError(f"question must be a string, got {type(question).__name__}")
+    if not _encodable(question):
+        raise InputError("question contains characters that are not valid Unicode text (lone surrogates)")
     cleaned = " ".join(question.replace("\x00", " ").split())
     if not cleaned:
         raise InputError("question is empty")
     if len(cleaned) > max_chars:
         raise InputError(f"question is {len(cleaned)} characters long; the limit is {max_chars}")
     return cleaned
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_history(history: Any, max_turns: int, max_chars: int) -> list[dict[str, str]]:
@@ -59,6 +69,8 @@ def check_history(history: Any, max_turns: int, max_chars: int) -> list[dict[str
     for position, turn in enumerate(history):
         if not isinstance(turn, Mapping) or turn.get("role") not in ROLES or not isinstance(turn.get("content"), str):
             raise InputError(f"history[{position}] must be {{'role': 'user'|'assistant', 'content': str}}")
+        if not _encodable(turn["content"]):
+            raise InputError(f"history[{position}] contains characters that are not valid Unicode text")
         if len(turn["content"]) > max_chars * 10:
             raise InputError(f"history[{position}] is {len(turn['content'])} characters; the limit is {max_chars * 10}")
         turns.append({"role": turn["role"], "content": turn["content"]})

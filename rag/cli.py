@@ -85,6 +85,7 @@ def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from api.cli import add_parser as add_serve
     from evals.batch import add_parser as add_batch
     from evals.run import add_parser as add_eval
     from ingest.cli import add_parser as add_ingest
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_ingest(subparsers)
     _add_ask(subparsers)
     _add_chat(subparsers)
+    add_serve(subparsers)
     add_eval(subparsers)
     add_batch(subparsers)
     return parser

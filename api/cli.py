@@ -1,0 +1,65 @@
+"""`qa serve [--host H] [--port P]`: the chat page and the HTTP API under uvicorn.
+
+The model and the index are loaded before the server starts, so a missing index is one line on
+stderr and exit code 1, like `qa ask`. uvicorn's access log shows the request line only, never
+headers, so the API key does not reach the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+
+from rag.errors import ConfigError
+from rag.settings import Settings
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the chat page and the HTTP API (OpenAI-compatible too)",
+        description="Serve the chat page at / and the API under /v1 (docs at /docs). "
+        "Set QA_API_KEY to require 'Authorization: Bearer <key>'.",
+    )
+    parser.add_argument("--host", default=None, help="interface to listen on (default: QA_HOST, 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: QA_PORT, 8000)")
+    parser.set_defaults(handler=run)
+
+
+def page_url(host: str, port: int) -> str:
+    # A wildcard address is where the server listens, not where a browser can go.
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.main import create_app
+    from rag.chain import load_answerer
+
+    host = args.host if args.host is not None else settings.host
+    port = args.port if args.port is not None else settings.port
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535, got {port}")
+    settings = settings.model_copy(update={"host": host, "port": port})
+    if settings.api_key is None and not _is_loopback(host):
+        print(f"qa serve: warning: listening on {host} without QA_API_KEY: anyone who can reach it can use it",
+              file=sys.stderr)
+    print("Loading the model and the index…", file=sys.stderr, flush=True)
+    app = create_app(settings, answerer=load_answerer(settings))
+    print(f"Chat page: {page_url(host, port)}", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+    return 0

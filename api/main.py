@@ -1,0 +1,66 @@
+"""The app factory. `create_app(settings, answerer)` wires routes, error handlers and the guards;
+its lifespan loads the model and the index once, at start-up, when no answerer is passed in.
+
+Nothing happens at import: `uvicorn` (through `qa serve`) or a test calls `create_app()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.errors import install_error_handlers
+from api.middleware import BearerKeyMiddleware, BodyLimitMiddleware
+from api.routes import ask, chat, health, page, sources
+from rag.chain import Answerer
+from rag.errors import IndexNotReadyError
+from rag.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if app.state.answerer is None:
+        from rag.chain import load_answerer
+
+        try:
+            app.state.answerer = load_answerer(app.state.settings)
+        except IndexNotReadyError as error:
+            # Serve anyway: the page and /healthz can then say what is wrong (503) instead of
+            # the server failing to start with a traceback.
+            app.state.not_ready = str(error)
+            logger.warning("index not ready: %s", error)
+    yield
+
+
+def create_app(settings: Settings | None = None, answerer: Answerer | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Security guarantees for Ukraine — document-grounded Q&A",
+        summary="Answers quoted word for word from the sources, with exact-span citations.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.answerer = answerer
+    app.state.not_ready = None
+
+    install_error_handlers(app)
+    for module in (health, ask, chat, sources, page):
+        app.include_router(module.router)
+    page.mount_static(app)
+
+    # add_middleware wraps: the last added runs first. Order on the way in:
+    # CORS (answers preflights, which carry no key) -> key -> body size -> routes.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.api_key is not None:
+        app.add_middleware(BearerKeyMiddleware, api_key=settings.api_key.get_secret_value())
+    if settings.cors_origins:  # closed unless origins are configured
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    return app

@@ -1,0 +1,126 @@
+"""OpenAI-compatible endpoints, so the `openai` SDK, LangChain's `ChatOpenAI` and other OpenAI
+clients can talk to the assistant: `POST /v1/chat/completions` (plain and streamed) and
+`GET /v1/models`.
+
+The text content carries the answer with its [n] markers and a short "Sources:" list, so a client
+that shows only text still shows where each claim comes from; the structured citations (exact
+spans) ride along as the extra top-level fields `citations` and `abstained`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from api.deps import AnswererDep, SettingsDep
+from api.errors import GENERIC_500, error_body
+from api.schemas import ChatMessage, ChatRequest
+from api.sse import SSE_HEADERS, data_only, word_pieces
+from rag.answer import Answer
+from rag.errors import InputError
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+QUOTE_CHARS = 200
+# /v1/models needs a creation time; an arbitrary fixed one keeps the listing the same across restarts.
+MODEL_CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def split_conversation(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
+    """The last user message is the question; the user/assistant turns before it are the history.
+
+    System (and developer) messages are dropped: the assistant's instructions are fixed, and
+    neither a client nor a document gets to change them.
+    """
+    turns = [{"role": m.role, "content": m.text()} for m in messages if m.role in ("user", "assistant")]
+    last_user = max((i for i, turn in enumerate(turns) if turn["role"] == "user"), default=None)
+    if last_user is None:
+        raise InputError("messages must contain at least one message with role 'user'")
+    return turns[last_user]["content"], turns[:last_user]
+
+
+def shorten(text: str, limit: int = QUOTE_CHARS) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def message_content(answer: Answer) -> str:
+    if not answer.citations:
+        return answer.answer
+    lines = [answer.answer, "", "Sources:"]
+    for c in answer.citations:
+        where = f"{c.title} — {c.section}" if c.section else c.title
+        lines.append(f"[{c.n}] {where}: “{shorten(c.quote)}”")
+    return "\n".join(lines)
+
+
+def rough_tokens(text: str) -> int:
+    """Words and punctuation marks: a rough count (no tokenizer is involved in answering)."""
+    return len(_TOKEN.findall(text))
+
+
+def usage(messages: Sequence[ChatMessage], content: str) -> dict[str, int]:
+    prompt = sum(rough_tokens(m.text()) for m in messages)
+    completion = rough_tokens(content)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+@router.post("/chat/completions")
+async def chat_completions(body: ChatRequest, answerer: AnswererDep, settings: SettingsDep):
+    """OpenAI chat completion. `model` may be any string: there is one model, and refusing a name
+    would only break clients configured with their own. Extra fields: `citations`, `abstained`."""
+    question, history = split_conversation(body.messages)
+    answer = await run_in_threadpool(answerer.answer, question, history=history)
+    content = message_content(answer)
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": settings.model_name}
+    extras = {"citations": [c.model_dump() for c in answer.citations], "abstained": answer.abstained}
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        chunks = _chunks(base, content, extras, usage(body.messages, content) if include_usage else None)
+        return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
+    return {
+        **base,
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop", "logprobs": None}],
+        "usage": usage(body.messages, content),
+        **extras,
+    }
+
+
+async def _chunks(base: dict[str, Any], content: str, extras: dict[str, Any],
+                  usage_counts: dict[str, int] | None) -> AsyncIterator[str]:
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None, **more: Any) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+        return data_only({**base, "object": "chat.completion.chunk", "choices": [choice], **more})
+
+    try:
+        yield chunk({"role": "assistant", "content": ""})
+        for piece in word_pieces(content):
+            yield chunk({"content": piece})
+        yield chunk({}, "stop", **extras)
+        if usage_counts is not None:  # OpenAI's stream_options.include_usage: one more chunk, no choices
+            yield data_only({**base, "object": "chat.completion.chunk", "choices": [], "usage": usage_counts})
+    except Exception:
+        logger.exception("the chat completion stream failed")
+        yield data_only(error_body(500, GENERIC_500))
+    yield data_only("[DONE]")
+
+
+@router.get("/models")
+async def list_models(settings: SettingsDep) -> dict[str, Any]:
+    return {"object": "list",
+            "data": [{"id": settings.model_name, "object": "model", "created": MODEL_CREATED, "owned_by": "local"}]}

@@ -1,0 +1,16 @@
+"""`GET /healthz`: is the index loaded, and what is in it. Open without an API key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import AnswererDep
+from api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz(answerer: AnswererDep) -> Health:
+    # 503 (from get_answerer) when the index did not load, so a load balancer holds traffic back.
+    return Health(status="ok", index=answerer.snapshot.stats())

@@ -1,0 +1,144 @@
+"""Request and response bodies of the API, as pydantic models (they also make /docs).
+
+Our own endpoints are strict: wrong types and unknown fields are refused (422) rather than
+coerced or ignored, so a typo like "topk" is an error, not a silently ignored option. The
+OpenAI-compatible request is lenient, as OpenAI clients send many options we have no use for.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from rag.citations import Citation
+
+
+def _encodable(value: str) -> str:
+    # JSON may carry "\ud800" escapes that make a str no encoder accepts; the tokenizer would fail
+    # on it deep inside the answerer, so refuse it here as bad input.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"text contains an unpaired surrogate ({value[error.start]!r}) at {error.start}") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class Turn(Strict):
+    # Ignore extras: clients keep earlier turns as they received them (with citations, ids, ...).
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    role: Literal["user", "assistant"]
+    content: Text
+
+
+class Filters(Strict):
+    source_id: Text | None = None
+    section: Text | None = None
+
+
+class AskRequest(Strict):
+    question: Text = Field(description="the question; its length limit is QA_MAX_QUESTION_CHARS")
+    history: list[Turn] | None = Field(default=None, description="earlier turns, oldest first")
+    top_k: int | None = Field(default=None, ge=1, le=50, description="chunks to retrieve")
+    filters: Filters | None = None
+
+    def answerer_args(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "history": [turn.model_dump() for turn in self.history] if self.history is not None else None,
+            "top_k": self.top_k,
+            "filters": self.filters.model_dump(exclude_none=True) if self.filters else None,
+        }
+
+
+class AskResponse(BaseModel):
+    """The same object `qa ask --json` prints."""
+
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    timings_ms: dict[str, float]
+
+
+class SourceSummary(BaseModel):
+    source_id: str
+    title: str
+    kind: str | None = None
+    language: str | None = None
+    origin: str | None = None
+    author: str | None = None
+    date: str | None = None
+    url: str | None = None
+    sections: list[str]
+    chars: int
+
+
+class SourceDetail(SourceSummary):
+    text: str = Field(description="the cleaned canonical text that citation offsets index")
+
+
+class SourceList(BaseModel):
+    sources: list[SourceSummary]
+
+
+class IndexStats(BaseModel):
+    documents: int
+    chunks: int
+    sentences: int
+    embedder: str | None
+    chunker: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    index: IndexStats
+
+
+# ---------------------------------------------------------------- OpenAI-compatible
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    text: Text | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    # "developer" is what newer OpenAI clients call "system"; both are ignored (see routes/chat.py).
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Text | list[TextPart] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text or "" for part in self.content if part.type == "text")
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    include_usage: bool = False
+
+
+class ChatRequest(BaseModel):
+    """temperature, max_tokens, n, tools and the rest are accepted and ignored: the answer is a
+    quotation, so there is nothing to sample, and cutting it short would cut off its citations."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None

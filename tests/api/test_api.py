@@ -1,0 +1,181 @@
+"""The JSON API against a real uvicorn server on a real index: answers, streams, sources, health."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+
+import httpx
+import pytest
+
+from tests.api.conftest import start_server
+
+pytestmark = pytest.mark.integration
+
+TROOPS = "How many American troops are stationed in South Korea?"
+SEED = "000_31241798ea01703b"
+
+
+def post(server, path, payload, **kwargs):
+    return httpx.post(f"{server.base_url}{path}", json=payload, timeout=30, **kwargs)
+
+
+def source_text(server, source_id: str) -> str:
+    response = httpx.get(f"{server.base_url}/v1/sources/{source_id}", timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["text"]
+
+
+def read_events(response: httpx.Response) -> list[tuple[str, dict]]:
+    """Parse a text/event-stream body into (event name, JSON data) pairs, as a browser would."""
+    events, name, data = [], "message", []
+    for line in response.iter_lines():
+        if line == "":
+            if data:
+                events.append((name, json.loads("\n".join(data))))
+            name, data = "message", []
+        elif line.startswith("event:"):
+            name = line[len("event:"):].strip()
+        elif line.startswith("data:"):
+            data.append(line[len("data:"):].removeprefix(" "))
+    return events
+
+
+def test_ask_cites_exact_spans_of_the_served_source_text(live_server):
+    response = post(live_server, "/v1/ask", {"question": TROOPS})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"answer", "abstained", "citations", "timings_ms"}
+    assert body["abstained"] is False and "28,000" in body["answer"]
+    assert body["citations"] and "total" in body["timings_ms"]
+    for citation in body["citations"]:
+        assert f"[{citation['n']}]" in body["answer"]
+        text = source_text(live_server, citation["source_id"])
+        assert text[citation["start"] : citation["end"]] == citation["quote"]
+    assert any("28,000" in c["quote"] and c["section"] == "A South Korean model" for c in body["citations"])
+
+
+def test_stream_sends_the_same_answer_in_pieces_then_citations_then_done(live_server):
+    plain = post(live_server, "/v1/ask", {"question": TROOPS}).json()
+    with httpx.stream("POST", f"{live_server.base_url}/v1/ask/stream", json={"question": TROOPS},
+                      timeout=30) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = read_events(response)
+    names = [name for name, _ in events]
+    assert names[-2:] == ["citations", "done"] and set(names[:-2]) == {"delta"}
+    assert len(names) - 2 > 5  # word-sized pieces, not one blob
+    assert "".join(data["text"] for name, data in events if name == "delta") == plain["answer"]
+    assert events[-2][1] == {"citations": plain["citations"], "abstained": False}
+    assert "total" in events[-1][1]["timings_ms"]
+
+
+def test_stream_refuses_bad_input_with_a_json_error_before_streaming(live_server):
+    response = post(live_server, "/v1/ask/stream", {"question": "   "})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["message"] == "question is empty"
+
+
+def test_follow_up_uses_the_history(live_server):
+    history = [{"role": "user", "content": "What is the South Korean model?"},
+               {"role": "assistant", "content": "A model of deterrence with US troops."}]
+    body = post(live_server, "/v1/ask", {"question": "How many US troops are there?", "history": history}).json()
+    assert body["abstained"] is False and "28,000" in body["answer"]
+
+
+def test_filters_restrict_the_answer_to_one_source(live_server):
+    question = {"question": "When did the Winter War begin?", "filters": {"source_id": "hostile"}}
+    body = post(live_server, "/v1/ask", question).json()
+    assert body["abstained"] is False and "1939" in body["answer"]
+    assert {c["source_id"] for c in body["citations"]} == {"hostile"}
+
+
+def test_off_topic_question_abstains_without_citations(live_server):
+    body = post(live_server, "/v1/ask", {"question": "What is the recipe for a good lasagna?"}).json()
+    assert body["abstained"] is True and body["citations"] == []
+
+
+def test_sources_list_and_detail_agree(live_server):
+    response = httpx.get(f"{live_server.base_url}/v1/sources", timeout=30)
+    assert response.status_code == 200
+    listed = {s["source_id"]: s for s in response.json()["sources"]}
+    assert set(listed) == {SEED, "hostile"}
+    seed = listed[SEED]
+    assert seed["title"].startswith("Amid tensions between the U.S. and Europe")
+    assert seed["kind"] == "news analysis" and seed["language"] == "en" and seed["author"] is None
+    assert "A South Korean model" in seed["sections"]
+    detail = httpx.get(f"{live_server.base_url}/v1/sources/{SEED}", timeout=30).json()
+    assert {k: v for k, v in detail.items() if k != "text"} == seed
+    assert len(detail["text"]) == seed["chars"] and "28,000 American troops" in detail["text"]
+    # Hostile markup is data: served back verbatim as JSON text, never interpreted.
+    assert "<script>window.__pwned = 1</script>" in source_text(live_server, "hostile")
+
+
+def test_healthz_describes_the_index(live_server):
+    response = httpx.get(f"{live_server.base_url}/healthz", timeout=30)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["index"]["documents"] == 2 and body["index"]["chunks"] >= 2
+    assert body["index"]["sentences"] > body["index"]["chunks"]
+    assert body["index"]["embedder"] and body["index"]["chunker"]
+
+
+def test_root_html_docs_and_openapi_are_served(live_server):
+    page = httpx.get(f"{live_server.base_url}/", timeout=30)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    schema = httpx.get(f"{live_server.base_url}/openapi.json", timeout=30).json()
+    assert {"/v1/ask", "/v1/ask/stream", "/v1/chat/completions", "/v1/sources", "/healthz"} <= set(schema["paths"])
+    assert httpx.get(f"{live_server.base_url}/docs", timeout=30).status_code == 200
+
+
+def test_cors_is_closed_by_default_and_open_to_configured_origins(live_server, api_answerer):
+    preflight = {"Origin": "https://example.org", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type"}
+    closed = httpx.options(f"{live_server.base_url}/v1/ask", headers=preflight, timeout=30)
+    assert "access-control-allow-origin" not in closed.headers
+
+    from api.main import create_app
+
+    settings = live_server.settings.model_copy(update={"cors_origins": ["https://example.org"]})
+    server, thread, port = start_server(create_app(settings, answerer=api_answerer))
+    try:
+        opened = httpx.options(f"http://127.0.0.1:{port}/v1/ask", headers=preflight, timeout=30)
+        assert opened.status_code == 200
+        assert opened.headers["access-control-allow-origin"] == "https://example.org"
+        other = httpx.options(f"http://127.0.0.1:{port}/v1/ask", timeout=30,
+                              headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_concurrent_requests_all_succeed_with_identical_answers(live_server):
+    questions = [TROOPS, "When did Finland join NATO?", "What is Finlandization?", "When did the Winter War begin?"]
+    results: list[tuple[str, int, str]] = []
+    lock = threading.Lock()
+
+    def client(offset: int) -> None:
+        with httpx.Client(base_url=live_server.base_url, timeout=60) as http:
+            for i in range(25):
+                question = questions[(offset + i) % len(questions)]
+                response = http.post("/v1/ask", json={"question": question})
+                with lock:
+                    results.append((question, response.status_code, response.text))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == 200
+    assert Counter(status for _, status, _ in results) == Counter({200: 200})
+    answers: dict[str, set[str]] = {}
+    for question, _, text in results:
+        body = json.loads(text)
+        answers.setdefault(question, set()).add(json.dumps([body["answer"], body["citations"]]))
+    assert all(len(variants) == 1 for variants in answers.values()), answers

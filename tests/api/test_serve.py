@@ -1,0 +1,91 @@
+"""`qa serve` as a user runs it: a real subprocess on a free port, asked one question over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.api.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+STARTUP_SECONDS = 120
+SERVE_KEY = "serve-test-key-fedcba9876543210"
+
+
+@pytest.fixture
+def serve(api_settings):
+    """Start `qa serve --port <free>`; yields (process, base_url); always stops it."""
+    port = free_port()
+    env = {**os.environ, "QA_DATA_DIR": str(api_settings.data_dir), "QA_CORPUS_DIR": str(api_settings.corpus_dir),
+           "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env["QA_API_KEY"] = SERVE_KEY
+    process = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_healthy(process: subprocess.Popen, base_url: str) -> dict:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"qa serve exited with {process.returncode}: {process.stderr.read()}")
+        try:
+            response = httpx.get(f"{base_url}/healthz", timeout=5)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("qa serve did not become healthy in time")
+
+
+def test_qa_serve_prints_the_chat_url_and_answers(serve):
+    process, base_url = serve
+    health = wait_healthy(process, base_url)
+    assert health["index"]["documents"] == 2
+    assert process.stdout.readline().strip() == f"Chat page: {base_url}/"
+    question = {"question": "How many American troops are stationed in South Korea?"}
+    response = httpx.post(f"{base_url}/v1/ask", json=question, timeout=30,
+                          headers={"Authorization": f"Bearer {SERVE_KEY}"})
+    assert response.status_code == 200 and "28,000" in response.json()["answer"]
+    wrong = httpx.post(f"{base_url}/v1/ask", json=question, timeout=30, headers={"Authorization": "Bearer guess-1"})
+    assert wrong.status_code == 401
+    process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down cleanly, then re-raises the signal so the parent sees how it ended.
+    assert process.wait(timeout=15) in (0, -signal.SIGTERM)
+    out, err = process.stdout.read(), process.stderr.read()
+    assert "Finished server process" in err
+    # The access log is on and holds request lines only: no key, right or wrong.
+    assert '"POST /v1/ask HTTP/1.1" 200' in out and '"POST /v1/ask HTTP/1.1" 401' in out
+    assert SERVE_KEY not in out + err and "guess-1" not in out + err
+
+
+def test_qa_serve_without_an_index_says_so_in_one_line(tmp_path):
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--port", str(free_port())], env=env,
+                            capture_output=True, text=True, timeout=STARTUP_SECONDS)
+    assert result.returncode == 1
+    assert "qa serve:" in result.stderr and "qa ingest" in result.stderr
+    assert "Traceback" not in result.stderr and "Chat page" not in result.stdout
+
+
+def test_qa_serve_rejects_a_bad_port():
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--port", "70000"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2 and "--port must be between 1 and 65535, got 70000" in result.stderr
