@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from rag.chain import ExtractiveAnswerer
+from rag.chain import Answerer
 from rag.errors import IndexNotReadyError
 from rag.settings import Settings
 
@@ -19,7 +19,7 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_answerer(request: Request) -> ExtractiveAnswerer:
+def get_answerer(request: Request) -> Answerer:
     answerer = request.app.state.answerer
     if answerer is None:
         reason = request.app.state.not_ready or "the index was not loaded"
@@ -28,4 +28,4 @@ def get_answerer(request: Request) -> ExtractiveAnswerer:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-AnswererDep = Annotated[ExtractiveAnswerer, Depends(get_answerer)]
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from rag.answer import GuardReport
 from rag.citations import Citation
 
 
@@ -66,6 +67,9 @@ class AskResponse(BaseModel):
     abstained: bool
     citations: list[Citation]
     timings_ms: dict[str, float]
+    mode: str = "extractive"
+    guard: GuardReport | None = Field(default=None, description="llm mode: what the grounding guard dropped or flagged")
+    fallback: str | None = Field(default=None, description="llm mode: 'extractive' when nothing generated survived")
 
 
 class SourceSummary(BaseModel):

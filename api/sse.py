@@ -1,16 +1,19 @@
 """Server-sent events for the two streaming endpoints.
 
-The extractive answerer finishes in milliseconds and has no partial output, so "streaming" sends
-the finished answer in word-sized pieces: the page can render as it reads, and OpenAI clients
-get the chunked protocol they expect. The answer is computed before the response starts, so a
-bad request is still an ordinary JSON error with a status code.
+Answerers stream text deltas then the final Answer (`stream_answer`): the llm mode passes the
+model's tokens through as they come; the extractive mode, which has no partial output, sends its
+finished answer in word-sized pieces. The first item is taken before the response starts, so a
+bad request (or an unreachable LLM) is still an ordinary JSON error with a status code.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
+
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 # A word and the whitespace after it; `|\s+` keeps leading whitespace, so pieces join to the text.
 _PIECE = re.compile(r"\S+\s*|\s+")
@@ -19,6 +22,22 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 def word_pieces(text: str) -> list[str]:
     return _PIECE.findall(text)
+
+
+async def start_stream(answerer, **kwargs) -> tuple[Any, Iterator[Any]]:
+    """Run the answerer up to its first item in the threadpool; errors raise here, before any
+    byte of the response."""
+    iterator = await run_in_threadpool(lambda: iter(answerer.stream_answer(**kwargs)))
+    first = await run_in_threadpool(next, iterator, None)
+    return first, iterator
+
+
+async def rest_of(first: Any, iterator: Iterator[Any]) -> AsyncIterator[Any]:
+    """The first item, then the rest, each pulled in the threadpool (generation is blocking)."""
+    if first is not None:
+        yield first
+    async for item in iterate_in_threadpool(iterator):
+        yield item
 
 
 def event(name: str, data: Any) -> str:

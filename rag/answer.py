@@ -25,6 +25,18 @@ class RetrievedChunk(BaseModel):
     end: int
 
 
+class GuardReport(BaseModel):
+    """What the grounding guard did to a generated answer (llm mode only)."""
+
+    policy: str  # "drop" or "flag"
+    checked: int = 0  # sentences checked
+    kept: int = 0
+    dropped: int = 0
+    flagged: int = 0
+    recited: int = 0  # sentences whose own citation did not support them but another passage did
+    unsupported: list[str] = Field(default_factory=list, description="the dropped or flagged sentences")
+
+
 class Answer(BaseModel):
     answer: str
     abstained: bool
@@ -32,6 +44,9 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     retrieval_query: str | None = Field(default=None, description="what was searched, follow-up context included")
     retrieved: list[RetrievedChunk] = Field(default_factory=list, exclude=True)
+    mode: str = "extractive"
+    guard: GuardReport | None = None
+    fallback: str | None = Field(default=None, description="set when the llm answer fell back to the extractive one")
 
 
 def _render(group: list[SentenceRow]) -> str:

@@ -8,8 +8,9 @@ any LangChain chain. Heavy things (model, Chroma client, in-memory index) are bu
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from langchain_core.runnables import Runnable, RunnableLambda
@@ -28,6 +29,10 @@ FOLLOW_UP_WEIGHT = 0.5
 
 
 class Answerer(Protocol):
+    """What the CLI, the API and the evals use, whatever the mode."""
+
+    mode: str
+
     def answer(
         self,
         question: str,
@@ -35,6 +40,16 @@ class Answerer(Protocol):
         top_k: int | None = None,
         filters: Mapping[str, str] | None = None,
     ) -> Answer: ...
+
+    def stream_answer(
+        self,
+        question: str,
+        history: Sequence[Mapping[str, str]] | None = None,
+        top_k: int | None = None,
+        filters: Mapping[str, str] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Text deltas, then the final Answer; bad input raises before the first item."""
+        ...
 
 
 def check_question(question: Any, max_chars: int) -> str:
@@ -97,6 +112,8 @@ def check_top_k(top_k: Any, default: int) -> int:
 class ExtractiveAnswerer:
     """Answers by quoting: no LLM, so nothing can be invented; abstains below the threshold."""
 
+    mode = "extractive"
+
     def __init__(self, settings: Settings, snapshot: IndexSnapshot, retriever: HybridRetriever) -> None:
         self.settings = settings
         self.snapshot = snapshot
@@ -108,6 +125,10 @@ class ExtractiveAnswerer:
 
     def answer(self, question, history=None, top_k=None, filters=None) -> Answer:
         return self.chain.invoke({"question": question, "history": history, "top_k": top_k, "filters": filters})
+
+    def stream_answer(self, question, history=None, top_k=None, filters=None) -> Iterator[str | Answer]:
+        answer = self.answer(question, history, top_k, filters)  # raises on bad input, before streaming
+        return iter([*word_pieces(answer.answer), answer])
 
     def _prepare(self, request: Mapping[str, Any]) -> dict[str, Any]:
         started = time.perf_counter()
@@ -163,8 +184,28 @@ def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
 
 
-def load_answerer(settings: Settings, embeddings: MiniLMEmbeddings | None = None) -> ExtractiveAnswerer:
-    """Build everything once: embedding model, Chroma client, in-memory index, retriever."""
+def word_pieces(text: str) -> list[str]:
+    """The answer cut after each run of spaces: what a stream sends, joined it is the text."""
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def load_answerer(settings: Settings, embeddings: MiniLMEmbeddings | None = None,
+                  mode: str | None = None) -> Answerer:
+    """The answerer for `mode` (default: settings.answerer). Builds everything once: embedding
+    model, Chroma client, in-memory index, retriever; for the llm mode also the chat client
+    (no request is sent until a question comes)."""
+    mode = mode or settings.answerer
+    if mode not in ("extractive", "llm"):
+        raise ConfigError(f"mode must be extractive or llm, got {mode!r}")
+    if mode == "llm":
+        from rag.llm import LLMAnswerer, make_chat_model
+
+        chat_model = make_chat_model(settings)  # checks the settings before the slow loads
+        return LLMAnswerer(_load_extractive(settings, embeddings), chat_model, settings)
+    return _load_extractive(settings, embeddings)
+
+
+def _load_extractive(settings: Settings, embeddings: MiniLMEmbeddings | None) -> ExtractiveAnswerer:
     from langchain_chroma import Chroma
 
     from ingest.index import IndexStore, open_client

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from rag.errors import ConfigError, InputError, QAError
+from rag.errors import ConfigError, InputError, LLMUnavailableError, QAError
 from rag.settings import Settings, get_settings
 
 
@@ -20,12 +20,15 @@ def _add_ask(subparsers) -> None:
     parser.add_argument("--top-k", type=int, default=None, help="chunks to retrieve (1-50)")
     parser.add_argument("--source", default=None, help="only this source id")
     parser.add_argument("--section", default=None, help="only this section title")
+    parser.add_argument("--mode", choices=["extractive", "llm"], default=None,
+                        help="answerer (default: QA_ANSWERER, extractive)")
     parser.set_defaults(handler=_run_ask)
 
 
 def _add_chat(subparsers) -> None:
     parser = subparsers.add_parser("chat", help="interactive chat that keeps the conversation")
     parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--mode", choices=["extractive", "llm"], default=None)
     parser.set_defaults(handler=_run_chat)
 
 
@@ -41,6 +44,12 @@ def format_answer(answer) -> str:
         for c in answer.citations:
             quote = " ".join(c.quote.split())
             lines.append(f"  [{c.n}] {c.title} — {c.section} (chars {c.start}-{c.end}): “{quote}”")
+    if answer.guard is not None:
+        g = answer.guard
+        lines.append(f"\nGrounding guard ({g.policy}): {g.checked} sentences checked, {g.kept} kept, "
+                     f"{g.dropped} dropped, {g.flagged} flagged, {g.recited} re-cited.")
+    if answer.fallback:
+        lines.append(f"Nothing generated survived the guard: this is the {answer.fallback} answer.")
     return "\n".join(lines)
 
 
@@ -50,10 +59,12 @@ def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
     # Check cheap things before loading the model, so a typo fails in milliseconds.
     check_question(args.question, settings.max_question_chars)
     check_top_k(args.top_k, settings.top_k)
-    answer = load_answerer(settings).answer(args.question, top_k=args.top_k, filters=_filters(args))
+    answer = load_answerer(settings, mode=args.mode).answer(args.question, top_k=args.top_k, filters=_filters(args))
     if args.json:
-        print(json.dumps(answer.model_dump(include={"answer", "abstained", "citations", "timings_ms"}),
-                         ensure_ascii=False))
+        fields = {"answer", "abstained", "citations", "timings_ms"}
+        if answer.mode != "extractive":
+            fields |= {"mode", "guard", "fallback"}
+        print(json.dumps(answer.model_dump(include=fields), ensure_ascii=False))
     else:
         print(format_answer(answer))
     return 0
@@ -64,7 +75,7 @@ def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
 
     check_top_k(args.top_k, settings.top_k)
     print("Loading the model and the index…", file=sys.stderr)
-    answerer = load_answerer(settings)
+    answerer = load_answerer(settings, mode=args.mode)
     print("Ask about the Israel model, the South Korean model or Finlandization. Empty line or Ctrl-D quits.")
     history: list[dict[str, str]] = []
     while True:
@@ -77,7 +88,7 @@ def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         try:
             answer = answerer.answer(question, history=history[-settings.max_history_turns:], top_k=args.top_k)
-        except InputError as error:
+        except (InputError, LLMUnavailableError) as error:
             print(f"qa: {error}")
             continue
         print(f"\nassistant> {format_answer(answer)}")

@@ -5,6 +5,7 @@ QAError
 ├── InputError           a bad question or request
 ├── LoadError            a corpus file that cannot be read (reported, skipped)
 ├── IndexNotReadyError   no index, or one built by another embedder/chunker
+├── LLMUnavailableError  the generative mode's LLM server is missing or does not answer
 └── CitationError        a quote that is not the exact span it claims
 """
 
@@ -27,6 +28,10 @@ class LoadError(QAError):
 
 class IndexNotReadyError(QAError):
     """The index is missing, empty, or was built by a different embedder or chunker."""
+
+
+class LLMUnavailableError(QAError):
+    """The OpenAI-compatible server of the llm mode is not configured or did not answer."""
 
 
 class CitationError(QAError):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -40,6 +42,16 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=2_000, ge=10)
     max_history_turns: int = Field(default=20, ge=0)
 
+    # Answering mode. extractive: quotes only, works offline. llm: any OpenAI-compatible server
+    # writes the answer, and the grounding guard checks every sentence against what it cites.
+    answerer: Literal["extractive", "llm"] = "extractive"
+    llm_base_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:11434/v1 (Ollama)")
+    llm_model: str = "default"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    llm_max_tokens: int = Field(default=400, ge=16, le=4096)
+    guard: Literal["drop", "flag"] = Field(default="drop", description="unsupported sentences: drop or keep marked")
+
     # HTTP service. Secrets are SecretStr so they never print.
     api_key: SecretStr | None = Field(default=None, description="bearer token for every endpoint but /healthz and /")
     host: str = "127.0.0.1"
@@ -48,7 +60,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1_024)
     model_name: str = Field(default="ukraine-guarantees-extractive", description="model id shown on /v1/models")
 
-    @field_validator("api_key")
+    @field_validator("llm_base_url")
+    @classmethod
+    def _llm_url_is_http(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"QA_LLM_BASE_URL must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("api_key", "llm_api_key")
     @classmethod
     def _empty_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None or not value.get_secret_value() else value

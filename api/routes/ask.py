@@ -12,8 +12,9 @@ from fastapi.responses import StreamingResponse
 from api.deps import AnswererDep
 from api.errors import GENERIC_500, error_body
 from api.schemas import AskRequest, AskResponse
-from api.sse import SSE_HEADERS, event, word_pieces
+from api.sse import SSE_HEADERS, event, rest_of, start_stream
 from rag.answer import Answer
+from rag.errors import LLMUnavailableError, QAError
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["ask"])
@@ -28,27 +29,40 @@ async def answer_request(answerer: AnswererDep, body: AskRequest) -> Answer:
     return await run_in_threadpool(answerer.answer, **body.answerer_args())
 
 
-@router.post("/ask", response_model=AskResponse)
+# exclude_unset: the llm mode's fields appear only when that mode answered.
+@router.post("/ask", response_model=AskResponse, response_model_exclude_unset=True)
 async def ask(body: AskRequest, answerer: AnswererDep) -> AskResponse:
     """Answer one question with exact-span citations (the object `qa ask --json` prints)."""
     answer = await answer_request(answerer, body)
-    return AskResponse.model_validate(answer.model_dump(include=set(AskResponse.model_fields)))
+    fields = {"answer", "abstained", "citations", "timings_ms"}
+    if answer.mode != "extractive":
+        fields |= {"mode", "guard", "fallback"}
+    return AskResponse.model_validate(answer.model_dump(include=fields))
 
 
 @router.post("/ask/stream", description=STREAM_DOC,
              responses={200: {"content": {"text/event-stream": {}}, "description": "events"}})
 async def ask_stream(body: AskRequest, answerer: AnswererDep) -> StreamingResponse:
-    answer = await answer_request(answerer, body)  # input errors surface here, before any event
-    return StreamingResponse(_events(answer), media_type="text/event-stream", headers=SSE_HEADERS)
+    first, rest = await start_stream(answerer, **body.answerer_args())  # input errors surface here
+    return StreamingResponse(_events(first, rest), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _events(answer: Answer) -> AsyncIterator[str]:
+async def _events(first, rest) -> AsyncIterator[str]:
     try:
-        for piece in word_pieces(answer.answer):
-            yield event("delta", {"text": piece})
-        citations = [c.model_dump() for c in answer.citations]
-        yield event("citations", {"citations": citations, "abstained": answer.abstained})
-        yield event("done", {"timings_ms": answer.timings_ms})
+        async for item in rest_of(first, rest):
+            if isinstance(item, Answer):
+                citations = [c.model_dump() for c in item.citations]
+                final = {"citations": citations, "abstained": item.abstained}
+                if item.mode != "extractive":
+                    # Tokens went out as generated; this is the checked answer that replaces them.
+                    final.update(answer=item.answer, mode=item.mode, fallback=item.fallback,
+                                 guard=item.guard.model_dump() if item.guard else None)
+                yield event("citations", final)
+                yield event("done", {"timings_ms": item.timings_ms})
+            else:
+                yield event("delta", {"text": item})
+    except QAError as error:
+        yield event("error", error_body(503 if isinstance(error, LLMUnavailableError) else 500, str(error)))
     except Exception:
         logger.exception("the answer stream failed")
         yield event("error", error_body(500, GENERIC_500))

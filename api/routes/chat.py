@@ -23,9 +23,9 @@ from fastapi.responses import StreamingResponse
 from api.deps import AnswererDep, SettingsDep
 from api.errors import GENERIC_500, error_body
 from api.schemas import ChatMessage, ChatRequest
-from api.sse import SSE_HEADERS, data_only, word_pieces
+from api.sse import SSE_HEADERS, data_only, rest_of, start_stream, word_pieces
 from rag.answer import Answer
-from rag.errors import InputError
+from rag.errors import InputError, LLMUnavailableError, QAError
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -83,14 +83,15 @@ async def chat_completions(body: ChatRequest, answerer: AnswererDep, settings: S
     """OpenAI chat completion. `model` may be any string: there is one model, and refusing a name
     would only break clients configured with their own. Extra fields: `citations`, `abstained`."""
     question, history = split_conversation(body.messages)
-    answer = await run_in_threadpool(answerer.answer, question, history=history)
-    content = message_content(answer)
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": settings.model_name}
-    extras = {"citations": [c.model_dump() for c in answer.citations], "abstained": answer.abstained}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        chunks = _chunks(base, content, extras, usage(body.messages, content) if include_usage else None)
+        first, rest = await start_stream(answerer, question=question, history=history)  # errors before bytes
+        chunks = _chunks(base, first, rest, body.messages if include_usage else None)
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
+    answer = await run_in_threadpool(answerer.answer, question, history=history)
+    content = message_content(answer)
+    extras = extra_fields(answer)
     return {
         **base,
         "object": "chat.completion",
@@ -101,19 +102,40 @@ async def chat_completions(body: ChatRequest, answerer: AnswererDep, settings: S
     }
 
 
-async def _chunks(base: dict[str, Any], content: str, extras: dict[str, Any],
-                  usage_counts: dict[str, int] | None) -> AsyncIterator[str]:
+def extra_fields(answer: Answer) -> dict[str, Any]:
+    extras: dict[str, Any] = {"citations": [c.model_dump() for c in answer.citations], "abstained": answer.abstained}
+    if answer.mode != "extractive":
+        extras.update(mode=answer.mode, fallback=answer.fallback, answer=answer.answer,
+                      guard=answer.guard.model_dump() if answer.guard else None)
+    return extras
+
+
+async def _chunks(base: dict[str, Any], first: Any, rest: Any,
+                  usage_messages: Sequence[ChatMessage] | None) -> AsyncIterator[str]:
     def chunk(delta: dict[str, Any], finish_reason: str | None = None, **more: Any) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
         return data_only({**base, "object": "chat.completion.chunk", "choices": [choice], **more})
 
     try:
         yield chunk({"role": "assistant", "content": ""})
-        for piece in word_pieces(content):
-            yield chunk({"content": piece})
-        yield chunk({}, "stop", **extras)
-        if usage_counts is not None:  # OpenAI's stream_options.include_usage: one more chunk, no choices
-            yield data_only({**base, "object": "chat.completion.chunk", "choices": [], "usage": usage_counts})
+        streamed: list[str] = []
+        async for item in rest_of(first, rest):
+            if not isinstance(item, Answer):
+                streamed.append(item)
+                yield chunk({"content": item})
+                continue
+            # The text went out as it came; the Sources list follows, then the structured extras
+            # (for the llm mode, with the checked answer that replaces what was streamed).
+            content = message_content(item)
+            for piece in word_pieces(content[len(item.answer):]):
+                streamed.append(piece)
+                yield chunk({"content": piece})
+            yield chunk({}, "stop", **extra_fields(item))
+            if usage_messages is not None:  # stream_options.include_usage: one more chunk, no choices
+                yield data_only({**base, "object": "chat.completion.chunk", "choices": [],
+                                 "usage": usage(usage_messages, "".join(streamed))})
+    except QAError as error:
+        yield data_only(error_body(503 if isinstance(error, LLMUnavailableError) else 500, str(error)))
     except Exception:
         logger.exception("the chat completion stream failed")
         yield data_only(error_body(500, GENERIC_500))

@@ -1,0 +1,357 @@
+"""Is a sentence supported by a passage? The one support test, shared by the evals (faithfulness,
+citation recall and precision) and by any answerer that writes its own sentences and must check
+them against what it cites.
+
+`check_support(sentence, passage)` says yes only when all three hold:
+
+1. Anchors. Every number (digits: "28,000" == "28000", "20th" == "20", years included) and every
+   name in the sentence occurs in the passage. A name is an acronym anywhere ("NATO", "U.S.") or a
+   capitalised word that does not open the sentence (months included, so "September 2025" is a
+   name and a year). A name also counts as present through a country alias ("American" for "U.S.",
+   rag.lexical.ALIAS_OF) or when one is a prefix of the other ("Korea"/"Korean"). The passage's
+   number words count as numbers ("twenty-six" supports "26"); the sentence's do not, so a
+   sentence saying "one of the ..." needs no "1" in its passage.
+2. No negation flip. Negation cues are not/no/never/cannot/nor/without, n't, and the contrastive
+   "rather than"/"instead of"/"neither"/"lack of". Each cue
+   negates the first content word after it in its clause ("is not realistic" negates
+   "realistic"). A flip is a word negated on one side and used un-negated on the other, in a
+   clause sharing at least one more content word with the other side; a word the passage both
+   negates and states plainly is not held against the sentence. That is what turns "NATO
+   membership is not realistic" into "NATO membership is realistic": same words, no cue.
+3. Enough of the sentence is in the passage: the share of its distinct content-word stems
+   (rag.lexical.tokens, aliases count) found in the passage reaches `thresholds.lexical`, or,
+   with an embedding model, the MiniLM cosine between the sentence and the closest passage
+   sentence, pair of sentences or whole passage reaches `thresholds.semantic`. Quotes pass on
+   words; paraphrases need the model.
+
+`split_answer_sentences(answer)` cuts an answer into the sentences this test is run on, each with
+the [n] markers that apply to it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ingest.structure import LIST_MARKER, split_sentences
+from rag.lexical import ALIAS_OF, NEGATIONS, tokens
+
+if TYPE_CHECKING:
+    from rag.embeddings import MiniLMEmbeddings
+
+
+@dataclass(frozen=True)
+class SupportThresholds:
+    """The bounds of the support test, kept here and nowhere else (evals/thresholds.toml holds
+    only the gate on the resulting scores). Values measured on the sentences in
+    tests/evals/test_grounding.py, which hold both faithful and unfaithful ones.
+
+    lexical = 0.9: share of the sentence's distinct content stems that must be in the passage for
+        word overlap alone to count as support, i.e. at most one new content word in ten. A quote
+        scores 1.0. Sentences that keep the passage's words but add a claim score 0.6-0.86
+        ("Zelenskyy said that European countries refuse to guarantee Ukraine's security": 0.86;
+        "The Red Cell Project recommends that Ukraine build nuclear weapons": 0.62), so the bound
+        sits above them and such sentences must pass on meaning instead, which they do not.
+    semantic = 0.8: MiniLM (all-MiniLM-L6-v2) cosine between the sentence and its closest
+        passage sentence, pair of sentences or whole passage. Paraphrases score 0.82-0.96; new
+        claims on the passage's topic 0.59-0.77 (the closest: "South Korea has promised to send
+        air defense systems to Ukraine", 0.77). A wrong year, a swapped name or a dropped "not"
+        can score above 0.8, which is why anchors and negation are hard rules, not scores.
+    min_shared = 1: besides the negated word itself, how many content words a clause must share
+        with the other side for a negation difference to count as a flip (so a "cannot" in an
+        unrelated clause of a long passage does not veto a sentence).
+    """
+
+    lexical: float = 0.9
+    semantic: float = 0.8
+    min_shared: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("lexical", "semantic"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} threshold must be between 0 and 1, got {value}")
+
+
+DEFAULT = SupportThresholds()
+
+
+@dataclass(frozen=True)
+class Support:
+    supported: bool
+    reasons: list[str] = field(default_factory=list)  # empty when supported
+    lexical: float = 0.0  # share of the sentence's content stems found in the passage
+    semantic: float | None = None  # best cosine; None when not computed (no model, or words sufficed)
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str  # without [n] markers or a list bullet
+    markers: list[int] = field(default_factory=list)  # citation numbers that apply to it, sorted
+
+
+MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+# Thousands separators between digits ("28,000", "28 000"), as in rag.lexical and evals.metrics.
+DIGIT_GROUP = re.compile(r"(?<=\d)[,. ](?=\d{3}\b)")
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:st|nd|rd|th|s)?(?![\w])")
+NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+NUMBER_WORD = re.compile(r"\b(" + "|".join(TENS) + r")[-\s](" + "|".join(list(NUMBER_WORDS)[1:10]) + r")\b|\b("
+                         + "|".join(list(NUMBER_WORDS) + list(TENS)) + r")\b", re.IGNORECASE)
+NAME_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[^\W\d_][\w’'-]*")
+OPENING = "\"“‘’'([«"
+CLAUSE_BREAK = re.compile(r"[,;:.!?()\[\]–—]|\b(?:but|while|whereas|however|although|though)\b", re.IGNORECASE)
+# "n't", the contrastive "rather than"/"instead of" and "lack of" read as a plain "not".
+CONTRACTED_NOT = re.compile(r"n[’']t\b|\b(?:rather than|instead of|neither|lack(?:s|ing)?(?: of)?)\b", re.IGNORECASE)
+
+
+def numbers_in(text: str, *, words: bool = False) -> set[str]:
+    """Numbers as digit strings; with words=True also "twenty-six" -> "26" (passage side)."""
+    text = DIGIT_GROUP.sub("", text)
+    found = {re.sub(r"(?:st|nd|rd|th|s)$", "", m.group(0)) for m in NUMBER.finditer(text)}
+    if words:
+        for match in NUMBER_WORD.finditer(text):
+            if match.group(1):
+                found.add(str(TENS[match.group(1).lower()] + NUMBER_WORDS[match.group(2).lower()]))
+            else:
+                word = match.group(3).lower()
+                found.add(str(NUMBER_WORDS.get(word, TENS.get(word))))
+    return found
+
+
+def _opens_sentence(text: str, position: int) -> bool:
+    before = text[:position].rstrip().rstrip(OPENING).rstrip()
+    if re.search(r"(?:^|\s)(?:[A-Za-z]\.){2,}$", before):  # "the U.S. President": an acronym's dot
+        return False
+    return not before or before[-1] in ".!?:;"
+
+
+def names_in(sentence: str) -> list[str]:
+    """Acronyms anywhere and capitalised words not opening the sentence (or a clause after a
+    colon), as written; stop words ("The", "In") are left out."""
+    found: list[str] = []
+    for match in NAME_TOKEN.finditer(sentence):
+        word = match.group(0)
+        if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word):
+            found.append(word)
+            continue
+        offset = match.start()
+        for part in word.split("-"):
+            bare = re.sub(r"[’']s?$", "", part)
+            if len(bare) >= 2 and bare.isupper() and bare.isalpha():
+                found.append(bare)
+            elif bare[:1].isupper() and len(bare) > 1 and not _opens_sentence(sentence, offset) and tokens(bare):
+                found.append(bare)
+            offset += len(part) + 1
+    return list(dict.fromkeys(found))
+
+
+def _name_present(name: str, passage_stems: set[str]) -> bool:
+    for term in tokens(name):
+        if term in passage_stems:
+            continue
+        if term in ALIAS_OF and not ALIAS_OF[term].isdisjoint(passage_stems):
+            continue
+        # "Korea" meets "Korean" and "Israel" "Israeli": one name is the other with a suffix.
+        if len(term) >= 4 and any(len(p) >= 4 and (p.startswith(term) or term.startswith(p)) for p in passage_stems):
+            continue
+        return False
+    return True
+
+
+def _term_present(term: str, passage_stems: set[str]) -> bool:
+    return term in passage_stems or (term in ALIAS_OF and not ALIAS_OF[term].isdisjoint(passage_stems))
+
+
+@dataclass(frozen=True)
+class _Negation:
+    focus: str  # the negated content stem
+    clause: frozenset[str]  # content stems of its clause
+    cue_text: str  # the clause, for the reason message
+
+
+def negations_in(text: str) -> list[_Negation]:
+    """Each negation cue with the first content word after it in the same clause."""
+    text = CONTRACTED_NOT.sub(" not", text)
+    found = []
+    for clause in CLAUSE_BREAK.split(text):
+        if not clause or not clause.strip():
+            continue
+        stems = tokens(clause)
+        content = frozenset(s for s in stems if s not in NEGATIONS)
+        for i, stem in enumerate(stems):
+            if stem not in NEGATIONS:
+                continue
+            focus = next((s for s in stems[i + 1:] if s not in NEGATIONS), None)
+            if focus is not None:
+                found.append(_Negation(focus, content, " ".join(clause.split())))
+    return found
+
+
+def _flip(negations: list[_Negation], other_content: set[str], other_negated: set[str], min_shared: int) -> _Negation | None:
+    for negation in negations:
+        if negation.focus in other_negated or not _term_present(negation.focus, other_content):
+            continue
+        shared = {s for s in negation.clause - {negation.focus} if _term_present(s, other_content)}
+        if len(shared) >= min_shared:
+            return negation
+    return None
+
+
+def clean_sentence(sentence: str) -> str:
+    """Without [n] markers and a leading list bullet, whitespace collapsed."""
+    text = MARKER.sub("", sentence).strip()
+    bullet = LIST_MARKER.match(text)
+    if bullet:
+        text = text[bullet.end():]
+    return " ".join(text.split())
+
+
+def passage_units(passage: str) -> list[str]:
+    """The passage's sentences (list items and lines included), each alone and with its next."""
+    sentences: list[str] = []
+    for line in passage.splitlines():
+        bullet = LIST_MARKER.match(line.strip())
+        body = line.strip()[bullet.end():] if bullet else line.strip()
+        sentences += [body[a:b] for a, b in split_sentences(body, 0, len(body))]
+    pairs = [f"{a} {b}" for a, b in zip(sentences, sentences[1:])]
+    return sentences + pairs
+
+
+def semantic_score(sentence: str, passage: str, embeddings: MiniLMEmbeddings) -> float:
+    """Best cosine between the sentence and a passage sentence, a pair of them, or the passage."""
+    candidates = passage_units(passage) + [" ".join(passage.split())]
+    vectors = embeddings.encode([sentence] + candidates)
+    return float(np.max(vectors[1:] @ vectors[0]))
+
+
+def check_support(
+    sentence: str,
+    passage: str,
+    *,
+    embeddings: MiniLMEmbeddings | None = None,
+    thresholds: SupportThresholds = DEFAULT,
+) -> Support:
+    """Whether `passage` supports `sentence`: anchors present, no negation flip, and enough of it
+    in the passage by words or by meaning (see the module docstring for each rule)."""
+    text = clean_sentence(sentence)
+    if not text or not tokens(text):
+        return Support(False, ["the sentence has no content words"], 0.0, None)
+    if not passage.strip():
+        return Support(False, ["no passage to support it"], 0.0, None)
+    reasons: list[str] = []
+    passage_stems = set(tokens(CONTRACTED_NOT.sub(" not", passage)))
+
+    passage_numbers = numbers_in(passage, words=True)
+    passage_stems |= passage_numbers  # "twenty-six" in the passage covers the sentence's "26"
+    for number in sorted(numbers_in(text) - passage_numbers):
+        reasons.append(f"number {number} is not in the passage")
+    for name in names_in(text):
+        if not _name_present(name, passage_stems):
+            reasons.append(f"name {name!r} is not in the passage")
+
+    sentence_negations, passage_negations = negations_in(text), negations_in(passage)
+    sentence_content = set(tokens(CONTRACTED_NOT.sub(" not", text))) - NEGATIONS
+    flip = _flip(sentence_negations, passage_stems - NEGATIONS, {n.focus for n in passage_negations},
+                 thresholds.min_shared)
+    if flip:
+        reasons.append(f"negation flip: the sentence negates {flip.focus!r} ({flip.cue_text!r}), the passage does not")
+    # A word the passage negates in one place and states plainly in another (a list saying "not a
+    # formal ally" and "the lack of a formal commitment") gives a sentence using it plainly support.
+    passage_counts = Counter(tokens(CONTRACTED_NOT.sub(" not", passage)))
+    negated_counts = Counter(n.focus for n in passage_negations)
+    negated_only = [n for n in passage_negations if passage_counts[n.focus] <= negated_counts[n.focus]]
+    flip = _flip(negated_only, sentence_content, {n.focus for n in sentence_negations}, thresholds.min_shared)
+    if flip:
+        reasons.append(f"negation flip: the passage negates {flip.focus!r} ({flip.cue_text!r}), the sentence does not")
+
+    lexical = sum(_term_present(t, passage_stems) for t in sentence_content) / len(sentence_content) \
+        if sentence_content else 1.0
+    semantic = None
+    if lexical < thresholds.lexical:
+        if embeddings is not None:
+            semantic = semantic_score(text, passage, embeddings)
+        if semantic is None or semantic < thresholds.semantic:
+            shown = "no model given" if semantic is None else f"semantic {semantic:.2f} < {thresholds.semantic}"
+            reasons.append(f"too little of it is in the passage: lexical {lexical:.2f} < {thresholds.lexical}, {shown}")
+    return Support(not reasons, reasons, round(lexical, 4), None if semantic is None else round(semantic, 4))
+
+
+def _marked_units(text: str, whole: bool) -> list[tuple[str, list[int], bool]]:
+    """(sentence, markers, closes) for a run of prose (or one list item when `whole`). A marker
+    belongs to the sentence it sits in or directly follows; `closes` says it ends that sentence."""
+    pieces, spots, position, length = [], [], 0, 0
+    for match in MARKER.finditer(text):
+        pieces.append(text[position:match.start()])
+        length += len(pieces[-1])
+        spots.append((length, [int(n) for n in re.split(r"\s*,\s*", match.group(1))]))
+        position = match.end()
+    pieces.append(text[position:])
+    plain = "".join(pieces)
+    spans = [(0, len(plain))] if whole else (split_sentences(plain, 0, len(plain)) or [(0, len(plain))])
+    marks: list[list[int]] = [[] for _ in spans]
+    closes = [False] * len(spans)
+    for spot, numbers in spots:
+        index = next((i for i, (a, b) in enumerate(spans) if a < spot <= b), None)
+        if index is None:  # in the space between two sentences: it follows the earlier one
+            index = max([i for i, (a, b) in enumerate(spans) if b <= spot] or [0])
+        marks[index] += numbers
+        closes[index] = closes[index] or not plain[spot:spans[index][1]].strip(" .!?…’”\"')")
+    return [(plain[a:b], m, c) for (a, b), m, c in zip(spans, marks, closes) if plain[a:b].strip()]
+
+
+def _paragraph_units(paragraph: str) -> list[tuple[str, list[int], bool]]:
+    units: list[tuple[str, list[int], bool]] = []
+    prose: list[str] = []
+    for line in paragraph.splitlines():
+        line = line.strip()
+        bullet = LIST_MARKER.match(line) if line else None
+        if bullet:
+            units += _marked_units(" ".join(prose), whole=False) if prose else []
+            prose.clear()
+            units += _marked_units(line[bullet.end():], whole=True)
+        elif line:
+            prose.append(line)
+    units += _marked_units(" ".join(prose), whole=False) if prose else []
+    return units
+
+
+def split_answer_sentences(answer: str) -> list[AnswerSentence]:
+    """The answer's sentences, in order, with the citation markers that apply to each.
+
+    A marker applies to the sentence it sits in or directly follows. A marker that ends a
+    sentence also closes the group before it: every unmarked sentence since the previous marked
+    one, in the same paragraph, shares it. So "S1. S2. [1]" marks both sentences with [1], and
+    in "Intro:\\n- a\\n- b [1]" the intro line and both items get [1], which is how the
+    extractive answerer writes one citation for a run of consecutive source sentences. List
+    items ("- ", "• ", "1. ") count as one sentence each. Sentences after the last marker of
+    their paragraph keep no markers (and so no support)."""
+    out: list[AnswerSentence] = []
+    for paragraph in re.split(r"\n[ \t]*\n", answer):
+        block: list[tuple[str, list[int]]] = []
+        pending: list[int] = []
+        for text, numbers, closes in _paragraph_units(paragraph):
+            text = clean_sentence(text)
+            if not text:
+                continue
+            markers = sorted(set(numbers))
+            if markers:
+                if closes:
+                    for index in pending:
+                        block[index] = (block[index][0], markers)
+                pending.clear()
+            else:
+                pending.append(len(block))
+            block.append((text, markers))
+        out += [AnswerSentence(text, markers) for text, markers in block]
+    return out

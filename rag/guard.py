@@ -1,0 +1,108 @@
+"""The grounding guard of the llm mode: every generated sentence is checked against the passages
+it cites with the same support test the evals use (rag.grounding.check_support).
+
+A sentence its own citation supports keeps it; one without a citation, or with a citation that
+does not support it, gets the best-supporting retrieved passage if one passes the test; the rest
+are dropped (or, with QA_GUARD=flag, kept and marked). Each surviving citation is re-pointed at
+the best sentence window inside the cited chunk, so quotes stay exact spans.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from langchain_core.documents import Document
+
+from rag.answer import GuardReport
+from rag.embeddings import MiniLMEmbeddings
+from rag.grounding import check_support, split_answer_sentences
+from rag.prompt import NOT_IN_SOURCES
+from rag.snapshot import IndexSnapshot, SentenceRow
+
+# Models like to end with their own list of sources; it is not part of the answer.
+TRAILING_SOURCES = re.compile(r"\n\s*(?:\*\*)?(?:sources|references|citations)(?:\*\*)?\s*:?\s*\n[\s\S]*$", re.IGNORECASE)
+DECLINES = re.compile(r"^\W*(?:not in the sources|the sources do not|i (?:cannot|can't|don't) (?:find|answer|know))",
+                      re.IGNORECASE)
+UNSUPPORTED_MARK = "[unsupported]"
+
+
+@dataclass(frozen=True)
+class Span:
+    source_id: str
+    section: str
+    start: int
+    end: int
+    page: int | None
+
+
+@dataclass
+class GuardedAnswer:
+    sentences: list[tuple[str, list[Span]]] = field(default_factory=list)  # kept, with their spans
+    flagged: list[str] = field(default_factory=list)  # kept unsupported (flag policy), in order
+    order: list[tuple[str, int]] = field(default_factory=list)  # ("kept"|"flagged", index) in answer order
+    report: GuardReport | None = None
+    declined: bool = False
+
+
+def best_window(snapshot: IndexSnapshot, document: Document, vector: np.ndarray) -> Span:
+    """The one- or two-sentence window of the chunk closest in meaning to the answer sentence."""
+    chunk = snapshot.chunks[snapshot.chunk_position[document.metadata["chunk_id"]]]
+    rows = snapshot.sentences_of(chunk)
+    candidates: list[tuple[float, list[SentenceRow]]] = []
+    for i, row in enumerate(rows):
+        candidates.append((float(snapshot.sentence_vectors[row.row] @ vector), [row]))
+        if i + 1 < len(rows):
+            pair = rows[i : i + 2]
+            mean = snapshot.sentence_vectors[[r.row for r in pair]].mean(axis=0)
+            score = float(mean @ vector / (np.linalg.norm(mean) or 1.0))
+            candidates.append((score - 0.02, pair))  # a single sentence wins a near tie: shorter quote
+    _, window = max(candidates, key=lambda item: item[0])
+    return Span(window[0].source_id, window[0].section, window[0].start, window[-1].end, window[0].page)
+
+
+def guard_answer(
+    text: str,
+    documents: Sequence[Document],
+    snapshot: IndexSnapshot,
+    embeddings: MiniLMEmbeddings,
+    policy: str = "drop",
+) -> GuardedAnswer:
+    body = TRAILING_SOURCES.sub("", text).strip()
+    result = GuardedAnswer(report=GuardReport(policy=policy))
+    report = result.report
+    if not body or DECLINES.match(body) or body.rstrip(".") == NOT_IN_SOURCES.rstrip("."):
+        result.declined = True
+        return result
+    for sentence in split_answer_sentences(body):
+        report.checked += 1
+        cited = [documents[m - 1] for m in sentence.markers if 1 <= m <= len(documents)]
+        supporting: list[Document] = []
+        if cited:
+            passage = "\n".join(d.page_content for d in cited)
+            if check_support(sentence.text, passage, embeddings=embeddings).supported:
+                supporting = cited
+        if not supporting:
+            # Uncited, or cited wrongly: the best retrieved passage that passes the same test.
+            for document in documents:
+                if check_support(sentence.text, document.page_content, embeddings=embeddings).supported:
+                    supporting = [document]
+                    report.recited += 1 if cited else 0
+                    break
+        if supporting:
+            vector = embeddings.embed_query_vector(sentence.text)
+            spans = list(dict.fromkeys(best_window(snapshot, d, vector) for d in supporting))
+            result.order.append(("kept", len(result.sentences)))
+            result.sentences.append((sentence.text, spans))
+            report.kept += 1
+        else:
+            report.unsupported.append(sentence.text)
+            if policy == "flag":
+                result.order.append(("flagged", len(result.flagged)))
+                result.flagged.append(sentence.text)
+                report.flagged += 1
+            else:
+                report.dropped += 1
+    return result
