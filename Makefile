@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install ingest run serve chat test evals bench clean
+.PHONY: install ingest run serve chat test evals bench notebook clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,12 @@ evals: ingest
 
 bench: ingest
 	$(BIN)/python -m evals.bench_api
+
+# The reviewers' notebook (evals/review.ipynb) in Jupyter, on a fresh incremental ingest.
+# Jupyter refuses to run as root (as on these machines) unless told to: --allow-root for root only.
+notebook: ingest
+	$(BIN)/python -c "import notebook" 2>/dev/null || $(BIN)/pip install --quiet notebook
+	$(BIN)/jupyter notebook $(if $(filter 0,$(shell id -u)),--allow-root) evals/review.ipynb
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import HOSTILE_TEXT, TEST_API_KEY, LiveServer, start_server
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -42,3 +46,54 @@ def answerer(corpus_settings, embeddings):
     from rag.chain import load_answerer
 
     return load_answerer(corpus_settings, embeddings)
+
+
+# ---- a real uvicorn server over a real index of a temporary corpus: the seed article plus a
+# document whose text is hostile HTML (the page must show it as text). Shared by tests/api,
+# tests/rag (the llm mode's peer) and tests/evals (batch over HTTP).
+
+@pytest.fixture(scope="session")
+def api_settings(tmp_path_factory, embeddings):
+    """Settings with an index of seed + hostile document, built once."""
+    from ingest.pipeline import ingest_paths
+
+    corpus = tmp_path_factory.mktemp("api-corpus")
+    for name in ("000_31241798ea01703b.txt", "000_31241798ea01703b.meta.yaml"):
+        shutil.copy(CORPUS / name, corpus / name)
+    (corpus / "hostile.txt").write_text(HOSTILE_TEXT, encoding="utf-8")
+    settings = make_settings(tmp_path_factory.mktemp("api-data"), corpus)
+    summary = ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
+    assert summary.failed == [] and summary.added == 2
+    return settings
+
+
+@pytest.fixture(scope="session")
+def api_answerer(api_settings, embeddings):
+    from rag.chain import load_answerer
+
+    return load_answerer(api_settings, embeddings)
+
+
+def _serve(settings, answerer) -> Iterator[LiveServer]:
+    from api.main import create_app
+
+    server, thread, port = start_server(create_app(settings, answerer=answerer))
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings, server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(api_settings, api_answerer) -> Iterator[LiveServer]:
+    """No API key."""
+    yield from _serve(api_settings, api_answerer)
+
+
+@pytest.fixture(scope="session")
+def live_server_with_key(api_settings, api_answerer) -> Iterator[LiveServer]:
+    """QA_API_KEY set to TEST_API_KEY."""
+    from pydantic import SecretStr
+
+    yield from _serve(api_settings.model_copy(update={"api_key": SecretStr(TEST_API_KEY)}), api_answerer)
