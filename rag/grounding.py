@@ -2,27 +2,29 @@
 citation recall and precision) and by any answerer that writes its own sentences and must check
 them against what it cites.
 
-`check_support(sentence, passage)` says yes only when all three hold:
+`check_support(sentence, passage)` says yes when some window of the passage (a run of up to three
+consecutive sentences, so that anchors scattered over a long chunk do not add up to support)
+meets all three:
 
 1. Anchors. Every number (digits: "28,000" == "28000", "20th" == "20", years included) and every
-   name in the sentence occurs in the passage. A name is an acronym anywhere ("NATO", "U.S.") or a
-   capitalised word that does not open the sentence (months included, so "September 2025" is a
-   name and a year). A name also counts as present through a country alias ("American" for "U.S.",
-   rag.lexical.ALIAS_OF) or when one is a prefix of the other ("Korea"/"Korean"). The passage's
-   number words count as numbers ("twenty-six" supports "26"); the sentence's do not, so a
-   sentence saying "one of the ..." needs no "1" in its passage.
-2. No negation flip. Negation cues are not/no/never/cannot/nor/without, n't, and the contrastive
-   "rather than"/"instead of"/"neither"/"lack of". Each cue
-   negates the first content word after it in its clause ("is not realistic" negates
-   "realistic"). A flip is a word negated on one side and used un-negated on the other, in a
-   clause sharing at least one more content word with the other side; a word the passage both
-   negates and states plainly is not held against the sentence. That is what turns "NATO
-   membership is not realistic" into "NATO membership is realistic": same words, no cue.
-3. Enough of the sentence is in the passage: the share of its distinct content-word stems
-   (rag.lexical.tokens, aliases count) found in the passage reaches `thresholds.lexical`, or,
-   with an embedding model, the MiniLM cosine between the sentence and the closest passage
-   sentence, pair of sentences or whole passage reaches `thresholds.semantic`. Quotes pass on
-   words; paraphrases need the model.
+   name in the sentence occurs in the window. A name is an acronym anywhere ("NATO", "U.S.") or
+   capitalised words not opening the sentence (months included, so "September 2025" is a name
+   and a year); adjacent name words form one name, which its initials also satisfy ("EU" for
+   "European Union"). A name word counts as present through a country alias ("American" for
+   "U.S.", rag.lexical.ALIAS_OF) or when one is a prefix of the other ("Korea"/"Korean"). The
+   passage's number words count as numbers ("twenty-six" supports "26"); the sentence's do not,
+   so a sentence saying "one of the ..." needs no "1" in its passage.
+2. No negation flip. Negation cues are not/no/never/cannot/nor/without, n't, and "rather than",
+   "instead of", "neither", "lack of". Each cue negates the first content word after it in its
+   clause ("is not realistic" negates "realistic"). A flip is a word negated on one side and
+   used plainly on the other, in a clause sharing at least one more content word with the other
+   side; a word the window both negates and states plainly is not held against the sentence.
+   That is what turns "NATO membership is not realistic" into "NATO membership is realistic":
+   same words, no cue.
+3. Enough of the sentence is there: the share of its distinct content-word stems
+   (rag.lexical.tokens, aliases count) found in the window reaches `thresholds.lexical`, or, with
+   an embedding model, the MiniLM cosine between the sentence and the window reaches
+   `thresholds.semantic`. Quotes pass on words; paraphrases need the model.
 
 `split_answer_sentences(answer)` cuts an answer into the sentences this test is run on, each with
 the [n] markers that apply to it.
@@ -56,25 +58,33 @@ class SupportThresholds:
         ("Zelenskyy said that European countries refuse to guarantee Ukraine's security": 0.86;
         "The Red Cell Project recommends that Ukraine build nuclear weapons": 0.62), so the bound
         sits above them and such sentences must pass on meaning instead, which they do not.
-    semantic = 0.8: MiniLM (all-MiniLM-L6-v2) cosine between the sentence and its closest
-        passage sentence, pair of sentences or whole passage. Paraphrases score 0.82-0.96; new
+    semantic = 0.8: MiniLM (all-MiniLM-L6-v2) cosine between the sentence and a passage window
+        (below). Paraphrases score 0.82-0.96; new
         claims on the passage's topic 0.59-0.77 (the closest: "South Korea has promised to send
         air defense systems to Ukraine", 0.77). A wrong year, a swapped name or a dropped "not"
         can score above 0.8, which is why anchors and negation are hard rules, not scores.
     min_shared = 1: besides the negated word itself, how many content words a clause must share
         with the other side for a negation difference to count as a flip (so a "cannot" in an
         unrelated clause of a long passage does not veto a sentence).
+    window = 3: a sentence is judged against runs of at most this many consecutive passage
+        sentences, not the passage as a whole. A retrieved chunk holds "After 1940, ..." and,
+        five sentences on, "In 2023, the country joined NATO."; "In 1940, Finland joined NATO"
+        finds every anchor somewhere in it, but in no window. Three sentences leave room for an
+        answer sentence that sums up a short run of the source.
     """
 
     lexical: float = 0.9
     semantic: float = 0.8
     min_shared: int = 1
+    window: int = 3
 
     def __post_init__(self) -> None:
         for name in ("lexical", "semantic"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} threshold must be between 0 and 1, got {value}")
+        if self.window < 1 or self.min_shared < 0:
+            raise ValueError(f"window must be >= 1 and min_shared >= 0, got {self.window}, {self.min_shared}")
 
 
 DEFAULT = SupportThresholds()
@@ -137,26 +147,39 @@ def _opens_sentence(text: str, position: int) -> bool:
 
 
 def names_in(sentence: str) -> list[str]:
-    """Acronyms anywhere and capitalised words not opening the sentence (or a clause after a
-    colon), as written; stop words ("The", "In") are left out."""
-    found: list[str] = []
+    """Names as written: acronyms anywhere, capitalised words not opening the sentence (or a clause
+    after a colon), stop words ("The", "In") left out. Name words next to each other form one
+    name ("European Union", "U.S. President Donald Trump")."""
+    pieces: list[tuple[int, int, str]] = []
     for match in NAME_TOKEN.finditer(sentence):
         word = match.group(0)
         if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word):
-            found.append(word)
+            pieces.append((match.start(), match.end(), word))
             continue
         offset = match.start()
         for part in word.split("-"):
             bare = re.sub(r"[’']s?$", "", part)
-            if len(bare) >= 2 and bare.isupper() and bare.isalpha():
-                found.append(bare)
-            elif bare[:1].isupper() and len(bare) > 1 and not _opens_sentence(sentence, offset) and tokens(bare):
-                found.append(bare)
+            acronym = len(bare) >= 2 and bare.isupper() and bare.isalpha()
+            if acronym or (bare[:1].isupper() and len(bare) > 1 and not _opens_sentence(sentence, offset)
+                           and tokens(bare)):
+                pieces.append((offset, offset + len(bare), bare))
             offset += len(part) + 1
-    return list(dict.fromkeys(found))
+    names: list[list[str]] = []
+    previous_end = -1
+    for start, end, word in pieces:
+        if names and previous_end >= 0 and not sentence[previous_end:start].strip():
+            names[-1].append(word)
+        else:
+            names.append([word])
+        previous_end = end
+    return list(dict.fromkeys(" ".join(words) for words in names))
 
 
 def _name_present(name: str, passage_stems: set[str]) -> bool:
+    """Every word of the name is in the passage (an alias or a longer/shorter form of it will do),
+    or the passage has the name's initials ("EU" for "European Union")."""
+    if _initials_present(name, passage_stems):
+        return True
     for term in tokens(name):
         if term in passage_stems:
             continue
@@ -167,6 +190,11 @@ def _name_present(name: str, passage_stems: set[str]) -> bool:
             continue
         return False
     return True
+
+
+def _initials_present(name: str, passage_stems: set[str]) -> bool:
+    words = name.split()
+    return len(words) > 1 and "".join(w[0] for w in words).lower() in passage_stems
 
 
 def _term_present(term: str, passage_stems: set[str]) -> bool:
@@ -217,22 +245,53 @@ def clean_sentence(sentence: str) -> str:
     return " ".join(text.split())
 
 
-def passage_units(passage: str) -> list[str]:
-    """The passage's sentences (list items and lines included), each alone and with its next."""
+def passage_sentences(passage: str) -> list[str]:
+    """The passage's sentences; each line (a list item, or one cited quote of several) apart."""
     sentences: list[str] = []
     for line in passage.splitlines():
-        bullet = LIST_MARKER.match(line.strip())
-        body = line.strip()[bullet.end():] if bullet else line.strip()
-        sentences += [body[a:b] for a, b in split_sentences(body, 0, len(body))]
-    pairs = [f"{a} {b}" for a, b in zip(sentences, sentences[1:])]
-    return sentences + pairs
+        line = line.strip()
+        bullet = LIST_MARKER.match(line)
+        body = line[bullet.end():] if bullet else line
+        sentences += [" ".join(body[a:b].split()) for a, b in split_sentences(body, 0, len(body))]
+    return sentences or [" ".join(passage.split())]
 
 
-def semantic_score(sentence: str, passage: str, embeddings: MiniLMEmbeddings) -> float:
-    """Best cosine between the sentence and a passage sentence, a pair of them, or the passage."""
-    candidates = passage_units(passage) + [" ".join(passage.split())]
-    vectors = embeddings.encode([sentence] + candidates)
-    return float(np.max(vectors[1:] @ vectors[0]))
+def passage_windows(passage: str, size: int) -> list[str]:
+    """Every run of 1..size consecutive passage sentences."""
+    sentences = passage_sentences(passage)
+    return [" ".join(sentences[i:i + width]) for width in range(1, size + 1)
+            for i in range(len(sentences) - width + 1)]
+
+
+@dataclass
+class _Verdict:
+    window: str
+    hard: list[str]  # failed anchors and negation flips
+    lexical: float
+
+
+def _judge_window(text: str, content: set[str], negations: list[_Negation], window: str,
+                  thresholds: SupportThresholds) -> _Verdict:
+    window_tokens = tokens(CONTRACTED_NOT.sub(" not", window))
+    window_numbers = numbers_in(window, words=True)
+    stems = set(window_tokens) | window_numbers  # "twenty-six" in the passage covers "26"
+    hard = [f"number {n} is not in the passage" for n in sorted(numbers_in(text) - window_numbers)]
+    names = names_in(text)
+    hard += [f"name {name!r} is not in the passage" for name in names if not _name_present(name, stems)]
+    by_initials = {t for name in names if _initials_present(name, stems) for t in tokens(name)}
+    window_negations = negations_in(window)
+    flip = _flip(negations, stems - NEGATIONS, {n.focus for n in window_negations}, thresholds.min_shared)
+    if flip:
+        hard.append(f"negation flip: the sentence negates {flip.focus!r} ({flip.cue_text!r}), the passage does not")
+    # A word the passage negates in one place and states plainly in another (a list saying "not a
+    # formal ally" and "the lack of a formal commitment") gives a sentence using it plainly support.
+    counts, negated = Counter(window_tokens), Counter(n.focus for n in window_negations)
+    negated_only = [n for n in window_negations if counts[n.focus] <= negated[n.focus]]
+    flip = _flip(negated_only, content, {n.focus for n in negations}, thresholds.min_shared)
+    if flip:
+        hard.append(f"negation flip: the passage negates {flip.focus!r} ({flip.cue_text!r}), the sentence does not")
+    lexical = sum(t in by_initials or _term_present(t, stems) for t in content) / len(content)
+    return _Verdict(window, hard, lexical)
 
 
 def check_support(
@@ -242,49 +301,44 @@ def check_support(
     embeddings: MiniLMEmbeddings | None = None,
     thresholds: SupportThresholds = DEFAULT,
 ) -> Support:
-    """Whether `passage` supports `sentence`: anchors present, no negation flip, and enough of it
-    in the passage by words or by meaning (see the module docstring for each rule)."""
+    """Whether `passage` supports `sentence`: some window of the passage (up to
+    `thresholds.window` consecutive sentences) holds its anchors, shows no negation flip, and
+    has enough of it by words or, with a model, by meaning. Reasons come from the window that
+    came closest. See the module docstring for each rule."""
     text = clean_sentence(sentence)
-    if not text or not tokens(text):
+    content = set(tokens(CONTRACTED_NOT.sub(" not", text))) - NEGATIONS
+    if not content:
         return Support(False, ["the sentence has no content words"], 0.0, None)
     if not passage.strip():
         return Support(False, ["no passage to support it"], 0.0, None)
-    reasons: list[str] = []
-    passage_stems = set(tokens(CONTRACTED_NOT.sub(" not", passage)))
-
-    passage_numbers = numbers_in(passage, words=True)
-    passage_stems |= passage_numbers  # "twenty-six" in the passage covers the sentence's "26"
-    for number in sorted(numbers_in(text) - passage_numbers):
-        reasons.append(f"number {number} is not in the passage")
-    for name in names_in(text):
-        if not _name_present(name, passage_stems):
-            reasons.append(f"name {name!r} is not in the passage")
-
-    sentence_negations, passage_negations = negations_in(text), negations_in(passage)
-    sentence_content = set(tokens(CONTRACTED_NOT.sub(" not", text))) - NEGATIONS
-    flip = _flip(sentence_negations, passage_stems - NEGATIONS, {n.focus for n in passage_negations},
-                 thresholds.min_shared)
-    if flip:
-        reasons.append(f"negation flip: the sentence negates {flip.focus!r} ({flip.cue_text!r}), the passage does not")
-    # A word the passage negates in one place and states plainly in another (a list saying "not a
-    # formal ally" and "the lack of a formal commitment") gives a sentence using it plainly support.
-    passage_counts = Counter(tokens(CONTRACTED_NOT.sub(" not", passage)))
-    negated_counts = Counter(n.focus for n in passage_negations)
-    negated_only = [n for n in passage_negations if passage_counts[n.focus] <= negated_counts[n.focus]]
-    flip = _flip(negated_only, sentence_content, {n.focus for n in sentence_negations}, thresholds.min_shared)
-    if flip:
-        reasons.append(f"negation flip: the passage negates {flip.focus!r} ({flip.cue_text!r}), the sentence does not")
-
-    lexical = sum(_term_present(t, passage_stems) for t in sentence_content) / len(sentence_content) \
-        if sentence_content else 1.0
+    negations = negations_in(text)
+    verdicts = [_judge_window(text, content, negations, w, thresholds)
+                for w in passage_windows(passage, thresholds.window)]
+    candidates = sorted((v for v in verdicts if not v.hard), key=lambda v: -v.lexical)
+    if candidates and candidates[0].lexical >= thresholds.lexical:
+        return Support(True, [], round(candidates[0].lexical, 4), None)
     semantic = None
-    if lexical < thresholds.lexical:
-        if embeddings is not None:
-            semantic = semantic_score(text, passage, embeddings)
-        if semantic is None or semantic < thresholds.semantic:
-            shown = "no model given" if semantic is None else f"semantic {semantic:.2f} < {thresholds.semantic}"
-            reasons.append(f"too little of it is in the passage: lexical {lexical:.2f} < {thresholds.lexical}, {shown}")
-    return Support(not reasons, reasons, round(lexical, 4), None if semantic is None else round(semantic, 4))
+    if candidates and embeddings is not None:
+        vectors = embeddings.encode([text] + [v.window for v in candidates])
+        scores = vectors[1:] @ vectors[0]
+        semantic = float(np.max(scores))
+        if semantic >= thresholds.semantic:
+            best = candidates[int(np.argmax(scores))]
+            return Support(True, [], round(best.lexical, 4), round(semantic, 4))
+    # Explain with the window that matches the sentence's words best: its failed anchors or flips.
+    closest = max(verdicts, key=lambda v: (v.lexical, -len(v.hard)))
+    reasons = list(closest.hard)
+    if closest.lexical < thresholds.lexical or not candidates:
+        if embeddings is None:
+            shown = "no model given"
+        elif semantic is None:
+            shown = "no window without a missing anchor or a negation flip to compare meaning with"
+        else:
+            shown = f"semantic {semantic:.2f} < {thresholds.semantic}"
+        if closest.lexical < thresholds.lexical:
+            reasons.append(f"too little of it is in the passage: lexical {closest.lexical:.2f} < "
+                           f"{thresholds.lexical}, {shown}")
+    return Support(False, reasons, round(closest.lexical, 4), None if semantic is None else round(semantic, 4))
 
 
 def _marked_units(text: str, whole: bool) -> list[tuple[str, list[int], bool]]:
