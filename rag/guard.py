@@ -27,6 +27,25 @@ TRAILING_SOURCES = re.compile(r"\n\s*(?:\*\*)?(?:sources|references|citations)(?
 DECLINES = re.compile(r"^\W*(?:not in the sources|the sources do not|i (?:cannot|can't|don't) (?:find|answer|know))",
                       re.IGNORECASE)
 UNSUPPORTED_MARK = "[unsupported]"
+# The prompt asks for one to four sentences; a model that rambles past this many gets the rest
+# dropped unchecked (and counted), so a runaway generation cannot make the guard slow.
+MAX_CHECKED_SENTENCES = 12
+
+
+class CachedEncoder:
+    """The embedding model with a memo: the guard checks many sentences against the same passage
+    windows, and each window needs embedding once, not once per sentence."""
+
+    def __init__(self, embeddings: MiniLMEmbeddings) -> None:
+        self.embeddings = embeddings
+        self.cache: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            for text, vector in zip(missing, self.embeddings.encode(missing)):
+                self.cache[text] = vector
+        return np.vstack([self.cache[t] for t in texts]) if texts else np.zeros((0, self.embeddings.dimension))
 
 
 @dataclass(frozen=True)
@@ -76,18 +95,23 @@ def guard_answer(
     if not body or DECLINES.match(body) or body.rstrip(".") == NOT_IN_SOURCES.rstrip("."):
         result.declined = True
         return result
-    for sentence in split_answer_sentences(body):
+    encoder = CachedEncoder(embeddings)
+    sentences = split_answer_sentences(body)
+    for sentence in sentences[MAX_CHECKED_SENTENCES:]:
+        report.dropped += 1
+        report.unsupported.append(sentence.text)
+    for sentence in sentences[:MAX_CHECKED_SENTENCES]:
         report.checked += 1
         cited = [documents[m - 1] for m in sentence.markers if 1 <= m <= len(documents)]
         supporting: list[Document] = []
         if cited:
             passage = "\n".join(d.page_content for d in cited)
-            if check_support(sentence.text, passage, embeddings=embeddings).supported:
+            if check_support(sentence.text, passage, embeddings=encoder).supported:
                 supporting = cited
         if not supporting:
             # Uncited, or cited wrongly: the best retrieved passage that passes the same test.
             for document in documents:
-                if check_support(sentence.text, document.page_content, embeddings=embeddings).supported:
+                if check_support(sentence.text, document.page_content, embeddings=encoder).supported:
                     supporting = [document]
                     report.recited += 1 if cited else 0
                     break
