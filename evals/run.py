@@ -76,6 +76,8 @@ class ItemResult:
     history: list[dict[str, str]] = field(default_factory=list)
     facts: list[list[str]] = field(default_factory=list)
     gold: list[str] = field(default_factory=list)
+    guard: dict[str, Any] | None = None  # llm mode: what the grounding guard did
+    fallback: str | None = None  # llm mode: "extractive" when nothing generated survived
 
     @property
     def failed(self) -> bool:
@@ -209,6 +211,7 @@ def score_item(item: EvalItem, answer, latency_ms: float, source_texts: Mapping[
         scores["exact_span_share"], latency_ms, citations, scores=scores, failure_reasons=reasons,
         sentences=sentences, retrieved=retrieved, passages=[_passage(c, source_texts) for c in citations],
         history=list(item.history), facts=[list(f) for f in item.facts], gold=list(item.gold),
+        guard=answer.guard.model_dump() if answer.guard else None, fallback=answer.fallback,
     )
 
 
@@ -269,6 +272,16 @@ def summarise(results: list[ItemResult]) -> dict[str, float]:
     for metric in ("hit@k", "recall@k", "mrr@10", "ndcg@10"):
         values = _values(results, metric)
         summary[metric] = mean(values) if values else 1.0
+    guarded = [r.guard for r in results if r.guard]
+    if guarded:
+        # llm mode: of all generated sentences, the share the guard dropped or flagged, and the
+        # share of questions where nothing survived and the extractive answer was used.
+        generated = sum(g["kept"] + g["dropped"] + g["flagged"] for g in guarded)
+        summary["guard_sentences"] = generated
+        summary["guard_drop_rate"] = sum(g["dropped"] for g in guarded) / generated if generated else 0.0
+        summary["guard_flag_rate"] = sum(g["flagged"] for g in guarded) / generated if generated else 0.0
+        summary["guard_recited"] = sum(g["recited"] for g in guarded)
+        summary["fallback_rate"] = sum(r.fallback is not None for r in results) / len(results)
     return summary
 
 
@@ -400,6 +413,11 @@ def run(args: argparse.Namespace, settings) -> int:
     answerer = load_mode_answerer(settings, args.mode)
     embeddings = getattr(getattr(answerer, "retriever", None), "embeddings", None)
     report = evaluate(answerer, items, _source_texts(answerer), embeddings=embeddings, progress=True, mode=args.mode)
+    extractive = getattr(answerer, "extractive", None)
+    if extractive is not None:
+        # The generative mode is judged beside the extractive one on the same questions.
+        report.compare_with(evaluate(extractive, items, _source_texts(answerer), embeddings=embeddings,
+                                     progress=True, mode="extractive"))
     print(format_summary(report))
     paths = write_reports(report, args.out)
     print("reports: " + ", ".join(str(p) for p in paths.values()))

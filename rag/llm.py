@@ -14,7 +14,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.answer import Answer
+from rag.answer import Answer, RetrievedChunk
 from rag.citations import make_citation, verify_citations
 from rag.errors import ConfigError, LLMUnavailableError
 from rag.guard import UNSUPPORTED_MARK, GuardedAnswer, guard_answer
@@ -96,7 +96,10 @@ class LLMAnswerer:
         guarded = guard_answer("".join(pieces), documents, self.snapshot, self.retriever.embeddings,
                                self.settings.guard)
         timings["guard"] = _ms(begin)
-        yield self._compose(state, standalone, guarded, timings)
+        retrieved = [RetrievedChunk(rank=d.metadata["rank"], chunk_id=d.metadata["chunk_id"],
+                                    source_id=d.metadata["source_id"], section=d.metadata["section"],
+                                    start=d.metadata["start"], end=d.metadata["end"]) for d in documents]
+        yield self._compose(state, standalone, guarded, timings).model_copy(update={"retrieved": retrieved})
 
     def _condense(self, question: str, history: Sequence[Mapping[str, str]]) -> str:
         try:

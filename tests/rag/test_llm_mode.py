@@ -117,3 +117,21 @@ def test_sources_are_data_in_the_prompt(api_answerer):
     assert "<script>" in system.content[rules_end:]  # the hostile document is quoted as data, after the rules
     assert system.content.count("</source>") == len(documents)
     assert human.content == "When did the Winter War begin?"
+
+
+def test_eval_in_llm_mode_reports_the_guard_and_compares_with_extractive(llm_answerer, tmp_path):
+    from evals.dataset import load_items
+    from evals.report import write_reports
+    from evals.run import evaluate
+
+    items = [i for i in load_items() if i.id in ("q002", "q004", "q033")]
+    texts = {sid: doc.text for sid, doc in llm_answerer.snapshot.sources.items()}
+    embeddings = llm_answerer.retriever.embeddings
+    report = evaluate(llm_answerer, items, texts, embeddings=embeddings, mode="llm")
+    report.compare_with(evaluate(llm_answerer.extractive, items, texts, embeddings=embeddings, mode="extractive"))
+    summary = report.summary
+    assert summary["guard_sentences"] >= 2 and 0.0 <= summary["guard_drop_rate"] <= 1.0
+    assert summary["exact_span_share"] == 1.0 and summary["faithfulness"] == 1.0
+    assert all(item.guard is not None for item in report.items)
+    html = write_reports(report, tmp_path)["html"].read_text(encoding="utf-8")
+    assert "extractive" in html and "llm" in html
