@@ -9,19 +9,14 @@ bad request (or an unreachable LLM) is still an ordinary JSON error with a statu
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-# A word and the whitespace after it; `|\s+` keeps leading whitespace, so pieces join to the text.
-_PIECE = re.compile(r"\S+\s*|\s+")
+from rag.chain import word_pieces  # noqa: F401  (the routes split answers the same way)
+
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-def word_pieces(text: str) -> list[str]:
-    return _PIECE.findall(text)
 
 
 async def start_stream(answerer, **kwargs) -> tuple[Any, Iterator[Any]]:

@@ -119,7 +119,7 @@ def load_file(path: Path, root: Path, max_bytes: int = 20_000_000) -> list[Docum
     if fmt is None:
         raise LoadError(f"{path}: unsupported file type ({_SUPPORTED})")
     raw = _read_bytes(path, max_bytes)
-    sidecar = _find_sidecar(path)
+    sidecar = find_sidecar(path)
     sidecar_raw = _read_bytes(sidecar, max_bytes) if sidecar else b""
 
     front: dict[str, Any] = {}
@@ -162,7 +162,8 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     return raw
 
 
-def _find_sidecar(path: Path) -> Path | None:
+def find_sidecar(path: Path) -> Path | None:
+    """The metadata sidecar next to a file (`name.meta.yaml`), if there is one."""
     for suffix in SIDECAR_SUFFIXES:
         candidate = path.with_name(path.stem + suffix)
         if candidate.is_file():

@@ -23,14 +23,13 @@ import numpy as np
 from ingest.chunk import ChunkedDocument, chunk_document, chunker_version
 from ingest.clean import clean_text
 from ingest.index import IndexStore, IndexVersions, open_client
-from ingest.load import discover, load_file, source_id_for
+from ingest.load import discover, find_sidecar, load_file, source_id_for
 from rag.embeddings import MiniLMEmbeddings, model_fingerprint, packaged_model_path
 from rag.errors import LoadError
 from rag.settings import Settings
 
 # Bump when cleaning or structure rules change, so old chunks are rebuilt rather than mixed.
 PIPELINE_VERSION = "clean1"
-SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml")
 
 
 @dataclass
@@ -55,19 +54,11 @@ class IngestSummary:
         )
 
 
-def sidecar_for(path: Path) -> Path | None:
-    for suffix in SIDECAR_SUFFIXES:
-        candidate = path.with_name(path.stem + suffix)
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def fingerprint(path: Path) -> str:
     """What decides 'unchanged': the file's bytes, its sidecar's bytes and the pipeline version."""
     digest = hashlib.sha256(PIPELINE_VERSION.encode())
     digest.update(path.read_bytes())
-    sidecar = sidecar_for(path)
+    sidecar = find_sidecar(path)
     if sidecar is not None:
         digest.update(b"\x00sidecar\x00" + sidecar.read_bytes())
     return digest.hexdigest()
