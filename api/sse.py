@@ -14,8 +14,6 @@ from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
-from rag.chain import word_pieces  # noqa: F401  (the routes split answers the same way)
-
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 

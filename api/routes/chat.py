@@ -23,8 +23,9 @@ from fastapi.responses import StreamingResponse
 from api.deps import AnswererDep, SettingsDep
 from api.errors import GENERIC_500, error_body
 from api.schemas import ChatMessage, ChatRequest
-from api.sse import SSE_HEADERS, data_only, rest_of, start_stream, word_pieces
+from api.sse import SSE_HEADERS, data_only, rest_of, start_stream
 from rag.answer import Answer
+from rag.chain import word_pieces
 from rag.errors import InputError, LLMUnavailableError, QAError
 
 logger = logging.getLogger(__name__)
