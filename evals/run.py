@@ -13,7 +13,6 @@ Prints the summary and the failures and writes report.json, report.md and report
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 import time
 import tomllib
@@ -369,19 +368,13 @@ def format_summary(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def load_mode_answerer(settings, mode: str, embeddings=None, factory=None):
-    """The answerer for `mode`, from rag.chain.load_answerer(settings, embeddings, mode=...).
-    A factory that does not take a mode yet offers only the extractive answerer; asking it for
-    "llm" is a clear ConfigError."""
+def load_mode_answerer(settings, mode: str, embeddings=None):
+    """The answerer for `mode`, from the one factory rag.chain.load_answerer."""
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if factory is None:
-        from rag.chain import load_answerer as factory
-    if "mode" in inspect.signature(factory).parameters:
-        return factory(settings, embeddings, mode=mode)
-    if mode != "extractive":
-        raise ConfigError(f"the {mode} mode is not available yet (issue 5)")
-    return factory(settings, embeddings)
+    from rag.chain import load_answerer
+
+    return load_answerer(settings, embeddings, mode=mode)
 
 
 def _source_texts(answerer) -> dict[str, str]:

@@ -55,7 +55,6 @@ def test_malformed_question_file_is_reported_by_line(tmp_path):
 
 # --- The evaluation suite itself (issue 4): grounding, retrieval, reasons, CLI --------------------
 
-import inspect  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -182,34 +181,19 @@ def _cli(args: list[str], data_dir=None) -> subprocess.CompletedProcess:
 def test_modes_come_from_one_factory(corpus_settings, embeddings):
     with pytest.raises(ConfigError, match="mode must be one of"):
         load_mode_answerer(corpus_settings, "magic")
-    # A factory without a mode (as before issue 5) gives the extractive answerer and a clear error for llm.
-    calls = []
-
-    def factory_without_mode(settings, embeddings=None):
-        calls.append(settings)
-        return "extractive answerer"
-
-    with pytest.raises(ConfigError, match=r"^the llm mode is not available yet \(issue 5\)$"):
-        load_mode_answerer(corpus_settings, "llm", factory=factory_without_mode)
-    assert calls == []
-    assert load_mode_answerer(corpus_settings, "extractive", factory=factory_without_mode) == "extractive answerer"
     # The real factory: extractive is extractive even when the settings default to the llm mode.
-    llm_default = corpus_settings.model_copy(update={"answerer": "llm"}) \
-        if "answerer" in type(corpus_settings).model_fields else corpus_settings
+    llm_default = corpus_settings.model_copy(update={"answerer": "llm", "llm_base_url": "http://127.0.0.1:9/v1"})
     answerer = load_mode_answerer(llm_default, "extractive", embeddings)
     assert type(answerer).__name__ == "ExtractiveAnswerer"
 
 
 @pytest.mark.integration
 def test_qa_eval_llm_mode_fails_cleanly_without_an_llm(corpus_settings):
-    from rag.chain import load_answerer
-
     result = _cli(["-m", "rag.cli", "eval", "--mode", "llm"], corpus_settings.data_dir)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("qa eval: "), result.stderr[-2000:]
-    if "mode" not in inspect.signature(load_answerer).parameters:
-        assert lines[0] == "qa eval: the llm mode is not available yet (issue 5)"
+    assert "QA_LLM_BASE_URL" in lines[0]
 
 
 @pytest.mark.integration
