@@ -66,20 +66,30 @@ class GuardedAnswer:
     declined: bool = False
 
 
-def best_window(snapshot: IndexSnapshot, document: Document, vector: np.ndarray) -> Span:
-    """The one- or two-sentence window of the chunk closest in meaning to the answer sentence."""
+def best_window(snapshot: IndexSnapshot, document: Document, sentence: str, vector: np.ndarray,
+                encoder: "CachedEncoder") -> Span:
+    """The window of one to three consecutive chunk sentences that supports the answer sentence
+    (the same test the evals apply to the quote), closest in meaning; a shorter one wins a near
+    tie. Falls back to the closest window when none supports it alone."""
     chunk = snapshot.chunks[snapshot.chunk_position[document.metadata["chunk_id"]]]
     rows = snapshot.sentences_of(chunk)
     candidates: list[tuple[float, list[SentenceRow]]] = []
-    for i, row in enumerate(rows):
-        candidates.append((float(snapshot.sentence_vectors[row.row] @ vector), [row]))
-        if i + 1 < len(rows):
-            pair = rows[i : i + 2]
-            mean = snapshot.sentence_vectors[[r.row for r in pair]].mean(axis=0)
-            score = float(mean @ vector / (np.linalg.norm(mean) or 1.0))
-            candidates.append((score - 0.02, pair))  # a single sentence wins a near tie: shorter quote
-    _, window = max(candidates, key=lambda item: item[0])
-    return Span(window[0].source_id, window[0].section, window[0].start, window[-1].end, window[0].page)
+    for size in (1, 2, 3):
+        for i in range(len(rows) - size + 1):
+            window = rows[i : i + size]
+            mean = snapshot.sentence_vectors[[r.row for r in window]].mean(axis=0)
+            score = float(mean @ vector / (np.linalg.norm(mean) or 1.0)) - 0.02 * (size - 1)
+            candidates.append((score, window))
+    candidates.sort(key=lambda item: -item[0])
+    source_text = snapshot.sources[rows[0].source_id].text if rows else ""
+    chosen = next(
+        (window for _, window in candidates
+         if check_support(sentence, source_text[window[0].start : window[-1].end], embeddings=encoder).supported),
+        candidates[0][1] if candidates else [],
+    )
+    if not chosen:  # an empty chunk cannot happen for an indexed one; keep the whole chunk then
+        return Span(chunk.source_id, chunk.section, chunk.start, chunk.end, chunk.page)
+    return Span(chosen[0].source_id, chosen[0].section, chosen[0].start, chosen[-1].end, chosen[0].page)
 
 
 def guard_answer(
@@ -117,7 +127,7 @@ def guard_answer(
                     break
         if supporting:
             vector = embeddings.embed_query_vector(sentence.text)
-            spans = list(dict.fromkeys(best_window(snapshot, d, vector) for d in supporting))
+            spans = list(dict.fromkeys(best_window(snapshot, d, sentence.text, vector, encoder) for d in supporting))
             result.order.append(("kept", len(result.sentences)))
             result.sentences.append((sentence.text, spans))
             report.kept += 1
