@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,7 @@ from pathlib import Path
 
 from evals.dataset import DEFAULT_PATH, load_items
 from evals.metrics import percentile
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from evals.processes import free_port, wait_until_up
 
 
 def _run_load(call, questions: list[str], clients: int, total: int) -> dict[str, float]:
@@ -67,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     questions = [item.question for item in load_items(DEFAULT_PATH)]
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     qa = Path(sys.executable).with_name("qa")
     command = [str(qa)] if qa.exists() else [sys.executable, "-m", "rag.cli"]
@@ -78,17 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     if settings.api_key:
         headers["Authorization"] = f"Bearer {settings.api_key.get_secret_value()}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                print("the server did not start", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
+        if not wait_until_up(f"{base}/healthz", server, 120):
+            print("the server did not start", file=sys.stderr)
+            return 1
         client = httpx.Client(base_url=base, headers=headers, timeout=30)
 
         def ask(question: str) -> None:

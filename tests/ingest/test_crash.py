@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS, REPO, make_settings
+from tests.store_checks import all_rows, assert_consistent
 
 pytestmark = pytest.mark.integration
 
@@ -143,39 +144,6 @@ def ingest_in_process(settings, embeddings, **kwargs):
 
 
 # ---------------------------------------------------------------- reading the store
-
-def open_store(settings):
-    from ingest.index import IndexStore, open_client
-
-    store = IndexStore(open_client(settings), settings.collection)
-    store.open_for_reading()
-    return store
-
-
-def all_rows(settings) -> dict[str, list[dict]]:
-    store = open_store(settings)
-    return {kind: list(store.read_all(kind)) for kind in ("chunks", "sentences", "sources")}
-
-
-def assert_consistent(settings) -> dict[str, list[dict]]:
-    """The repaired store: unique ids, every chunk/sentence row vouched by a source record with
-    the same content_sha256, exact spans, and exactly the rows each record announces."""
-    got = all_rows(settings)
-    sources = {r["id"]: r for r in got["sources"]}
-    for kind, count_key in (("chunks", "n_chunks"), ("sentences", "n_sentences")):
-        ids = [r["id"] for r in got[kind]]
-        assert len(ids) == len(set(ids)), f"duplicate {kind} ids"
-        per_source: dict[str, int] = {}
-        for row in got[kind]:
-            meta = row["metadata"]
-            source = sources.get(meta["source_id"])
-            assert source is not None, f"{kind} row {row['id']} has no source record"
-            assert meta["content_sha256"] == source["metadata"]["content_sha256"], f"{kind} row {row['id']} is stale"
-            assert source["document"][meta["start"] : meta["end"]] == row["document"]
-            per_source[meta["source_id"]] = per_source.get(meta["source_id"], 0) + 1
-        assert per_source == {sid: s["metadata"][count_key] for sid, s in sources.items()}
-    return got
-
 
 def fingerprint_of(got: dict[str, list[dict]]) -> dict[str, object]:
     """What must equal a clean build: the id sets and each source's content hash."""

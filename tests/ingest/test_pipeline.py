@@ -11,12 +11,12 @@ import re
 import shutil
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CORPUS, REPO, make_settings
+from tests.store_checks import all_rows, assert_consistent, open_store
 
 pytestmark = pytest.mark.integration
 
@@ -80,40 +80,6 @@ def ingest(settings, embeddings, **kwargs):
     factory = CountingFactory(embeddings)
     summary = ingest_paths(kwargs.pop("paths", None), settings, embedder_factory=factory, progress=False, **kwargs)
     return summary, factory.calls
-
-
-def open_store(settings):
-    from ingest.index import IndexStore, open_client
-
-    store = IndexStore(open_client(settings), settings.collection)
-    store.open_for_reading()
-    return store
-
-
-def rows(settings) -> dict[str, list[dict]]:
-    store = open_store(settings)
-    return {kind: list(store.read_all(kind)) for kind in ("chunks", "sentences", "sources")}
-
-
-def assert_consistent(settings) -> dict[str, list[dict]]:
-    """Every chunk and sentence row is vouched by its source record (same content hash), ids are
-    unique, spans index the stored canonical text, and record counts match the rows."""
-    got = rows(settings)
-    sources = {r["id"]: r for r in got["sources"]}
-    for kind in ("chunks", "sentences"):
-        ids = [r["id"] for r in got[kind]]
-        assert len(ids) == len(set(ids)), f"duplicate {kind} ids"
-        per_source = Counter()
-        for row in got[kind]:
-            meta = row["metadata"]
-            source = sources.get(meta["source_id"])
-            assert source is not None, f"{kind} row {row['id']} of unknown source {meta['source_id']}"
-            assert meta["content_sha256"] == source["metadata"]["content_sha256"], f"stale {kind} row {row['id']}"
-            assert source["document"][meta["start"] : meta["end"]] == row["document"]
-            per_source[meta["source_id"]] += 1
-        key = "n_chunks" if kind == "chunks" else "n_sentences"
-        assert dict(per_source) == {sid: s["metadata"][key] for sid, s in sources.items()}
-    return got
 
 
 def ids_by_source(got: dict[str, list[dict]], kind: str = "chunks") -> dict[str, set[str]]:
@@ -185,7 +151,7 @@ def test_first_ingest_adds_every_file(base) -> None:
 
 
 def test_second_ingest_of_unchanged_corpus_embeds_nothing(workspace, embeddings) -> None:
-    before = rows(workspace)
+    before = all_rows(workspace)
     summary, calls = ingest(workspace, embeddings)
     assert calls == 0, "the embedding model must not even be loaded"
     assert (summary.added, summary.updated, summary.removed, summary.unchanged) == (0, 0, 0, 3)
@@ -464,7 +430,7 @@ def test_snapshot_refuses_an_index_of_another_embedder(workspace, embeddings) ->
 
     snapshot = load_snapshot(IndexStore(open_client(workspace), workspace.collection), embeddings.version)
     assert set(snapshot.sources) == {SEED_ID, *SMALL_IDS}
-    assert len(snapshot.chunks) == len(rows(workspace)["chunks"])
+    assert len(snapshot.chunks) == len(all_rows(workspace)["chunks"])
     assert snapshot.sentence_vectors.shape == (len(snapshot.sentences), 384)
 
 
