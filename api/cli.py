@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+from typing import Any
 
 from rag.errors import ConfigError
 from rag.settings import Settings
 
 
-def add_parser(subparsers) -> None:
+def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="serve the chat page and the HTTP API (OpenAI-compatible too)",
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.main import create_app
-    from rag.chain import load_answerer
+    from rag.factory import load_answerer
 
     host = args.host if args.host is not None else settings.host
     port = args.port if args.port is not None else settings.port

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.answerer is None:
-        from rag.chain import load_answerer
+        from rag.factory import load_answerer
 
         try:
             app.state.answerer = load_answerer(app.state.settings)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from openai.types import Model
+from openai.types.chat import ChatCompletion
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from rag.answer import GuardReport
@@ -146,3 +148,22 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
+
+
+class ChatCompletionWithCitations(ChatCompletion):
+    """OpenAI's `ChatCompletion`, plus the structured citations (exact spans) and the abstention
+    flag; in the llm mode also what the grounding guard did."""
+
+    citations: list[Citation] = Field(default_factory=list, description="exact-span citations of the [n] markers")
+    abstained: bool = Field(default=False, description="true when the sources do not answer the question")
+    mode: str | None = Field(default=None, description="llm mode only: the answering mode")
+    fallback: str | None = Field(default=None, description="llm mode: 'extractive' when nothing generated survived")
+    answer: str | None = Field(default=None, description="llm mode: the checked answer without the Sources list")
+    guard: GuardReport | None = Field(default=None, description="llm mode: what the grounding guard did")
+
+
+class ModelList(BaseModel):
+    """OpenAI's model listing: `GET /v1/models`."""
+
+    object: Literal["list"] = "list"
+    data: list[Model]

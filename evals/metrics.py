@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from rag.grounding import AnswerSentence
+from rag.answer_sentences import AnswerSentence
 
 
 def normalise_for_match(text: str) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evals.run import THRESHOLDS_PATH
+from evals.gate import THRESHOLDS_PATH
 from rag.errors import InputError
 
 PASSAGE_CHARS = 240  # context shown on each side of a quote, within its paragraph

@@ -21,7 +21,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from evals.run import HEADLINE, THRESHOLDS_PATH, EvalReport, ItemResult
+from evals.gate import THRESHOLDS_PATH
+from evals.results import HEADLINE, EvalReport, ItemResult
 
 MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 MEANINGS = {

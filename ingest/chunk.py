@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
+from itertools import pairwise
 from dataclasses import dataclass
 from typing import Callable
 
@@ -102,48 +103,78 @@ def chunk_document(
         # Room left beside the section title, which is embedded with every chunk.
         room = max(8, max_tokens - count_tokens(sentence.section))
         sentences.extend(_split_long(sentence, count_tokens, room))
-    token_counts = [count_tokens(s.text) for s in sentences]
-    gap_tokens = [
-        count_tokens(text[a.end : b.start]) if a.section == b.section else 0 for a, b in zip(sentences, sentences[1:])
-    ]
-
-    records, seen_sentences = [], Counter()
-    for index, sentence in enumerate(sentences):
-        seen_sentences[sentence.text] += 1
-        sentence_id = _stable_id("sentence", source_id, sentence.text, str(seen_sentences[sentence.text]))
-        records.append(SentenceRecord(sentence_id, source_id, index, sentence))
-
-    chunks: list[Chunk] = []
-    seen_chunks: Counter[str] = Counter()
-    version = chunker_version(max_tokens, overlap)
-    index = 0
-    while index < len(sentences):
-        section = sentences[index].section
-        budget = max_tokens - count_tokens(section)
-        last, used = index, token_counts[index]
-        while last + 1 < len(sentences) and sentences[last + 1].section == section:
-            # What lies between two sentences (a list marker, a line break) costs tokens too.
-            gap = gap_tokens[last]
-            if used + gap + token_counts[last + 1] > budget:
-                break
-            last += 1
-            used += gap + token_counts[last]
-        start, end = sentences[index].start, sentences[last].end
-        chunk_text = text[start:end]
-        seen_chunks[chunk_text] += 1
-        chunk_id = _stable_id("chunk", version, source_id, section, chunk_text, str(seen_chunks[chunk_text]))
-        chunks.append(Chunk(chunk_id, source_id, section, start, end, chunk_text, index, last))
-        if last + 1 >= len(sentences):
-            break
-        next_index = last + 1
-        if sentences[next_index].section == section and overlap:
-            # Step back for the overlap, unless the overlap and the next sentence do not fit
-            # together (the next chunk would repeat the overlap alone); always move forward.
-            back = last + 1 - overlap
-            span_cost = sum(token_counts[back : last + 2]) + sum(gap_tokens[back : last + 1])
-            if span_cost <= budget:
-                next_index = max(index + 1, back)
-        index = next_index
+    records = _sentence_records(source_id, sentences)
+    chunks = _Packer(text, sentences, count_tokens, max_tokens, overlap).chunks(source_id)
     for chunk in chunks:
         assert text[chunk.start : chunk.end] == chunk.text
     return ChunkedDocument(source_id, chunks, records, [s.title for s in sections])
+
+
+def _sentence_records(source_id: str, sentences: list[Sentence]) -> list[SentenceRecord]:
+    """Each sentence with its stable id (a repeated sentence is numbered by its repetition)."""
+    records = []
+    seen: Counter[str] = Counter()
+    for index, sentence in enumerate(sentences):
+        seen[sentence.text] += 1
+        sentence_id = _stable_id("sentence", source_id, sentence.text, str(seen[sentence.text]))
+        records.append(SentenceRecord(sentence_id, source_id, index, sentence))
+    return records
+
+
+class _Packer:
+    """Packs consecutive sentences of a section into chunks within the token budget."""
+
+    def __init__(self, text: str, sentences: list[Sentence], count_tokens: Callable[[str], int], max_tokens: int,
+                 overlap: int) -> None:
+        self.text = text
+        self.sentences = sentences
+        self.count_tokens = count_tokens
+        self.max_tokens = max_tokens
+        self.overlap = overlap
+        self.token_counts = [count_tokens(s.text) for s in sentences]
+        # What lies between two sentences (a list marker, a line break) costs tokens too.
+        self.gap_tokens = [
+            count_tokens(text[a.end : b.start]) if a.section == b.section else 0
+            for a, b in pairwise(sentences)
+        ]
+
+    def chunks(self, source_id: str) -> list[Chunk]:
+        sentences = self.sentences
+        chunks: list[Chunk] = []
+        seen: Counter[str] = Counter()
+        version = chunker_version(self.max_tokens, self.overlap)
+        index = 0
+        while index < len(sentences):
+            section = sentences[index].section
+            budget = self.max_tokens - self.count_tokens(section)
+            last = self._last_that_fits(index, budget)
+            start, end = sentences[index].start, sentences[last].end
+            chunk_text = self.text[start:end]
+            seen[chunk_text] += 1
+            chunk_id = _stable_id("chunk", version, source_id, section, chunk_text, str(seen[chunk_text]))
+            chunks.append(Chunk(chunk_id, source_id, section, start, end, chunk_text, index, last))
+            if last + 1 >= len(sentences):
+                break
+            index = self._next_start(index, last, budget)
+        return chunks
+
+    def _last_that_fits(self, index: int, budget: int) -> int:
+        section = self.sentences[index].section
+        last, used = index, self.token_counts[index]
+        while last + 1 < len(self.sentences) and self.sentences[last + 1].section == section:
+            if used + self.gap_tokens[last] + self.token_counts[last + 1] > budget:
+                break
+            last += 1
+            used += self.gap_tokens[last - 1] + self.token_counts[last]
+        return last
+
+    def _next_start(self, index: int, last: int, budget: int) -> int:
+        """Step back for the overlap, unless the overlap and the next sentence do not fit
+        together (the next chunk would repeat the overlap alone); always move forward."""
+        next_index = last + 1
+        if self.sentences[next_index].section == self.sentences[index].section and self.overlap:
+            back = last + 1 - self.overlap
+            span_cost = sum(self.token_counts[back : last + 2]) + sum(self.gap_tokens[back : last + 1])
+            if span_cost <= budget:
+                next_index = max(index + 1, back)
+        return next_index

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from rag.settings import Settings
 
 
-def add_parser(subparsers) -> None:
+def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "ingest",
         help="clean, chunk and embed corpus files into Chroma (incremental)",

@@ -1,106 +1,49 @@
-"""The store: three Chroma collections (chunks, sentences, sources) that stay consistent.
+"""The writing side of the store (rag/store.py holds the layout, the typed rows and reading).
 
-Layout, for collection prefix P:
-  P_chunks     one record per chunk: embedding of section + text, span metadata
-  P_sentences  one record per sentence: its embedding, computed here so questions never re-embed it
-  P_sources    one record per document: cleaned canonical text (what offsets index) and metadata
-
-Consistency without transactions across collections: a source's record is written LAST, after
-its chunks and sentences, and carries the content hash they were made from. Readers trust only
-chunks and sentences whose (source_id, content_sha256) matches a source record, and every ingest
-sweeps away the rest. An ingest killed at any moment therefore leaves either the old version or
-an unfinished one that nobody reads, and the next ingest finishes or removes it.
+A source is swapped in crash-safely: its new chunk and sentence rows go in beside the old ones
+(row ids carry the content hash), then its source row switches readers over in one write, and only
+then do the old rows go. An ingest killed at any moment leaves either the old version or an
+unfinished one that nobody reads; `sweep_orphans` removes the latter on the next run.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlparse
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag.errors import ConfigError, IndexNotReadyError
-from rag.settings import Settings
+from rag.store import KINDS, IndexVersions, SourceRecord, StoreCollections, StoredChunk, StoredSentence
 
-SCHEMA = "qa-index/2"  # 2: row ids carry the content version
-KINDS = ("chunks", "sentences", "sources")
-
-
-@dataclass(frozen=True)
-class IndexVersions:
-    embedder: str
-    chunker: str
-    dimension: int
-
-    def as_metadata(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "embedder": self.embedder, "chunker": self.chunker, "dimension": self.dimension}
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
 
 
-def open_client(settings: Settings):
-    """A Chroma client: on disk under QA_DATA_DIR, or a server at QA_CHROMA_URL."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
+class IndexWriter(StoreCollections):
+    """The three collections, opened for writing one embedder/chunker version."""
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        if not url.hostname:
-            raise ConfigError(f"QA_CHROMA_URL has no host: {settings.chroma_url!r}")
-        return chromadb.HttpClient(
-            host=url.hostname,
-            port=url.port or (443 if url.scheme == "https" else 80),
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
-    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
-
-
-def clean_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Chroma takes str/int/float/bool values only: drop None, JSON-encode the rest."""
-    out: dict[str, Any] = {}
-    for key, value in metadata.items():
-        if value is None:
-            continue
-        out[key] = value if isinstance(value, (str, int, float, bool)) else json.dumps(value, ensure_ascii=False)
-    return out
-
-
-class IndexStore:
-    """The three collections, opened for one embedder/chunker version."""
-
-    def __init__(self, client, prefix: str) -> None:
-        self.client = client
-        self.prefix = prefix
-        self._collections: dict[str, Any] = {}
-        self.batch_size = max(1, min(int(client.get_max_batch_size()), 2000))
-
-    def name(self, kind: str) -> str:
-        return f"{self.prefix}_{kind}"
-
-    def collection(self, kind: str):
-        if kind not in self._collections:
-            raise IndexNotReadyError(f"index collection {self.name(kind)!r} is not open")
-        return self._collections[kind]
-
-    # ---- opening -----------------------------------------------------------------------
+    def __init__(self, client: ClientAPI, prefix: str) -> None:
+        super().__init__(client, prefix)
+        self.versions: IndexVersions | None = None  # set by open_for_writing
 
     def open_for_writing(self, versions: IndexVersions, rebuild: bool) -> str | None:
         """Create or open the collections. Returns why a rebuild happened, or None.
         A store built by another embedder or chunker is rebuilt, never mixed."""
         reason = None
-        existing = self._existing_versions()
+        existing = self.existing_versions()
         if rebuild and existing:
             reason = "--rebuild was asked for"
-        elif existing and existing != versions.as_metadata():
+        elif existing and not versions.compatible_with(existing):
             reason = f"the index was built with {_describe(existing)}, this run uses {_describe(versions.as_metadata())}"
         if reason:
-            # Sources first: without their records, any chunk left by a crash here is unread.
+            # Sources first: without their rows, any chunk left by a crash here is unread.
             for kind in ("sources", "sentences", "chunks"):
-                self._delete_collection(self.name(kind))
+                self.delete_collection(self.name(kind))
+        elif existing and versions.dimension is None and existing.get("dimension") is not None:
+            versions = replace(versions, dimension=int(existing["dimension"]))
+        self.versions = versions
         for kind in KINDS:
             self._collections[kind] = self.client.get_or_create_collection(
                 self.name(kind),
@@ -110,77 +53,53 @@ class IndexStore:
             )
         return reason
 
-    def open_for_reading(self, embedder_version: str | None = None) -> IndexVersions:
-        """Open existing collections; a missing or foreign index is a clear error."""
-        existing = self._existing_versions()
-        if not existing:
-            raise IndexNotReadyError(f"no index named {self.prefix!r} yet: run `qa ingest` first")
-        if existing.get("schema") != SCHEMA:
-            raise IndexNotReadyError(f"the index {self.prefix!r} is incomplete or from another version: run `qa ingest`")
-        if embedder_version and existing.get("embedder") != embedder_version:
-            raise IndexNotReadyError(
-                f"the index was built with {existing.get('embedder')}, but this process embeds with "
-                f"{embedder_version}: run `qa ingest` to rebuild it"
-            )
-        for kind in KINDS:
-            self._collections[kind] = self.client.get_collection(self.name(kind), embedding_function=None)
-        return IndexVersions(str(existing["embedder"]), str(existing["chunker"]), int(existing["dimension"]))
-
-    def _existing_versions(self) -> dict[str, Any] | None:
-        names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
-        found = [self.name(kind) in names for kind in KINDS]
-        if not any(found):
-            return None
-        if not all(found):
-            # A crash between creating collections: treat it as foreign so it is rebuilt.
-            return {"schema": "incomplete"}
-        metadata = self.client.get_collection(self.name("sources"), embedding_function=None).metadata or {}
-        return {k: metadata.get(k) for k in ("schema", "embedder", "chunker", "dimension")}
-
-    def _delete_collection(self, name: str) -> None:
-        try:
-            self.client.delete_collection(name)
-        except Exception as error:  # chromadb raises NotFoundError or ValueError by version
-            if "does not exist" not in str(error).lower() and "not found" not in str(error).lower():
-                raise
-
-    # ---- writing -----------------------------------------------------------------------
+    def _stamp_dimension(self, dimension: int) -> None:
+        """Record the vectors' dimension before the first vectors are written (an index is
+        created before the model is loaded, so that an ingest with nothing to embed never
+        loads it). The sources collection, which readers take the stamp from, goes last."""
+        if self.versions is None:
+            raise IndexNotReadyError("the index is not open for writing")
+        if self.versions.dimension == dimension:
+            return
+        if self.versions.dimension is not None:
+            raise ConfigError(f"the index holds {self.versions.dimension}-dimensional vectors, the model "
+                              f"makes {dimension}: run `qa ingest --rebuild`")
+        self.versions = replace(self.versions, dimension=dimension)
+        for kind in ("chunks", "sentences", "sources"):
+            self.collection(kind).modify(metadata=self.versions.as_metadata())
 
     def source_records(self) -> dict[str, dict[str, Any]]:
         got = self.collection("sources").get(include=["metadatas"])
-        return {sid: dict(meta or {}) for sid, meta in zip(got["ids"], got["metadatas"])}
+        return {sid: dict(meta or {}) for sid, meta in zip(got["ids"], got["metadatas"] or [], strict=True)}
 
     def replace_source(
         self,
-        source_id: str,
-        text: str,
-        source_metadata: dict[str, Any],
-        chunk_rows: list[tuple[str, str, dict[str, Any]]],
+        source: SourceRecord,
+        chunks: Sequence[StoredChunk],
         chunk_vectors: np.ndarray,
-        sentence_rows: list[tuple[str, str, dict[str, Any]]],
+        sentences: Sequence[StoredSentence],
         sentence_vectors: np.ndarray,
     ) -> None:
-        """Swap in a new version of one source. Row ids carry the content hash, so the new rows
-        go in beside the old ones; the source record then switches readers over in one write;
-        only after that do the old rows go. A kill anywhere leaves a version that readers see."""
-        sha = str(source_metadata["content_sha256"])
-        self._add("chunks", chunk_rows, chunk_vectors)
-        self._add("sentences", sentence_rows, sentence_vectors)
+        """Swap in a new version of one source (see the module docstring for the order)."""
+        sha = str(source.content_sha256)
+        self._stamp_dimension(int(chunk_vectors.shape[1]))
+        self._add("chunks", [(c.row_id, c.text, c.to_metadata()) for c in chunks], chunk_vectors)
+        self._add("sentences", [(s.row_id, s.text, s.to_metadata()) for s in sentences], sentence_vectors)
         document_vector = chunk_vectors.mean(axis=0) if len(chunk_vectors) else np.zeros(chunk_vectors.shape[1])
         norm = float(np.linalg.norm(document_vector)) or 1.0
         self.collection("sources").upsert(
-            ids=[source_id],
-            documents=[text],
+            ids=[source.source_id],
+            documents=[source.text],
             embeddings=[(document_vector / norm).tolist()],
-            metadatas=[clean_metadata(source_metadata)],
+            metadatas=[source.to_metadata()],
         )
         for kind in ("chunks", "sentences"):
             self.collection(kind).delete(
-                where={"$and": [{"source_id": source_id}, {"content_sha256": {"$ne": sha}}]}
+                where={"$and": [{"source_id": source.source_id}, {"content_sha256": {"$ne": sha}}]}
             )
 
     def remove_source(self, source_id: str) -> None:
-        # Record first: from then on no reader trusts the rows, whatever happens next.
+        # The source row first: from then on no reader trusts the rows, whatever happens next.
         self.collection("sources").delete(ids=[source_id])
         for kind in ("chunks", "sentences"):
             self.collection(kind).delete(where={"source_id": source_id})
@@ -191,51 +110,25 @@ class IndexStore:
             self.collection(kind).upsert(
                 ids=[row[0] for row in batch],
                 documents=[row[1] for row in batch],
-                metadatas=[clean_metadata(row[2]) for row in batch],
+                metadatas=[row[2] for row in batch],
                 embeddings=vectors[offset : offset + len(batch)].tolist(),
             )
 
     def sweep_orphans(self) -> int:
-        """Delete chunk and sentence rows that no source record vouches for (left by a crash, or
+        """Delete chunk and sentence rows that no source row vouches for (left by a crash, or
         by a source removed halfway). Returns how many rows went."""
         current = {sid: meta.get("content_sha256") for sid, meta in self.source_records().items()}
         removed = 0
         for kind in ("chunks", "sentences"):
             stale = [
-                row_id
-                for row_id, meta in self._iter_metadata(kind)
-                if current.get(meta.get("source_id")) != meta.get("content_sha256")
+                found_id
+                for found_id, meta in self.iter_metadata(kind)
+                if current.get(str(meta.get("source_id"))) != meta.get("content_sha256")
             ]
             for offset in range(0, len(stale), self.batch_size):
                 self.collection(kind).delete(ids=stale[offset : offset + self.batch_size])
             removed += len(stale)
         return removed
-
-    def _iter_metadata(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        collection = self.collection(kind)
-        total = collection.count()
-        for offset in range(0, total, self.batch_size):
-            got = collection.get(include=["metadatas"], limit=self.batch_size, offset=offset)
-            yield from zip(got["ids"], (m or {} for m in got["metadatas"]))
-
-    # ---- reading -----------------------------------------------------------------------
-
-    def read_all(self, kind: str, with_embeddings: bool = False) -> Iterable[dict[str, Any]]:
-        """Every row of one collection, in pages, as dicts with id, document, metadata (and
-        embedding)."""
-        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
-        collection = self.collection(kind)
-        total = collection.count()
-        for offset in range(0, total, self.batch_size):
-            got = collection.get(include=include, limit=self.batch_size, offset=offset)
-            embeddings = got.get("embeddings") if with_embeddings else None
-            for position, row_id in enumerate(got["ids"]):
-                yield {
-                    "id": row_id,
-                    "document": got["documents"][position],
-                    "metadata": got["metadatas"][position] or {},
-                    "embedding": None if embeddings is None else np.asarray(embeddings[position], dtype=np.float32),
-                }
 
 
 def _describe(metadata: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """The ingest run: discover -> (unchanged? skip) -> load -> clean -> chunk -> embed -> store.
 
-Incremental: a file whose bytes (and sidecar) hash to what its source record says is skipped
+Incremental: a file whose bytes (and sidecar) hash to what its source row says is skipped
 without loading the model. Changed files are re-embedded alone, removed files lose their rows,
 and a sweep at the end removes anything a killed run left behind. A file that cannot be read is
 reported by name and skipped; its previously indexed version, if any, stays.
@@ -8,25 +8,26 @@ reported by name and skipped; its previously indexed version, if any, stays.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from ingest.chunk import ChunkedDocument, chunk_document, chunker_version
 from ingest.clean import clean_text
-from ingest.index import IndexStore, IndexVersions, open_client
+from ingest.index import IndexWriter
 from ingest.load import discover, find_sidecar, load_file, source_id_for
 from rag.embeddings import MiniLMEmbeddings, model_fingerprint, packaged_model_path
 from rag.errors import LoadError
 from rag.settings import Settings
+from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence, open_client
 
 # Bump when cleaning or structure rules change, so old chunks are rebuilt rather than mixed.
 PIPELINE_VERSION = "clean1"
@@ -54,6 +55,46 @@ class IngestSummary:
         )
 
 
+@dataclass(frozen=True)
+class PlannedFile:
+    """A file whose content is not in the index yet."""
+
+    path: Path
+    source_id: str
+    sha: str
+    existed: bool  # an older version of it is indexed
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """One file loaded, cleaned and chunked: what gets embedded and written."""
+
+    metadata: dict[str, Any]
+    text: str
+    chunked: ChunkedDocument
+
+
+class LazyEmbedder:
+    """The embedding model, loaded the first time something must be embedded or counted, so an
+    ingest with nothing to do never pays for it."""
+
+    def __init__(self, settings: Settings, factory: Callable[[], MiniLMEmbeddings] | None = None) -> None:
+        self._factory = factory or (lambda: MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size))
+        self._model: MiniLMEmbeddings | None = None
+        self._counter: Callable[[str], int] | None = None
+
+    @property
+    def model(self) -> MiniLMEmbeddings:
+        if self._model is None:
+            self._model = self._factory()
+        return self._model
+
+    def count_tokens(self, text: str) -> int:
+        if self._counter is None:
+            self._counter = self.model.token_counter()
+        return self._counter(text)
+
+
 def fingerprint(path: Path) -> str:
     """What decides 'unchanged': the file's bytes, its sidecar's bytes and the pipeline version."""
     digest = hashlib.sha256(PIPELINE_VERSION.encode())
@@ -65,28 +106,24 @@ def fingerprint(path: Path) -> str:
 
 
 @contextmanager
-def ingest_lock(settings: Settings):
+def ingest_lock(settings: Settings) -> Iterator[None]:
     """One ingest at a time per data directory; a second one waits instead of interleaving."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.data_dir / ".ingest.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with FileLock(settings.data_dir / ".ingest.lock"):
+        yield
 
 
 def index_versions(settings: Settings) -> IndexVersions:
+    """The versions this run writes. The vectors' dimension is left open: the writer takes it
+    from an index the same model built, or records it from the first vectors, so that working it
+    out never loads the model."""
     model_dir = settings.embedding_model_path or packaged_model_path()
-    return IndexVersions(
-        embedder=model_fingerprint(Path(model_dir)),
-        chunker=f"{chunker_version(settings.chunk_max_tokens, settings.chunk_overlap_sentences)}:{PIPELINE_VERSION}",
-        dimension=384,
-    )
+    chunker = f"{chunker_version(settings.chunk_max_tokens, settings.chunk_overlap_sentences)}:{PIPELINE_VERSION}"
+    return IndexVersions(model_fingerprint(Path(model_dir)), chunker, dimension=None)
 
 
-def prepare_document(path: Path, root: Path, settings: Settings, count_tokens: Callable[[str], int]):
-    """Load, clean and chunk one file. Returns (metadata, cleaned text, chunked document)."""
+def prepare_document(path: Path, root: Path, settings: Settings, count_tokens: Callable[[str], int]) -> PreparedDocument:
+    """Load, clean and chunk one file."""
     pages = load_file(path, root, max_bytes=settings.max_file_bytes)
     metadata = dict(pages[0].metadata)
     parts, page_spans, cursor = [], [], 0
@@ -111,7 +148,7 @@ def prepare_document(path: Path, root: Path, settings: Settings, count_tokens: C
         raise LoadError(f"{path}: no sentences found after cleaning")
     if metadata.get("format") == "pdf":
         metadata["pages"] = page_spans
-    return metadata, text, chunked
+    return PreparedDocument(metadata, text, chunked)
 
 
 def _page_at(page_spans: list[list[Any]] | None, offset: int) -> int | None:
@@ -121,41 +158,109 @@ def _page_at(page_spans: list[list[Any]] | None, offset: int) -> int | None:
     return None
 
 
-def row_id(stable_id: str, sha: str) -> str:
-    """Chroma row id: the stable content id plus the version it belongs to, so a new version's
-    rows can be written before the old ones are deleted."""
-    return f"{stable_id}@{sha[:16]}"
+def stored_rows(source_id: str, sha: str, document: PreparedDocument) -> tuple[list[StoredChunk], list[StoredSentence]]:
+    """The typed rows of one prepared document, for content version `sha`."""
+    pages = document.metadata.get("pages")
+    title = str(document.metadata.get("title") or source_id)
+    chunks = [
+        StoredChunk(chunk_id=c.chunk_id, source_id=source_id, content_sha256=sha, section=c.section, start=c.start,
+                    end=c.end, text=c.text, first_sentence=c.first_sentence, last_sentence=c.last_sentence,
+                    chunk_index=i, title=title, page=_page_at(pages, c.start))
+        for i, c in enumerate(document.chunked.chunks)
+    ]
+    sentences = [
+        StoredSentence(sentence_id=r.sentence_id, source_id=source_id, content_sha256=sha, index=r.index,
+                       section=r.sentence.section, start=r.sentence.start, end=r.sentence.end, text=r.sentence.text,
+                       paragraph=r.sentence.paragraph, is_list_item=r.sentence.is_list_item,
+                       page=_page_at(pages, r.sentence.start))
+        for r in document.chunked.sentences
+    ]
+    return chunks, sentences
 
 
-def rows_for(source_id: str, sha: str, metadata: dict[str, Any], chunked: ChunkedDocument):
-    pages = metadata.get("pages")
-    title = str(metadata.get("title") or source_id)
-    chunk_rows = [
-        (
-            row_id(c.chunk_id, sha),
-            c.text,
-            {
-                "chunk_id": c.chunk_id, "source_id": source_id, "content_sha256": sha, "title": title, "section": c.section,
-                "start": c.start, "end": c.end, "first_sentence": c.first_sentence,
-                "last_sentence": c.last_sentence, "chunk_index": i, "page": _page_at(pages, c.start),
-            },
+def source_record(planned: PlannedFile, root: Path, document: PreparedDocument, n_chunks: int,
+                  n_sentences: int) -> SourceRecord:
+    metadata = {
+        **{k: v for k, v in document.metadata.items() if k not in ("source_id", "page")},
+        "content_sha256": planned.sha,
+        "path": _display_path(planned.path, root),
+        "n_chunks": n_chunks,
+        "n_sentences": n_sentences,
+        "sections": json.dumps(document.chunked.sections, ensure_ascii=False),
+    }
+    return SourceRecord(planned.source_id, document.text, metadata)
+
+
+class IngestRun:
+    """One run of `ingest_paths`: the writer, the lazily loaded model and the summary it fills."""
+
+    def __init__(self, settings: Settings, writer: IndexWriter, embedder: LazyEmbedder,
+                 on_failure: Callable[[str, str], None] | None) -> None:
+        self.settings = settings
+        self.root = settings.corpus_dir
+        self.writer = writer
+        self.embedder = embedder
+        self.summary = IngestSummary()
+        self.on_failure = on_failure
+
+    def fail(self, path: Path, reason: str) -> None:
+        self.summary.failed.append((str(path), reason))
+        if self.on_failure:
+            self.on_failure(str(path), reason)
+
+    def plan(self, files: list[Path]) -> list[PlannedFile]:
+        """The files whose content the index lacks; unchanged ones are counted and skipped."""
+        records = self.writer.source_records()
+        planned: list[PlannedFile] = []
+        seen_ids: dict[str, Path] = {}
+        for path in files:
+            source_id = source_id_for(path, self.root)
+            if source_id in seen_ids:
+                self.fail(path, f"same source id {source_id!r} as {seen_ids[source_id]}; rename one of them")
+                continue
+            seen_ids[source_id] = path
+            try:
+                sha = fingerprint(path)
+            except OSError as error:
+                self.fail(path, f"cannot read: {error.strerror or error}")
+                continue
+            record = records.get(source_id)
+            if record and record.get("content_sha256") == sha:
+                self.summary.unchanged += 1
+            else:
+                planned.append(PlannedFile(path, source_id, sha, record is not None))
+        return planned
+
+    def ingest(self, planned: PlannedFile) -> None:
+        """Load, embed and swap in one file; a file that cannot be read is reported instead."""
+        try:
+            # The tokenizer comes with the model: it is loaded only once a file has been read.
+            document = prepare_document(planned.path, self.root, self.settings, self.embedder.count_tokens)
+        except LoadError as error:
+            self.fail(planned.path, str(error))
+            return
+        chunks, sentences = stored_rows(planned.source_id, planned.sha, document)
+        vectors = self.embedder.model.encode(
+            [c.embedding_text() for c in document.chunked.chunks] + [s.text for s in sentences]
         )
-        for i, c in enumerate(chunked.chunks)
-    ]
-    sentence_rows = [
-        (
-            row_id(r.sentence_id, sha),
-            r.sentence.text,
-            {
-                "sentence_id": r.sentence_id, "source_id": source_id, "content_sha256": sha, "section": r.sentence.section,
-                "start": r.sentence.start, "end": r.sentence.end, "index": r.index,
-                "paragraph": r.sentence.paragraph, "is_list_item": r.sentence.is_list_item,
-                "page": _page_at(pages, r.sentence.start),
-            },
-        )
-        for r in chunked.sentences
-    ]
-    return chunk_rows, sentence_rows
+        chunk_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
+        record = source_record(planned, self.root, document, len(chunks), len(sentences))
+        self.writer.replace_source(record, chunks, chunk_vectors, sentences, np.asarray(sentence_vectors))
+        self.summary.chunks_written += len(chunks)
+        if planned.existed:
+            self.summary.updated += 1
+        else:
+            self.summary.added += 1
+
+    def finish(self, targets: list[Path]) -> None:
+        """Drop sources whose files are gone, sweep unfinished rows, count what is there."""
+        for source_id, record in self.writer.source_records().items():
+            if not _still_present(record, self.root, targets):
+                self.writer.remove_source(source_id)
+                self.summary.removed += 1
+        self.summary.orphans_removed = self.writer.sweep_orphans()
+        self.summary.sources_total = len(self.writer.source_records())
+        self.summary.chunks_total = self.writer.collection("chunks").count()
 
 
 def ingest_paths(
@@ -169,105 +274,28 @@ def ingest_paths(
 ) -> IngestSummary:
     """Bring the index in line with the files under `paths` (default: the corpus directory)."""
     started = time.perf_counter()
-    root = settings.corpus_dir
-    targets = [Path(p).resolve() for p in (paths or [root])]
-    summary = IngestSummary()
-    embedder: MiniLMEmbeddings | None = None
-
-    def fail(path: Path, reason: str) -> None:
-        summary.failed.append((str(path), reason))
-        if on_failure:
-            on_failure(str(path), reason)
-
-    counter: Callable[[str], int] | None = None
-
-    def count_tokens(text: str) -> int:
-        nonlocal counter
-        if counter is None:
-            counter = get_embedder().token_counter()
-        return counter(text)
-
-    def get_embedder() -> MiniLMEmbeddings:
-        nonlocal embedder
-        if embedder is None:  # loaded only when something must be embedded
-            if embedder_factory is not None:
-                embedder = embedder_factory()
-            else:
-                embedder = MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
-        return embedder
-
+    targets = [Path(p).resolve() for p in (paths or [settings.corpus_dir])]
+    embedder = LazyEmbedder(settings, embedder_factory)
     with ingest_lock(settings):
-        store = IndexStore(open_client(settings), settings.collection)
-        summary.rebuilt_because = store.open_for_writing(index_versions(settings), rebuild)
-        records = store.source_records()
-        files = discover(targets, root)
-        planned: list[tuple[Path, str, str, bool]] = []
-        seen_ids: dict[str, Path] = {}
-        for path in files:
-            source_id = source_id_for(path, root)
-            if source_id in seen_ids:
-                fail(path, f"same source id {source_id!r} as {seen_ids[source_id]}; rename one of them")
-                continue
-            seen_ids[source_id] = path
-            try:
-                sha = fingerprint(path)
-            except OSError as error:
-                fail(path, f"cannot read: {error.strerror or error}")
-                continue
-            record = records.get(source_id)
-            if record and record.get("content_sha256") == sha:
-                summary.unchanged += 1
-            else:
-                planned.append((path, source_id, sha, record is not None))
-
+        writer = IndexWriter(open_client(settings), settings.collection)
+        run = IngestRun(settings, writer, embedder, on_failure)
+        run.summary.rebuilt_because = writer.open_for_writing(index_versions(settings), rebuild)
+        planned = run.plan(discover(targets, settings.corpus_dir))
         bar = None
         if progress and planned:
             from tqdm import tqdm
 
             bar = tqdm(total=len(planned), unit="file", desc="ingest", dynamic_ncols=True)
-        for path, source_id, sha, existed in planned:
-            try:
-                # The tokenizer comes with the model: load it only once a file has been read.
-                metadata, text, chunked = prepare_document(path, root, settings, lambda t: count_tokens(t))
-            except LoadError as error:
-                fail(path, str(error))
-            else:
-                chunk_rows, sentence_rows = rows_for(source_id, sha, metadata, chunked)
-                vectors = get_embedder().encode(
-                    [c.embedding_text() for c in chunked.chunks] + [r[1] for r in sentence_rows]
-                )
-                chunk_vectors, sentence_vectors = vectors[: len(chunk_rows)], vectors[len(chunk_rows) :]
-                source_metadata = {
-                    **{k: v for k, v in metadata.items() if k not in ("source_id", "page")},
-                    "content_sha256": sha,
-                    "path": _display_path(path, root),
-                    "n_chunks": len(chunk_rows),
-                    "n_sentences": len(sentence_rows),
-                    "sections": json.dumps(chunked.sections, ensure_ascii=False),
-                }
-                store.replace_source(source_id, text, source_metadata, chunk_rows, chunk_vectors,
-                                     sentence_rows, np.asarray(sentence_vectors))
-                summary.chunks_written += len(chunk_rows)
-                if existed:
-                    summary.updated += 1
-                else:
-                    summary.added += 1
+        for item in planned:
+            run.ingest(item)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(chunks=summary.chunks_written)
+                bar.set_postfix(chunks=run.summary.chunks_written)
         if bar is not None:
             bar.close()
-
-        for source_id, record in store.source_records().items():
-            if not _still_present(record, root, targets):
-                store.remove_source(source_id)
-                summary.removed += 1
-        summary.orphans_removed = store.sweep_orphans()
-        records = store.source_records()
-        summary.sources_total = len(records)
-        summary.chunks_total = store.collection("chunks").count()
-    summary.seconds = time.perf_counter() - started
-    return summary
+        run.finish(targets)
+    run.summary.seconds = time.perf_counter() - started
+    return run.summary
 
 
 def _display_path(path: Path, root: Path) -> str:

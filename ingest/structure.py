@@ -2,7 +2,8 @@
 
 Hands on `Sentence`s that know their section, their paragraph and whether they are a list item,
 so the chunker never crosses a section and the answerer can bring a list's items along.
-Offsets always index the cleaned canonical text, which is what citations quote.
+Offsets always index the cleaned canonical text, which is what citations quote. Sentence ends
+and list markers come from rag.sentences, which answering shares.
 """
 
 from __future__ import annotations
@@ -10,16 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A bullet or numbered-list marker at the start of a line; the item text starts after it.
-LIST_MARKER = re.compile(r"(?:[•◦▪‣●○■□\-*–—]|\d{1,3}[.)])\s+")
+from rag.sentences import LIST_MARKER, split_sentences
+
 MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
-# Sentence end: . ! ? or … with optional closing quotes/brackets, then space, then a likely start.
-SENTENCE_END = re.compile(r"[.!?…]+[’”\"')\]]*(?=\s+[\"“‘’'(\[]?[A-Z0-9À-ÖØ-Þ•])")
-# Words after which a period does not end a sentence.
-ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st gen sen rep gov lt col capt sgt jr sr vs etc approx fig figs "
-    "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp dept univ est e.g i.e cf al".split()
-)
 HEADING_MAX_CHARS = 90
 HEADING_MAX_WORDS = 12
 TITLE_MAX_CHARS = 250
@@ -81,44 +75,6 @@ def heading_text(line: str, *, first_block: bool = False) -> str | None:
     if len(stripped) > limit or (not first_block and len(stripped.split()) > HEADING_MAX_WORDS):
         return None
     return stripped
-
-
-def _is_abbreviation(text: str, dot: int) -> bool:
-    """True when the period at `dot` closes an abbreviation or an initial, not a sentence."""
-    word_start = dot
-    while word_start > 0 and not text[word_start - 1].isspace() and text[word_start - 1] not in "(\"“‘’'[":
-        word_start -= 1
-    word = text[word_start : dot + 1]
-    bare = word.rstrip(".").lower()
-    if bare in ABBREVIATIONS:
-        return True
-    if bare in ("no", "nos"):  # "No. 5", but "he said no. The talks..." ends a sentence
-        following = text[dot + 1 :].lstrip()
-        return following[:1].isdigit()
-    if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word):  # U.S., e.g., U.K.
-        return True
-    return bool(re.fullmatch(r"[A-Z]\.", word))  # an initial: "John F. Kennedy"
-
-
-def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentence spans inside text[start:end] (a paragraph or a list item), trimmed of spaces."""
-    spans, pos = [], start
-    for match in SENTENCE_END.finditer(text, start, end):
-        stop = match.end()
-        if text[match.start()] == "." and match.end() - match.start() == 1 and _is_abbreviation(text, match.start()):
-            continue
-        spans.append((pos, stop))
-        pos = stop
-    spans.append((pos, end))
-    trimmed = []
-    for left, right in spans:
-        while left < right and text[left].isspace():
-            left += 1
-        while right > left and text[right - 1].isspace():
-            right -= 1
-        if right > left:
-            trimmed.append((left, right))
-    return trimmed
 
 
 def analyse(text: str, default_section: str) -> tuple[list[Section], list[Sentence]]:

@@ -6,6 +6,10 @@ text appears once in the answer followed by its marker, and list items are shown
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
+from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
 from rag.citations import Citation, make_citation, verify_citations
@@ -23,6 +27,13 @@ class RetrievedChunk(BaseModel):
     section: str
     start: int
     end: int
+
+
+def retrieved_chunks(documents: Sequence[Document]) -> list[RetrievedChunk]:
+    """What the retriever returned, from its documents' metadata."""
+    return [RetrievedChunk(rank=d.metadata["rank"], chunk_id=d.metadata["chunk_id"], source_id=d.metadata["source_id"],
+                           section=d.metadata["section"], start=d.metadata["start"], end=d.metadata["end"])
+            for d in documents]
 
 
 class GuardReport(BaseModel):
@@ -80,3 +91,8 @@ def abstention(timings_ms: dict[str, float], retrieval_query: str | None = None,
                retrieved: list[RetrievedChunk] | None = None) -> Answer:
     return Answer(answer=ABSTENTION_TEXT, abstained=True, citations=[], timings_ms=timings_ms,
                   retrieval_query=retrieval_query, retrieved=retrieved or [])
+
+
+def word_pieces(text: str) -> list[str]:
+    """The answer cut after each run of spaces: what a stream sends; joined, it is the text."""
+    return re.findall(r"\S+\s*|\s+", text)

@@ -110,6 +110,92 @@ def score_sentences(
     return scored
 
 
+class EvidencePicker:
+    """What select_evidence needs for one question: the expansion of each candidate sentence
+    (what it needs to stand alone) and the terms around it, each worked out once."""
+
+    def __init__(self, snapshot: IndexSnapshot, threshold: float, shape: QuestionShape | None, explain: bool) -> None:
+        self.snapshot = snapshot
+        self.threshold = threshold
+        self.shape = shape
+        self.explain = explain
+        self.expansions: dict[str, list[SentenceRow]] = {}
+        self.windows: dict[str, set[str]] = {}
+
+    def expansion(self, item: ScoredSentence) -> list[SentenceRow]:
+        key = item.sentence.sentence_id
+        if key not in self.expansions:
+            self.expansions[key] = _expand(self.snapshot, item.sentence, self.explain)
+        return self.expansions[key]
+
+    def window_of(self, item: ScoredSentence) -> set[str]:
+        """The terms of the expanded sentence, its section title and its paragraph."""
+        key = item.sentence.sentence_id
+        if key not in self.windows:
+            terms: set[str] = set()
+            for sentence in self.expansion(item):
+                terms |= sentence.terms
+            self.windows[key] = (terms | self.snapshot.section_terms(item.sentence.section)
+                                 | self.snapshot.paragraph_terms(item.sentence))
+        return self.windows[key]
+
+    def qualifies(self, item: ScoredSentence, floor: float | None = None) -> bool:
+        """Relevant enough, and fits what the question asks for (a count, a time, its names)."""
+        if item.relevance < (self.threshold if floor is None else floor):
+            return False
+        window = self.window_of(item)
+        if self.shape is None:
+            return True
+        unit = self.expansion(item)
+        unit_terms: set[str] = set()
+        for sentence in unit:
+            unit_terms |= sentence.terms
+        return self.shape.satisfied_by(" ".join(s.text for s in unit), window, _with_aliases(unit_terms),
+                                       strong_match=item.dense >= STRONG_DENSE_MATCH,
+                                       near_terms=unit_terms | self.snapshot.section_terms(item.sentence.section))
+
+    def speaks_of(self, item: ScoredSentence) -> set[str]:
+        """Stricter than the paragraph window: the evidence itself (or its section title)."""
+        terms = set(self.snapshot.section_terms(item.sentence.section))
+        for sentence in self.expansions.get(item.sentence.sentence_id) or [item.sentence]:
+            terms |= sentence.terms
+        return terms
+
+    def diverse(self, best: ScoredSentence, eligible: list[ScoredSentence], max_sentences: int) -> list[ScoredSentence]:
+        """The best sentence, then MMR over the eligible ones, skipping near-duplicates."""
+        chosen = [best]
+        vectors = self.snapshot.sentence_vectors
+
+        def redundancy(candidate: ScoredSentence) -> float:
+            return max(float(vectors[candidate.sentence.row] @ vectors[c.sentence.row]) for c in chosen)
+
+        while eligible and len(chosen) < max_sentences:
+            candidate = max(eligible, key=lambda c: MMR_LAMBDA * c.ranking - (1 - MMR_LAMBDA) * redundancy(c))
+            eligible.remove(candidate)
+            if redundancy(candidate) < DUPLICATE_SIMILARITY:
+                chosen.append(candidate)
+        return chosen
+
+    def complements(self, scored: Sequence[ScoredSentence], chosen: list[ScoredSentence]) -> None:
+        """"the Israel model and the South Korean model, respectively": each alternative the
+        answer has not covered yet gets its own best evidence. The question already passed the
+        threshold once, so the second part may be found a little below it."""
+        if self.shape is None:
+            return
+        for group in self.shape.names:
+            for name in group if len(group) > 1 else ():
+                if any(name.present_in(self.speaks_of(item)) for item in chosen):
+                    continue
+                extra = next(
+                    (item for item in scored if item not in chosen
+                     and self.qualifies(item, COMPLEMENT_RATIO * self.threshold)
+                     and name.present_in(self.speaks_of(item))),
+                    None,
+                )
+                if extra is not None:
+                    chosen.append(extra)
+
+
 def select_evidence(
     snapshot: IndexSnapshot,
     scored: Sequence[ScoredSentence],
@@ -122,82 +208,22 @@ def select_evidence(
     (a count, a time, the names it mentions); then MMR over others near it; then lists and
     back-references come along; neighbours merge into groups (one citation each), best first.
     Nothing (abstain) when no sentence qualifies."""
-    expansions: dict[str, list[SentenceRow]] = {}
     explain = bool(WANTS_EXPLANATION.search(question))
     multi_part = explain or bool(MULTI_PART.search(question))
-
-    windows: dict[str, set[str]] = {}
-
-    def window_of(item: ScoredSentence) -> set[str]:
-        if item.sentence.sentence_id not in windows:
-            unit = expansions.setdefault(item.sentence.sentence_id, _expand(snapshot, item.sentence, explain))
-            terms: set[str] = set()
-            for sentence in unit:
-                terms |= sentence.terms
-            windows[item.sentence.sentence_id] = (
-                terms | snapshot.section_terms(item.sentence.section) | snapshot.paragraph_terms(item.sentence)
-            )
-        return windows[item.sentence.sentence_id]
-
-    def qualifies(item: ScoredSentence, floor: float = threshold) -> bool:
-        if item.relevance < floor:
-            return False
-        window = window_of(item)
-        if shape is None:
-            return True
-        unit = expansions[item.sentence.sentence_id]
-        unit_terms: set[str] = set()
-        for sentence in unit:
-            unit_terms |= sentence.terms
-        return shape.satisfied_by(" ".join(s.text for s in unit), window, _with_aliases(unit_terms),
-                                  strong_match=item.dense >= STRONG_DENSE_MATCH,
-                                  near_terms=unit_terms | snapshot.section_terms(item.sentence.section))
-
+    picker = EvidencePicker(snapshot, threshold, shape, explain)
     ranked = [item for item in scored if item.relevance >= threshold]
-    best = next((item for item in ranked if qualifies(item)), None)
+    best = next((item for item in ranked if picker.qualifies(item)), None)
     if best is None:
         return []
     margin = EXPLANATION_MARGIN if multi_part else SECOND_SENTENCE_MARGIN
     floor = max(threshold, best.relevance - margin)
-    eligible = [s for s in ranked if s is not best and s.relevance >= floor and qualifies(s)]
-    chosen = [best]
-    vectors = snapshot.sentence_vectors
-
-    def redundancy(candidate: ScoredSentence) -> float:
-        return max(float(vectors[candidate.sentence.row] @ vectors[c.sentence.row]) for c in chosen)
-
-    while eligible and len(chosen) < max_sentences:
-        candidate = max(eligible, key=lambda c: MMR_LAMBDA * c.ranking - (1 - MMR_LAMBDA) * redundancy(c))
-        eligible.remove(candidate)
-        if redundancy(candidate) < DUPLICATE_SIMILARITY:
-            chosen.append(candidate)
-
-    if shape is not None and multi_part:
-        # "the Israel model and the South Korean model, respectively": each alternative the
-        # answer has not covered yet gets its own best evidence. The question already passed the
-        # threshold once, so the second part may be found a little below it.
-        def speaks_of(item: ScoredSentence) -> set[str]:
-            # Stricter than the paragraph window: the evidence itself (or its section title).
-            terms = set(snapshot.section_terms(item.sentence.section))
-            for sentence in expansions.get(item.sentence.sentence_id) or [item.sentence]:
-                terms |= sentence.terms
-            return terms
-
-        for group in shape.names:
-            for name in group if len(group) > 1 else ():
-                if any(name.present_in(speaks_of(item)) for item in chosen):
-                    continue
-                extra = next(
-                    (item for item in scored if item not in chosen
-                     and qualifies(item, COMPLEMENT_RATIO * threshold) and name.present_in(speaks_of(item))),
-                    None,
-                )
-                if extra is not None:
-                    chosen.append(extra)
-
+    eligible = [s for s in ranked if s is not best and s.relevance >= floor and picker.qualifies(s)]
+    chosen = picker.diverse(best, eligible, max_sentences)
+    if multi_part:
+        picker.complements(scored, chosen)
     keys: dict[tuple[str, int], float] = {}
     for item in chosen:
-        for sentence in expansions[item.sentence.sentence_id]:
+        for sentence in picker.expansions[item.sentence.sentence_id]:
             key = (sentence.source_id, sentence.index)
             keys[key] = max(keys.get(key, 0.0), item.ranking)
     return _group(snapshot, keys)

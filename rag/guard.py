@@ -18,7 +18,8 @@ from langchain_core.documents import Document
 
 from rag.answer import GuardReport
 from rag.embeddings import MiniLMEmbeddings
-from rag.grounding import check_support, split_answer_sentences
+from rag.answer_sentences import split_answer_sentences
+from rag.grounding import check_support
 from rag.prompt import NOT_IN_SOURCES
 from rag.snapshot import IndexSnapshot, SentenceRow
 

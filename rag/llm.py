@@ -2,6 +2,9 @@
 `ChatOpenAI`, so Ollama, vLLM, llama.cpp's server, LM Studio or OpenAI all work) writes the
 answer, and the grounding guard (rag/guard.py) checks every sentence before it leaves rag/.
 
+    AnswerRequest --prepare--> PreparedQuestion --condense--> standalone question --retrieve-->
+    documents --(answer prompt | chat model | str parser)--> text --guard--> Answer
+
 If nothing survives the guard, or the model says the sources do not answer, the extractive
 answer is returned instead and the response says so (`fallback: "extractive"`).
 """
@@ -12,14 +15,27 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import openai
+from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import Runnable
+from pydantic import SecretStr
 
-from rag.answer import Answer, RetrievedChunk
-from rag.citations import make_citation, verify_citations
+from rag.answer import Answer, retrieved_chunks
+from rag.chain import ExtractiveAnswerer
+from rag.citations import Citation, make_citation, verify_citations
+from rag.embeddings import MiniLMEmbeddings
 from rag.errors import ConfigError, LLMUnavailableError
-from rag.guard import UNSUPPORTED_MARK, GuardedAnswer, guard_answer
-from rag.prompt import answer_messages, condense_messages
+from rag.guard import UNSUPPORTED_MARK, GuardedAnswer, Span, guard_answer
+from rag.prompt import ConversationQuestion, SourcesQuestion, answer_prompt, condense_prompt
+from rag.request import AnswerRequest, PreparedQuestion
 from rag.settings import Settings
+
+# A rewritten follow-up longer than this many times the question (plus a margin) is a model
+# rambling, not a rewrite: the user's own words are kept.
+CONDENSE_MAX_GROWTH = 4
+CONDENSE_MARGIN_CHARS = 200
 
 
 def make_chat_model(settings: Settings) -> BaseChatModel:
@@ -29,97 +45,99 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
                           "http://127.0.0.1:11434/v1); the extractive mode needs nothing")
     from langchain_openai import ChatOpenAI  # optional dependency, only for this mode
 
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-needed"
+    key = settings.llm_api_key or SecretStr("not-needed")
     return ChatOpenAI(base_url=settings.llm_base_url, model=settings.llm_model, api_key=key,
                       timeout=settings.llm_timeout_s, max_retries=0, temperature=0,
-                      max_tokens=settings.llm_max_tokens)
+                      max_completion_tokens=settings.llm_max_tokens)
 
 
 class LLMAnswerer:
-    """Generative answers, each sentence checked; shares validation and retrieval with the
+    """Generative answers, each sentence checked; shares the request checks and retrieval with the
     extractive answerer it falls back to."""
 
     mode = "llm"
 
-    def __init__(self, extractive, chat_model: BaseChatModel, settings: Settings) -> None:
+    def __init__(self, extractive: ExtractiveAnswerer, chat_model: BaseChatModel, settings: Settings) -> None:
         self.extractive = extractive
         self.snapshot = extractive.snapshot
         self.retriever = extractive.retriever
-        self.chat_model = chat_model
         self.settings = settings
+        self.generate: Runnable[SourcesQuestion, str] = answer_prompt() | chat_model | StrOutputParser()
+        self.condense: Runnable[ConversationQuestion, str] = condense_prompt() | chat_model | StrOutputParser()
 
-    # -- the Answerer protocol ------------------------------------------------------------
+    @property
+    def embeddings(self) -> MiniLMEmbeddings:
+        return self.retriever.embeddings
 
-    def answer(self, question, history=None, top_k=None, filters=None) -> Answer:
+    def answer(self, question: Any, history: Sequence[Mapping[str, str]] | None = None, top_k: Any = None,
+               filters: Mapping[str, Any] | None = None) -> Answer:
         result = None
         for item in self.stream_answer(question, history, top_k, filters):
             result = item
-        assert isinstance(result, Answer)
+        if not isinstance(result, Answer):
+            raise TypeError("the llm answer stream ended without an answer")
         return result
 
-    def stream_answer(self, question, history=None, top_k=None, filters=None) -> Iterator[str | Answer]:
+    def stream_answer(self, question: Any, history: Sequence[Mapping[str, str]] | None = None, top_k: Any = None,
+                      filters: Mapping[str, Any] | None = None) -> Iterator[str | Answer]:
         """Yields text deltas as the model writes them, then the guarded Answer. Bad input
         raises before the first item."""
-        state = self.extractive._prepare({"question": question, "history": history, "top_k": top_k,
-                                          "filters": filters})
-        history_turns = [dict(t) for t in (history or [])]
-        return self._generate(state, history_turns)
+        prepared = self.extractive.prepare(AnswerRequest(question, history, top_k, filters))
+        return self._steps(prepared)
 
-    # -- steps ----------------------------------------------------------------------------
+    # -- the steps ------------------------------------------------------------------------------
 
-    def _generate(self, state: dict[str, Any], history: list[dict[str, str]]) -> Iterator[str | Answer]:
+    def _steps(self, prepared: PreparedQuestion) -> Iterator[str | Answer]:
         timings: dict[str, float] = {}
         begin = time.perf_counter()
-        standalone = self._condense(state["question"], history) if history else state["question"]
+        standalone = self.standalone_question(prepared)
         timings["condense"] = _ms(begin)
 
         begin = time.perf_counter()
-        retriever = self.retriever.model_copy(update={"k": state["top_k"], "filters": state["filters"],
-                                                      "context": None})
-        documents = retriever.invoke(standalone)
+        documents = self.retriever.for_request(prepared.top_k, prepared.filters).invoke(standalone)
         timings["retrieve"] = _ms(begin)
 
         begin = time.perf_counter()
-        titles = {sid: doc.title for sid, doc in self.snapshot.sources.items()}
         pieces: list[str] = []
-        try:
-            for chunk in self.chat_model.stream(answer_messages(standalone, documents, titles)):
-                delta = chunk.content if isinstance(chunk.content, str) else ""
-                if delta:
-                    pieces.append(delta)
-                    yield delta
-        except Exception as error:  # openai's connection/timeout/status errors, by many names
-            raise LLMUnavailableError(self._describe(error)) from None
+        for delta in self.stream_generation(standalone, documents):
+            pieces.append(delta)
+            yield delta
         timings["generate"] = _ms(begin)
 
         begin = time.perf_counter()
-        guarded = guard_answer("".join(pieces), documents, self.snapshot, self.retriever.embeddings,
-                               self.settings.guard)
+        guarded = guard_answer("".join(pieces), documents, self.snapshot, self.embeddings, self.settings.guard)
         timings["guard"] = _ms(begin)
-        retrieved = [RetrievedChunk(rank=d.metadata["rank"], chunk_id=d.metadata["chunk_id"],
-                                    source_id=d.metadata["source_id"], section=d.metadata["section"],
-                                    start=d.metadata["start"], end=d.metadata["end"]) for d in documents]
-        yield self._compose(state, standalone, guarded, timings).model_copy(update={"retrieved": retrieved})
+        answer = self.compose(prepared, standalone, guarded, timings)
+        yield answer.model_copy(update={"retrieved": retrieved_chunks(documents)})
 
-    def _condense(self, question: str, history: Sequence[Mapping[str, str]]) -> str:
+    def standalone_question(self, prepared: PreparedQuestion) -> str:
+        """A follow-up rewritten by the model to stand alone; a first question as it is."""
+        if not prepared.history:
+            return prepared.question
         try:
-            reply = self.chat_model.invoke(condense_messages(question, history))
-        except Exception as error:
+            text = self.condense.invoke(ConversationQuestion(prepared.question, prepared.history)).strip()
+        except openai.APIError as error:
             raise LLMUnavailableError(self._describe(error)) from None
-        text = reply.content.strip() if isinstance(reply.content, str) else ""
-        # A model that rambles is not trusted to rewrite: keep the user's words.
-        return text if text and len(text) <= 4 * len(question) + 200 else question
+        limit = CONDENSE_MAX_GROWTH * len(prepared.question) + CONDENSE_MARGIN_CHARS
+        return text if text and len(text) <= limit else prepared.question
 
-    def _compose(self, state, standalone: str, guarded: GuardedAnswer, timings: dict[str, float]) -> Answer:
+    def stream_generation(self, question: str, documents: list[Document]) -> Iterator[str]:
+        """The model's answer as it writes it."""
+        titles = {sid: doc.title for sid, doc in self.snapshot.sources.items()}
+        try:
+            for delta in self.generate.stream(SourcesQuestion(question, documents, titles)):
+                if delta:
+                    yield delta
+        except openai.APIError as error:  # connection, timeout and HTTP status errors of the server
+            raise LLMUnavailableError(self._describe(error)) from None
+
+    def compose(self, prepared: PreparedQuestion, standalone: str, guarded: GuardedAnswer,
+                timings: dict[str, float]) -> Answer:
+        """The kept sentences with their citations; the extractive answer when none was kept."""
         if not guarded.sentences:
-            fallback = self.extractive.answer(state["question"], top_k=state["top_k"], filters=state["filters"])
-            timings["total"] = _ms(state["started"])
-            return fallback.model_copy(update={"mode": "llm", "guard": guarded.report, "fallback": "extractive",
-                                               "timings_ms": {**timings, **{f"extractive_{k}": v for k, v in
-                                                                            fallback.timings_ms.items()}},
-                                               "retrieval_query": standalone})
-        numbers: dict[Any, int] = {}
-        citations = []
+            return self._fallback(prepared, standalone, guarded, timings)
+        numbers: dict[Span, int] = {}
+        citations: list[Citation] = []
         parts = []
         for kind, index in guarded.order:
             if kind == "flagged":
@@ -136,9 +154,18 @@ class LLMAnswerer:
                 markers.append(f"[{numbers[span]}]")
             parts.append(f"{text} {''.join(markers)}")
         verify_citations(citations, {sid: doc.text for sid, doc in self.snapshot.sources.items()})
-        timings["total"] = _ms(state["started"])
+        timings["total"] = _ms(prepared.started)
         return Answer(answer=" ".join(parts), abstained=False, citations=citations, timings_ms=timings,
                       retrieval_query=standalone, mode="llm", guard=guarded.report)
+
+    def _fallback(self, prepared: PreparedQuestion, standalone: str, guarded: GuardedAnswer,
+                  timings: dict[str, float]) -> Answer:
+        fallback = self.extractive.answer(prepared.question, top_k=prepared.top_k, filters=prepared.filters)
+        timings["total"] = _ms(prepared.started)
+        extractive_timings = {f"extractive_{k}": v for k, v in fallback.timings_ms.items()}
+        return fallback.model_copy(update={"mode": "llm", "guard": guarded.report, "fallback": "extractive",
+                                           "timings_ms": {**timings, **extractive_timings},
+                                           "retrieval_query": standalone})
 
     def _describe(self, error: Exception) -> str:
         # The class name and the server address, never the key or the request.

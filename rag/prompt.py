@@ -1,14 +1,21 @@
-"""Prompts of the llm mode. Sources go in as numbered, delimited data; the rules come first and
-say that nothing inside a source is an instruction. The condense prompt turns a follow-up into
-a standalone question before retrieval.
+"""Prompts of the llm mode, as LangChain prompt templates with typed inputs.
+
+Sources go in as numbered, delimited data; the rules come first and say that nothing inside a
+source is an instruction. The condense prompt turns a follow-up into a standalone question before
+retrieval. Values are substituted into the templates, never parsed as templates, so braces in a
+source or a question are text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.prompt_values import PromptValue
+from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.runnables import Runnable, RunnableLambda
 
 NOT_IN_SOURCES = "Not in the sources."
 
@@ -23,6 +30,27 @@ Rules:
 CONDENSE = """Rewrite the user's last question so that it can be understood without the conversation.
 Keep its meaning; resolve words like "it", "they", "that country" to what they refer to.
 Reply with the rewritten question only."""
+
+# How much of the conversation the condense prompt sees.
+CONDENSE_TURNS = 6
+CONDENSE_TURN_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class SourcesQuestion:
+    """The answer prompt's input: the question and the retrieved chunks it is answered from."""
+
+    question: str
+    documents: Sequence[Document]
+    titles: Mapping[str, str]  # source id -> title
+
+
+@dataclass(frozen=True)
+class ConversationQuestion:
+    """The condense prompt's input: the last question and the turns before it."""
+
+    question: str
+    history: Sequence[Mapping[str, str]] = field(default_factory=list)
 
 
 def _escape(text: str) -> str:
@@ -42,15 +70,38 @@ def sources_block(documents: Sequence[Document], titles: Mapping[str, str]) -> s
     return "\n\n".join(parts)
 
 
-def answer_messages(question: str, documents: Sequence[Document], titles: Mapping[str, str]) -> list[BaseMessage]:
-    system = f"{RULES}\n\nSources:\n\n{sources_block(documents, titles)}"
-    return [SystemMessage(content=system), HumanMessage(content=question)]
+def _answer_variables(request: SourcesQuestion) -> dict[str, str]:
+    return {"sources": sources_block(request.documents, request.titles), "question": request.question}
 
 
-def condense_messages(question: str, history: Sequence[Mapping[str, str]]) -> list[BaseMessage]:
-    messages: list[BaseMessage] = [SystemMessage(content=CONDENSE)]
-    for turn in history[-6:]:
+def answer_prompt() -> Runnable[SourcesQuestion, PromptValue]:
+    """Rules and numbered sources as the system message, the question as the user's."""
+    template = ChatPromptTemplate.from_messages(
+        [("system", RULES.replace("{", "{{").replace("}", "}}") + "\n\nSources:\n\n{sources}"), ("human", "{question}")]
+    )
+    return RunnableLambda(_answer_variables, name="answer_variables") | template
+
+
+def _history_messages(history: Sequence[Mapping[str, str]]) -> list[BaseMessage]:
+    messages: list[BaseMessage] = []
+    for turn in history[-CONDENSE_TURNS:]:
         cls = HumanMessage if turn["role"] == "user" else AIMessage
-        messages.append(cls(content=turn["content"][:2000]))
-    messages.append(HumanMessage(content=f"Last question: {question}"))
+        messages.append(cls(content=turn["content"][:CONDENSE_TURN_CHARS]))
     return messages
+
+
+def _condense_variables(request: ConversationQuestion) -> dict[str, object]:
+    return {"history": _history_messages(request.history), "question": request.question}
+
+
+def condense_prompt() -> Runnable[ConversationQuestion, PromptValue]:
+    """The rewrite instruction, the recent turns, then the last question."""
+    template = ChatPromptTemplate.from_messages(
+        [("system", CONDENSE), MessagesPlaceholder("history"), ("human", "Last question: {question}")]
+    )
+    return RunnableLambda(_condense_variables, name="condense_variables") | template
+
+
+def answer_messages(question: str, documents: Sequence[Document], titles: Mapping[str, str]) -> list[BaseMessage]:
+    """The answer prompt as messages (what the model is sent)."""
+    return answer_prompt().invoke(SourcesQuestion(question, documents, titles)).to_messages()

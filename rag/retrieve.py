@@ -18,25 +18,9 @@ from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict, Field
 
 from rag.embeddings import MiniLMEmbeddings
-from rag.errors import InputError
 from rag.lexical import content_terms
+from rag.request import check_filters
 from rag.snapshot import IndexSnapshot
-
-FILTER_KEYS = ("source_id", "section")
-
-
-def check_filters(filters: Mapping[str, Any] | None) -> dict[str, str]:
-    clean: dict[str, str] = {}
-    for key, value in (filters or {}).items():
-        if key not in FILTER_KEYS:
-            raise InputError(f"unknown filter {key!r}; use one of {', '.join(FILTER_KEYS)}")
-        if value is None:
-            continue
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(f"filter {key} must be a non-empty string, got {value!r}")
-        clean[key] = value.strip()
-    return clean
-
 
 def chroma_where(filters: Mapping[str, str]) -> dict[str, Any] | None:
     clauses = [{key: value} for key, value in filters.items()]
@@ -70,6 +54,12 @@ class HybridRetriever(BaseRetriever):
     context: str | None = None
     context_weight: float = 0.5
 
+    def for_request(self, top_k: int, filters: dict[str, str], context: str | None = None,
+                    context_weight: float = 0.5) -> HybridRetriever:
+        """This retriever set up for one request (a copy; the shared one is never changed)."""
+        return self.model_copy(update={"k": top_k, "filters": filters, "context": context,
+                                       "context_weight": context_weight})
+
     def query_vectors(self, query: str) -> list[np.ndarray]:
         """The question's vector; for a follow-up, first the question leaning on its context
         (mixed in at context_weight), then the question alone in case it changed the subject."""
@@ -84,10 +74,9 @@ class HybridRetriever(BaseRetriever):
         filters = check_filters(self.filters)
         rankings = []
         for vector in self.query_vectors(query):
-            dense = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
-                vector.tolist(), k=candidates, filter=chroma_where(filters)
-            )
-            ids = [doc.metadata.get("chunk_id") for doc, _ in dense]
+            dense = self.vectorstore.similarity_search_by_vector(vector.tolist(), k=candidates,
+                                                                 filter=chroma_where(filters))
+            ids = [doc.metadata.get("chunk_id") for doc in dense]
             rankings.append([chunk_id for chunk_id in ids if chunk_id in self.snapshot.chunk_position])
         dense_ids = rankings[0]
         allowed = [

@@ -7,69 +7,35 @@ for are loaded, so a half-finished ingest is invisible here.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ingest.index import IndexStore, IndexVersions
 from rag.errors import IndexNotReadyError
 from rag.lexical import BM25, TermStats, tokens
+from rag.store import IndexReader, IndexVersions, SourceRecord, StoredChunk, StoredSentence
 
 
 @dataclass(frozen=True)
-class SourceDoc:
-    source_id: str
-    text: str
-    metadata: dict[str, Any]
+class SentenceRow(StoredSentence):
+    """A stored sentence as the answerer scores it: its row in the embedding matrix and its
+    content-word stems."""
 
-    @property
-    def title(self) -> str:
-        return str(self.metadata.get("title") or self.source_id)
-
-    @property
-    def sections(self) -> list[str]:
-        try:
-            return list(json.loads(self.metadata.get("sections", "[]")))
-        except (TypeError, ValueError):
-            return []
-
-
-@dataclass(frozen=True)
-class ChunkRecord:
-    chunk_id: str
-    source_id: str
-    section: str
-    start: int
-    end: int
-    text: str
-    first_sentence: int
-    last_sentence: int
-    page: int | None = None
-
-
-@dataclass(frozen=True)
-class SentenceRow:
-    row: int  # position in the embedding matrix
-    sentence_id: str
-    source_id: str
-    index: int  # position inside its source
-    section: str
-    start: int
-    end: int
-    text: str
-    paragraph: int
-    is_list_item: bool
-    page: int | None
+    row: int
     terms: frozenset[str]
+
+    @classmethod
+    def of(cls, stored: StoredSentence, row: int) -> SentenceRow:
+        fields = {name: getattr(stored, name) for name in StoredSentence.__dataclass_fields__}
+        return cls(**fields, row=row, terms=frozenset(tokens(stored.text)))
 
 
 @dataclass
 class IndexSnapshot:
     versions: IndexVersions
-    sources: dict[str, SourceDoc]
-    chunks: list[ChunkRecord]
+    sources: dict[str, SourceRecord]
+    chunks: list[StoredChunk]
     sentences: list[SentenceRow]
     sentence_vectors: np.ndarray
     chunk_position: dict[str, int] = field(init=False)
@@ -97,7 +63,7 @@ class IndexSnapshot:
         self.bm25 = BM25(f"{c.section}\n{c.text}" for c in self.chunks)
         self.term_stats = TermStats(s.text for s in self.sentences)
 
-    def sentences_of(self, chunk: ChunkRecord) -> list[SentenceRow]:
+    def sentences_of(self, chunk: StoredChunk) -> list[SentenceRow]:
         rows = self.by_source.get(chunk.source_id, {})
         return [rows[i] for i in range(chunk.first_sentence, chunk.last_sentence + 1) if i in rows]
 
@@ -130,39 +96,22 @@ class IndexSnapshot:
         }
 
 
-def load_snapshot(store: IndexStore, embedder_version: str | None = None) -> IndexSnapshot:
-    versions = store.open_for_reading(embedder_version)
-    sources = {
-        row["id"]: SourceDoc(row["id"], row["document"] or "", dict(row["metadata"]))
-        for row in store.read_all("sources")
-    }
+def load_snapshot(reader: IndexReader, embedder_version: str | None = None) -> IndexSnapshot:
+    versions = reader.open(embedder_version)
+    sources = {record.source_id: record for record in reader.sources()}
     if not sources:
         raise IndexNotReadyError("the index has no documents: add files to the corpus and run `qa ingest`")
-    current = {sid: doc.metadata.get("content_sha256") for sid, doc in sources.items()}
+    current = {sid: record.content_sha256 for sid, record in sources.items()}
 
-    def vouched(meta: dict[str, Any]) -> bool:
-        return current.get(meta.get("source_id")) == meta.get("content_sha256")
+    def vouched(row: StoredChunk | StoredSentence) -> bool:
+        return current.get(row.source_id) == row.content_sha256
 
-    chunks = []
-    for row in store.read_all("chunks"):
-        meta = row["metadata"]
-        if vouched(meta):
-            chunks.append(
-                ChunkRecord(str(meta["chunk_id"]), meta["source_id"], str(meta.get("section", "")), int(meta["start"]),
-                            int(meta["end"]), row["document"], int(meta["first_sentence"]),
-                            int(meta["last_sentence"]), meta.get("page"))
-            )
-    chunks.sort(key=lambda c: (c.source_id, c.start, c.end))
-    sentences, vectors = [], []
-    for row in store.read_all("sentences", with_embeddings=True):
-        meta = row["metadata"]
-        if not vouched(meta):
-            continue
-        sentences.append(
-            SentenceRow(len(sentences), str(meta["sentence_id"]), meta["source_id"], int(meta["index"]),
-                        str(meta.get("section", "")), int(meta["start"]), int(meta["end"]), row["document"],
-                        int(meta.get("paragraph", 0)), bool(meta.get("is_list_item", False)), meta.get("page"),
-                        frozenset(tokens(row["document"]))))
-        vectors.append(row["embedding"])
-    matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, versions.dimension), np.float32)
+    chunks = sorted((c for c in reader.chunks() if vouched(c)), key=lambda c: (c.source_id, c.start, c.end))
+    sentences: list[SentenceRow] = []
+    vectors: list[np.ndarray] = []
+    for stored, vector in reader.sentences():
+        if vouched(stored):
+            sentences.append(SentenceRow.of(stored, len(sentences)))
+            vectors.append(vector)
+    matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, versions.dimension or 0), np.float32)
     return IndexSnapshot(versions, sources, chunks, sentences, matrix)

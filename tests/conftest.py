@@ -43,7 +43,7 @@ def corpus_settings(tmp_path_factory, embeddings):
 
 @pytest.fixture(scope="session")
 def answerer(corpus_settings, embeddings):
-    from rag.chain import load_answerer
+    from rag.factory import load_answerer
 
     return load_answerer(corpus_settings, embeddings)
 
@@ -69,7 +69,7 @@ def api_settings(tmp_path_factory, embeddings):
 
 @pytest.fixture(scope="session")
 def api_answerer(api_settings, embeddings):
-    from rag.chain import load_answerer
+    from rag.factory import load_answerer
 
     return load_answerer(api_settings, embeddings)
 

@@ -7,10 +7,10 @@ from collections import Counter
 
 
 def open_store(settings):
-    from ingest.index import IndexStore, open_client
+    from rag.store import IndexReader, open_client
 
-    store = IndexStore(open_client(settings), settings.collection)
-    store.open_for_reading()
+    store = IndexReader(open_client(settings), settings.collection)
+    store.open()
     return store
 
 

@@ -19,13 +19,16 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from openai.types import CompletionUsage, Model
+from openai.types.chat import ChatCompletionMessage
+from openai.types.chat.chat_completion import Choice
 
 from api.deps import AnswererDep, SettingsDep
 from api.errors import GENERIC_500, error_body
-from api.schemas import ChatMessage, ChatRequest
+from api.schemas import ChatCompletionWithCitations, ChatMessage, ChatRequest, ModelList
 from api.sse import SSE_HEADERS, data_only, rest_of, start_stream
-from rag.answer import Answer
-from rag.chain import word_pieces
+from rag.answer import Answer, word_pieces
+
 from rag.errors import InputError, LLMUnavailableError, QAError
 
 logger = logging.getLogger(__name__)
@@ -79,8 +82,16 @@ def usage(messages: Sequence[ChatMessage], content: str) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-@router.post("/chat/completions")
-async def chat_completions(body: ChatRequest, answerer: AnswererDep, settings: SettingsDep):
+STREAM_DOC = """With `"stream": true` the answer comes as `text/event-stream`: `data:` lines holding
+`chat.completion.chunk` objects (the last one carries `citations` and `abstained`), then
+`data: [DONE]`."""
+
+
+@router.post("/chat/completions", response_model=ChatCompletionWithCitations, response_model_exclude_unset=True,
+             description=STREAM_DOC,
+             responses={200: {"content": {"text/event-stream": {}}, "description": "the completion, or its stream"}})
+async def chat_completions(body: ChatRequest, answerer: AnswererDep,
+                           settings: SettingsDep) -> ChatCompletionWithCitations | StreamingResponse:
     """OpenAI chat completion. `model` may be any string: there is one model, and refusing a name
     would only break clients configured with their own. Extra fields: `citations`, `abstained`."""
     question, history = split_conversation(body.messages)
@@ -92,15 +103,14 @@ async def chat_completions(body: ChatRequest, answerer: AnswererDep, settings: S
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
     answer = await run_in_threadpool(answerer.answer, question, history=history)
     content = message_content(answer)
-    extras = extra_fields(answer)
-    return {
+    message = ChatCompletionMessage(role="assistant", content=content)
+    return ChatCompletionWithCitations(
         **base,
-        "object": "chat.completion",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop", "logprobs": None}],
-        "usage": usage(body.messages, content),
-        **extras,
-    }
+        object="chat.completion",
+        choices=[Choice(index=0, message=message, finish_reason="stop", logprobs=None)],
+        usage=CompletionUsage(**usage(body.messages, content)),
+        **extra_fields(answer),
+    )
 
 
 def extra_fields(answer: Answer) -> dict[str, Any]:
@@ -143,7 +153,6 @@ async def _chunks(base: dict[str, Any], first: Any, rest: Any,
     yield data_only("[DONE]")
 
 
-@router.get("/models")
-async def list_models(settings: SettingsDep) -> dict[str, Any]:
-    return {"object": "list",
-            "data": [{"id": settings.model_name, "object": "model", "created": MODEL_CREATED, "owned_by": "local"}]}
+@router.get("/models", response_model=ModelList, response_model_exclude_none=True)
+async def list_models(settings: SettingsDep) -> ModelList:
+    return ModelList(data=[Model(id=settings.model_name, object="model", created=MODEL_CREATED, owned_by="local")])

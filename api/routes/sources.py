@@ -13,14 +13,14 @@ from fastapi import APIRouter, HTTPException
 
 from api.deps import AnswererDep
 from api.schemas import SourceDetail, SourceList, SourceSummary
-from rag.snapshot import SourceDoc
+from rag.store import SourceRecord
 
 router = APIRouter(prefix="/v1", tags=["sources"])
 
 META_FIELDS = ("kind", "language", "origin", "author", "date", "url")
 
 
-def summary(doc: SourceDoc) -> dict[str, Any]:
+def summary(doc: SourceRecord) -> dict[str, Any]:
     # Chroma may hand back numbers (a year as a date); the API promises strings or null.
     meta = {key: (None if doc.metadata.get(key) is None else str(doc.metadata[key])) for key in META_FIELDS}
     return {"source_id": doc.source_id, "title": doc.title, **meta, "sections": doc.sections, "chars": len(doc.text)}

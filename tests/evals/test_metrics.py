@@ -22,7 +22,8 @@ from evals.metrics import (
     recall_at_k,
     relevance,
 )
-from rag.grounding import AnswerSentence, check_support, split_answer_sentences
+from rag.answer_sentences import AnswerSentence, split_answer_sentences
+from rag.grounding import check_support
 
 
 def supports(sentence: str, passage: str) -> bool:

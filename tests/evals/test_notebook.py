@@ -16,13 +16,15 @@ def hostile_snapshot():
     """A real IndexSnapshot holding one document whose title, section and text carry markup."""
     import numpy as np
 
-    from ingest.index import IndexVersions
-    from rag.snapshot import ChunkRecord, IndexSnapshot, SourceDoc
+    from rag.snapshot import IndexSnapshot
+    from rag.store import IndexVersions, SourceRecord, StoredChunk
 
     text = f"Intro paragraph.\n\nFirst sentence here. {HOSTILE} Last words of it.\n\nAnother paragraph."
-    doc = SourceDoc("evil", text, {"title": "<b>Evil</b> title", "kind": "<i>kind</i>", "author": None,
+    doc = SourceRecord("evil", text, {"title": "<b>Evil</b> title", "kind": "<i>kind</i>", "author": None,
                                    "sections": '["<h1>Section</h1>"]'})
-    chunk = ChunkRecord("c1", "evil", "<h1>Section</h1>", 0, len(text), text, 0, 0)
+    chunk = StoredChunk(chunk_id="c1", source_id="evil", content_sha256="sha", section="<h1>Section</h1>", start=0,
+                        end=len(text), text=text, first_sentence=0, last_sentence=0, chunk_index=0,
+                        title="<b>Evil</b> title", page=None)
     versions = IndexVersions("test-embedder", "test-chunker", 4)
     return IndexSnapshot(versions, {"evil": doc}, [chunk], [], np.zeros((0, 4), np.float32))
 
@@ -76,7 +78,7 @@ def test_a_quote_that_is_not_its_span_is_flagged_not_highlighted():
 @pytest.mark.unit
 def test_summary_table_says_what_passes_and_what_misses():
     from evals.render import summary_html
-    from evals.run import EvalReport
+    from evals.results import EvalReport
 
     report = EvalReport([], {"items": 3, "fact_recall_answerable": 0.5, "false_abstain": 0.0, "faithfulness": 1.0,
                              "<x>": 1.0}, mode="extractive", intervals={"fact_recall_answerable": (0.25, 0.75)})

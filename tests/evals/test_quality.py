@@ -8,7 +8,9 @@ import pytest
 
 from evals.dataset import EvalItem, load_items, validate_gold
 from evals.metrics import fact_recall, normalise_for_match
-from evals.run import evaluate, format_summary, gate
+from evals.gate import gate
+from evals.scoring import evaluate
+from evals.summary import format_summary
 from rag.errors import InputError
 
 
@@ -59,7 +61,9 @@ import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
-from evals.run import HEADLINE, SupportJudge, load_mode_answerer, score_item  # noqa: E402
+from evals.results import HEADLINE  # noqa: E402
+from evals.run import load_mode_answerer  # noqa: E402
+from evals.scoring import SupportJudge, score_item  # noqa: E402
 from rag.answer import Answer, RetrievedChunk  # noqa: E402
 from rag.citations import make_citation  # noqa: E402
 from rag.errors import ConfigError  # noqa: E402

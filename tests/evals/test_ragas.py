@@ -23,8 +23,8 @@ import pytest
 from evals.dataset import load_items
 from evals.metrics import covers, locate_quotes, mean, recall_at_k
 from evals.report import write_reports
-from evals.run import evaluate
-from rag.grounding import MARKER
+from evals.scoring import evaluate
+from rag.answer_sentences import MARKER
 
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # before ragas is imported: no usage analytics
 

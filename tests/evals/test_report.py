@@ -12,7 +12,9 @@ import pytest
 
 from evals.dataset import load_items
 from evals.report import latency_histogram_svg, score_bars_svg, write_reports
-from evals.run import EvalReport, ItemResult, breakdown, evaluate, intervals, summarise
+from evals.results import EvalReport, ItemResult
+from evals.scoring import evaluate
+from evals.summary import breakdown, intervals, summarise
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = "<script>alert('x')</script><img src=x onerror=alert(1)>"

@@ -45,7 +45,7 @@ KILLER = textwrap.dedent(
                 os.kill(os.getpid(), signal.SIGKILL)
 
     sys.setprofile(hook)
-    from rag.cli import main
+    from rag.cli.main import main
     sys.exit(main(["ingest", "--quiet"]))
     """
 )
@@ -165,10 +165,10 @@ def visible_state(data_dir: Path, corpus_dir: Path, scratch: Path) -> dict[str, 
         return None
     shutil.copytree(data_dir, scratch)
     settings = make_settings(scratch, corpus_dir)
-    from ingest.index import IndexStore, open_client
+    from rag.store import IndexReader, open_client
 
     try:
-        snapshot = load_snapshot(IndexStore(open_client(settings), settings.collection))
+        snapshot = load_snapshot(IndexReader(open_client(settings), settings.collection))
     except IndexNotReadyError:
         return None
     state = {}
@@ -180,7 +180,7 @@ def visible_state(data_dir: Path, corpus_dir: Path, scratch: Path) -> dict[str, 
 
 
 def assert_answers_with_exact_citation(settings, embeddings) -> None:
-    from rag.chain import load_answerer
+    from rag.factory import load_answerer
 
     answerer = load_answerer(settings, embeddings)
     answer = answerer.answer(QUESTION)
@@ -277,7 +277,7 @@ def test_kill_9_at_moments_spread_over_a_run_then_repair(reference, embeddings, 
 
 def test_kill_while_creating_the_collections_then_repair(tmp_path, embeddings) -> None:
     """Killed between creating the first and the second collection of a brand-new store."""
-    from ingest.index import IndexStore, open_client
+    from rag.store import IndexReader, open_client
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
 
@@ -290,7 +290,7 @@ def test_kill_while_creating_the_collections_then_repair(tmp_path, embeddings) -
     from rag.embeddings import model_fingerprint, packaged_model_path
 
     with pytest.raises(IndexNotReadyError):
-        load_snapshot(IndexStore(open_client(copy), copy.collection), model_fingerprint(packaged_model_path()))
+        load_snapshot(IndexReader(open_client(copy), copy.collection), model_fingerprint(packaged_model_path()))
 
     summary, _ = ingest_in_process(settings, embeddings)
     assert summary.rebuilt_because, "the half-created store is rebuilt, not trusted"
@@ -300,14 +300,14 @@ def test_kill_while_creating_the_collections_then_repair(tmp_path, embeddings) -
 
 
 def test_half_created_store_is_not_ready_for_a_plain_reader(tmp_path) -> None:
-    from ingest.index import IndexStore, open_client
+    from rag.store import IndexReader, open_client
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
 
     settings = make_settings(tmp_path / "data", make_crash_corpus(tmp_path / "corpus", seed=False, n=1))
     run_ingest_killed_at(settings, tmp_path, "get_or_create_collection", CHROMA_CLIENT_PY, nth=2)
     with pytest.raises(IndexNotReadyError):
-        load_snapshot(IndexStore(open_client(settings), settings.collection))
+        load_snapshot(IndexReader(open_client(settings), settings.collection))
 
 
 @pytest.fixture(scope="module")
@@ -352,10 +352,10 @@ def test_kill_during_an_update_then_repair(killed_update, embeddings, tmp_path) 
     for r in got["chunks"]:
         ids.setdefault(r["metadata"]["source_id"], set()).add(r["metadata"]["chunk_id"])
     # the edited file has exactly the chunks a clean build of its new text has
-    _, text, chunked = prepare_document(settings.corpus_dir / "gen_02.txt", settings.corpus_dir, settings,
-                                        embeddings.token_counter())
-    assert ids["gen_02"] == {c.chunk_id for c in chunked.chunks}
-    assert "A closing remark was added in 2025." in text
+    document = prepare_document(settings.corpus_dir / "gen_02.txt", settings.corpus_dir, settings,
+                                embeddings.token_counter())
+    assert ids["gen_02"] == {c.chunk_id for c in document.chunked.chunks}
+    assert "A closing remark was added in 2025." in document.text
     assert ids["gen_02"] != ref_ids["gen_02"]
     # and nothing else moved
     assert {sid: v for sid, v in ids.items() if sid != "gen_02"} == {

@@ -419,33 +419,33 @@ def test_changed_chunker_setting_rebuilds_and_reembeds_everything(tmp_path, embe
 # ---------------------------------------------------------------- reading the index
 
 def test_snapshot_refuses_an_index_of_another_embedder(workspace, embeddings) -> None:
-    from ingest.index import IndexStore, open_client
+    from rag.store import IndexReader, open_client
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
 
     with pytest.raises(IndexNotReadyError) as error:
-        load_snapshot(IndexStore(open_client(workspace), workspace.collection), embedder_version="other")
+        load_snapshot(IndexReader(open_client(workspace), workspace.collection), embedder_version="other")
     message = str(error.value)
     assert "other" in message and embeddings.version in message and "qa ingest" in message
 
-    snapshot = load_snapshot(IndexStore(open_client(workspace), workspace.collection), embeddings.version)
+    snapshot = load_snapshot(IndexReader(open_client(workspace), workspace.collection), embeddings.version)
     assert set(snapshot.sources) == {SEED_ID, *SMALL_IDS}
     assert len(snapshot.chunks) == len(all_rows(workspace)["chunks"])
     assert snapshot.sentence_vectors.shape == (len(snapshot.sentences), 384)
 
 
 def test_snapshot_of_a_store_never_built_is_not_ready(tmp_path) -> None:
-    from ingest.index import IndexStore, open_client
+    from rag.store import IndexReader, open_client
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
 
     settings = make_settings(tmp_path / "data", tmp_path)
     with pytest.raises(IndexNotReadyError, match="run `qa ingest`"):
-        load_snapshot(IndexStore(open_client(settings), settings.collection))
+        load_snapshot(IndexReader(open_client(settings), settings.collection))
 
 
 def test_snapshot_of_an_empty_corpus_is_not_ready(tmp_path, embeddings) -> None:
-    from ingest.index import IndexStore, open_client
+    from rag.store import IndexReader, open_client
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
 
@@ -454,4 +454,4 @@ def test_snapshot_of_an_empty_corpus_is_not_ready(tmp_path, embeddings) -> None:
     summary, calls = ingest(settings, embeddings)
     assert (summary.sources_total, summary.chunks_total, calls) == (0, 0, 0)
     with pytest.raises(IndexNotReadyError, match="no documents"):
-        load_snapshot(IndexStore(open_client(settings), settings.collection))
+        load_snapshot(IndexReader(open_client(settings), settings.collection))

@@ -107,9 +107,13 @@ def test_bad_input_is_a_clear_input_error(answerer, kwargs, message):
 def test_the_chain_is_a_langchain_runnable(answerer):
     from langchain_core.runnables import Runnable
 
+    from rag.request import AnswerRequest
+
     assert isinstance(answerer.chain, Runnable)
-    batch = answerer.chain.batch([{"question": "When did Finland join the EU?"},
-                                  {"question": "Who won the football world cup?"}])
+    steps = [node.name for node in answerer.chain.get_graph().nodes.values()]
+    assert steps[1:-1] == ["prepare", "retrieve", "select_evidence", "compose"]
+    batch = answerer.chain.batch([AnswerRequest("When did Finland join the EU?"),
+                                  AnswerRequest("Who won the football world cup?")])
     assert not batch[0].abstained and "1995" in batch[0].answer
     assert batch[1].abstained
 

@@ -21,7 +21,7 @@ def llm_settings(live_server, api_settings):
 
 @pytest.fixture(scope="module")
 def llm_answerer(llm_settings, embeddings):
-    from rag.chain import load_answerer
+    from rag.factory import load_answerer
 
     return load_answerer(llm_settings, embeddings)
 
@@ -64,7 +64,7 @@ def test_nothing_surviving_falls_back_to_the_extractive_answer(llm_answerer):
 
 
 def test_an_unreachable_llm_is_a_clear_error_and_extractive_keeps_working(api_settings, embeddings, api_answerer):
-    from rag.chain import load_answerer
+    from rag.factory import load_answerer
 
     dead = api_settings.model_copy(update={"answerer": "llm", "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
                                            "llm_timeout_s": 5.0})
@@ -75,7 +75,7 @@ def test_an_unreachable_llm_is_a_clear_error_and_extractive_keeps_working(api_se
 
 
 def test_llm_mode_without_a_server_url_is_a_config_error(api_settings, embeddings):
-    from rag.chain import load_answerer
+    from rag.factory import load_answerer
 
     with pytest.raises(ConfigError, match="QA_LLM_BASE_URL"):
         load_answerer(api_settings.model_copy(update={"answerer": "llm", "llm_base_url": None}), embeddings)
@@ -83,7 +83,7 @@ def test_llm_mode_without_a_server_url_is_a_config_error(api_settings, embedding
 
 def test_the_api_answers_503_when_its_llm_is_down_and_200_in_llm_mode(api_settings, llm_answerer, embeddings):
     from api.main import create_app
-    from rag.chain import load_answerer
+    from rag.factory import load_answerer
 
     dead = api_settings.model_copy(update={"answerer": "llm", "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
                                            "llm_timeout_s": 5.0})
@@ -122,7 +122,7 @@ def test_sources_are_data_in_the_prompt(api_answerer):
 def test_eval_in_llm_mode_reports_the_guard_and_compares_with_extractive(llm_answerer, tmp_path):
     from evals.dataset import load_items
     from evals.report import write_reports
-    from evals.run import evaluate
+    from evals.scoring import evaluate
 
     items = [i for i in load_items() if i.id in ("q002", "q004", "q033")]
     texts = {sid: doc.text for sid, doc in llm_answerer.snapshot.sources.items()}

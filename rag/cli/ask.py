@@ -1,19 +1,19 @@
-"""`qa`: ingest, ask and chat from the command line. Errors become messages and exit codes here.
-
-Exit codes: 0 done, 1 the assistant could not do it (no index, bad corpus, ...), 2 bad usage.
-"""
+"""`qa ask` and `qa chat`: one question, or a conversation, answered in the terminal."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import Any
 
-from rag.errors import ConfigError, InputError, LLMUnavailableError, QAError
-from rag.settings import Settings, get_settings
+from rag.answer import Answer
+from rag.errors import InputError, LLMUnavailableError
+from rag.request import check_question, check_top_k
+from rag.settings import Settings
 
 
-def _add_ask(subparsers) -> None:
+def register_ask(subparsers: Any) -> None:
     parser = subparsers.add_parser("ask", help="answer one question with citations")
     parser.add_argument("question", help="the question, in quotes")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -25,7 +25,7 @@ def _add_ask(subparsers) -> None:
     parser.set_defaults(handler=_run_ask)
 
 
-def _add_chat(subparsers) -> None:
+def register_chat(subparsers: Any) -> None:
     parser = subparsers.add_parser("chat", help="interactive chat that keeps the conversation")
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--mode", choices=["extractive", "llm"], default=None)
@@ -36,7 +36,7 @@ def _filters(args: argparse.Namespace) -> dict[str, str]:
     return {k: v for k, v in (("source_id", args.source), ("section", args.section)) if v is not None}
 
 
-def format_answer(answer) -> str:
+def format_answer(answer: Answer) -> str:
     lines = [answer.answer]
     if answer.citations:
         lines.append("")
@@ -54,7 +54,7 @@ def format_answer(answer) -> str:
 
 
 def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.chain import check_question, check_top_k, load_answerer
+    from rag.factory import load_answerer
 
     # Check cheap things before loading the model, so a typo fails in milliseconds.
     check_question(args.question, settings.max_question_chars)
@@ -71,7 +71,7 @@ def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.chain import check_top_k, load_answerer
+    from rag.factory import load_answerer
 
     check_top_k(args.top_k, settings.top_k)
     print("Loading the model and the index…", file=sys.stderr)
@@ -93,45 +93,3 @@ def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
             continue
         print(f"\nassistant> {format_answer(answer)}")
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from api.cli import add_parser as add_serve
-    from evals.batch import add_parser as add_batch
-    from evals.run import add_parser as add_eval
-    from ingest.cli import add_parser as add_ingest
-
-    parser = argparse.ArgumentParser(prog="qa", description="Questions about security guarantees for Ukraine, "
-                                     "answered from the corpus with exact citations.")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    add_ingest(subparsers)
-    _add_ask(subparsers)
-    _add_chat(subparsers)
-    add_serve(subparsers)
-    add_eval(subparsers)
-    add_batch(subparsers)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        settings = get_settings()
-    except Exception as error:  # pydantic's ValidationError: report the setting, not a traceback
-        print(f"qa: bad settings: {error}", file=sys.stderr)
-        return 2
-    try:
-        return args.handler(args, settings)
-    except (InputError, ConfigError) as error:
-        print(f"qa {args.command}: {error}", file=sys.stderr)
-        return 2
-    except QAError as error:
-        print(f"qa {args.command}: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

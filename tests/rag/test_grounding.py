@@ -11,14 +11,13 @@ from dataclasses import FrozenInstanceError
 import pytest
 
 from ingest.structure import analyse
+from rag.answer_sentences import AnswerSentence, split_answer_sentences
 from rag.grounding import (
     DEFAULT,
-    AnswerSentence,
     SupportThresholds,
     check_support,
     names_in,
     numbers_in,
-    split_answer_sentences,
 )
 from tests.conftest import CORPUS, REPO
 

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from evals.batch import local_asker, run_batch
-from evals.batch_io import read_questions
+from rag.cli.batch import local_asker, run_batch
+from rag.cli.batch_files import read_questions
 from evals.dataset import load_items
 from tests.servers import TEST_API_KEY  # the server fixtures come from tests/conftest.py
 

@@ -19,11 +19,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from evals.batch_io import AnswerFile, InputRow, file_format, read_questions
+from rag.cli.batch_files import AnswerFile, InputRow, file_format, read_questions
 from rag.errors import InputError, QAError
+from rag.request import check_history, check_question, check_top_k
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.chain import Answerer
 
 # One row's answer: (answer, abstained, citations as dicts). Raises RowError or QAError for that row.
 AskRow = Callable[[str, list[dict[str, str]] | None], tuple[str, bool, list[dict[str, Any]]]]
@@ -46,7 +50,7 @@ class BatchSummary:
                 f"{self.skipped} skipped (already answered); {self.seconds:.1f} s")
 
 
-def add_parser(subparsers) -> None:
+def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "batch",
         help="answer every question in a CSV or JSONL file",
@@ -65,8 +69,6 @@ def add_parser(subparsers) -> None:
 
 
 def run_cli(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.chain import check_top_k
-
     # Everything cheap is checked before the model loads or the server is called.
     check_top_k(args.top_k, settings.top_k)
     file_format(args.out, "OUTPUT")
@@ -81,7 +83,7 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             client.close()
     else:
-        from rag.chain import load_answerer
+        from rag.factory import load_answerer
 
         summary = run_batch(rows, args.out, local_asker(load_answerer(settings), args.top_k), settings,
                             progress=not args.quiet)
@@ -89,7 +91,7 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def local_asker(answerer, top_k: int | None = None) -> AskRow:
+def local_asker(answerer: Answerer, top_k: int | None = None) -> AskRow:
     def ask(question, history):
         answer = answerer.answer(question, history=history, top_k=top_k)
         return answer.answer, answer.abstained, [c.model_dump() for c in answer.citations]
@@ -153,8 +155,6 @@ def _error_message(response) -> str:
 
 def check_row(row: InputRow, settings: Settings) -> InputRow:
     """Validate a well-formed row the way the answerer will, so bad rows never reach it."""
-    from rag.chain import check_history, check_question
-
     if row.problem is None:
         try:
             check_question(row.question, settings.max_question_chars)  # OUTPUT keeps it as it was given

@@ -1,0 +1,51 @@
+"""The one factory: settings (and a mode) in, a ready `Answerer` out.
+
+Builds everything once: the embedding model, the Chroma client, the in-memory index and the
+retriever; for the llm mode also the chat client (no request is sent until a question comes).
+The optional llm dependency is imported inside its branch.
+"""
+
+from __future__ import annotations
+
+from rag.chain import Answerer, ExtractiveAnswerer
+from rag.embeddings import MiniLMEmbeddings
+from rag.errors import ConfigError
+from rag.retrieve import HybridRetriever
+from rag.settings import Settings
+from rag.snapshot import load_snapshot
+from rag.store import IndexReader, open_client
+
+MODES = ("extractive", "llm")
+
+
+def load_answerer(settings: Settings, embeddings: MiniLMEmbeddings | None = None,
+                  mode: str | None = None) -> Answerer:
+    """The answerer for `mode` (default: settings.answerer)."""
+    mode = mode or settings.answerer
+    if mode not in MODES:
+        raise ConfigError(f"mode must be extractive or llm, got {mode!r}")
+    if mode == "llm":
+        from rag.llm import LLMAnswerer, make_chat_model
+
+        chat_model = make_chat_model(settings)  # checks the settings before the slow loads
+        return LLMAnswerer(load_extractive(settings, embeddings), chat_model, settings)
+    return load_extractive(settings, embeddings)
+
+
+def load_extractive(settings: Settings, embeddings: MiniLMEmbeddings | None = None) -> ExtractiveAnswerer:
+    """The extractive answerer over the index that `settings` names, warmed up."""
+    from langchain_chroma import Chroma
+
+    embeddings = embeddings or MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
+    client = open_client(settings)
+    reader = IndexReader(client, settings.collection)
+    snapshot = load_snapshot(reader, embedder_version=embeddings.version)
+    if snapshot.versions.dimension != embeddings.dimension:
+        raise ConfigError(f"index vectors have {snapshot.versions.dimension} dimensions, the model {embeddings.dimension}")
+    vectorstore = Chroma(collection_name=reader.name("chunks"), embedding_function=embeddings, client=client,
+                         create_collection_if_not_exists=False)
+    retriever = HybridRetriever(snapshot=snapshot, vectorstore=vectorstore, embeddings=embeddings,
+                                k=settings.top_k, rrf_k=settings.rrf_k)
+    answerer = ExtractiveAnswerer(settings, snapshot, retriever)
+    answerer.answer("warm-up")  # the first call pays one-off costs (tokenizer, Chroma query path)
+    return answerer
