@@ -455,3 +455,41 @@ def test_snapshot_of_an_empty_corpus_is_not_ready(tmp_path, embeddings) -> None:
     assert (summary.sources_total, summary.chunks_total, calls) == (0, 0, 0)
     with pytest.raises(IndexNotReadyError, match="no documents"):
         load_snapshot(IndexReader(open_client(settings), settings.collection))
+
+
+# ---------------------------------------------------------------- an embedder with another dimension
+
+@pytest.fixture(scope="module")
+def narrow_model_dir(tmp_path_factory) -> Path:
+    """The packaged MiniLM with a Dense layer down to 64 dimensions, saved as a model folder: a
+    real sentence-transformers model whose vectors are not 384 wide."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    from rag.embeddings import packaged_model_path
+
+    base = SentenceTransformer(str(packaged_model_path()), device="cpu", local_files_only=True)
+    transformer, pooling, normalize = list(base)
+    narrow = SentenceTransformer(modules=[transformer, pooling, Dense(384, 64), normalize], device="cpu")
+    folder = tmp_path_factory.mktemp("narrow-model")
+    narrow.save(str(folder))
+    return folder
+
+
+def test_an_embedder_of_another_dimension_builds_an_index_its_readers_accept(tmp_path, narrow_model_dir) -> None:
+    from rag.embeddings import MiniLMEmbeddings
+    from rag.factory import load_answerer
+
+    settings = make_settings(tmp_path / "data", make_corpus(tmp_path / "corpus", seed=True, files={}),
+                             embedding_model_path=narrow_model_dir)
+    model = MiniLMEmbeddings(narrow_model_dir)
+    assert model.dimension == 64
+    summary, calls = ingest(settings, model)
+    assert summary.added == 1 and calls == 1
+    answerer = load_answerer(settings, model)  # refused before: the index claimed 384 dimensions
+    assert answerer.snapshot.versions.dimension == 64
+    assert answerer.snapshot.sentence_vectors.shape[1] == 64
+    documents = answerer.retriever.invoke("How many American troops are stationed in South Korea?")
+    assert documents and all(d.metadata["source_id"] == SEED_ID for d in documents)
+    again, calls = ingest(settings, model)
+    assert (again.unchanged, again.rebuilt_because, calls) == (1, None, 0), "the stamp is stable across runs"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.outputs import ChatResult
 
 from rag.errors import ConfigError, LLMUnavailableError
 from tests.api.conftest import free_port, start_server
@@ -148,3 +150,24 @@ def test_an_instruction_inside_a_document_does_not_change_the_answer(llm_answere
     assert "PWNED" not in answer.answer
     assert "1939" in answer.answer and not answer.abstained
     assert_exact(answer, llm_answerer)
+
+
+class BrokenChatModel(BaseChatModel):
+    """A chat model with a bug of its own (not an unreachable server): it raises ValueError."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "broken"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs) -> ChatResult:
+        raise ValueError("a bug inside the chat model")
+
+
+def test_a_bug_is_not_reported_as_an_unreachable_llm(api_answerer, api_settings):
+    # Only the openai client's own errors mean "the server did not answer"; anything else is a
+    # bug and must surface as itself, not as a 503 that sends the user to check the server.
+    from rag.llm import LLMAnswerer
+
+    answerer = LLMAnswerer(api_answerer, BrokenChatModel(), api_settings)
+    with pytest.raises(ValueError, match="a bug inside the chat model"):
+        answerer.answer("When did Finland join NATO?")
