@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install ingest run serve chat test test-llm evals bench notebook clean
+.PHONY: install ingest run serve chat check test test-llm evals bench notebook clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,13 @@ serve: install
 chat: install
 	$(BIN)/qa chat
 
-test: install
+# Lint, format and types: ruff and mypy with their settings in pyproject.toml.
+check: install
+	$(BIN)/ruff check rag ingest api evals tests
+	$(BIN)/ruff format --check rag ingest api evals tests
+	$(BIN)/mypy
+
+test: check
 	$(BIN)/python -m pytest
 
 evals: ingest

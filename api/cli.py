@@ -57,8 +57,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"--port must be between 1 and 65535, got {port}")
     settings = settings.model_copy(update={"host": host, "port": port})
     if settings.api_key is None and not _is_loopback(host):
-        print(f"qa serve: warning: listening on {host} without QA_API_KEY: anyone who can reach it can use it",
-              file=sys.stderr)
+        print(
+            f"qa serve: warning: listening on {host} without QA_API_KEY: anyone who can reach it can use it",
+            file=sys.stderr,
+        )
     print("Loading the model and the index…", file=sys.stderr, flush=True)
     app = create_app(settings, answerer=load_answerer(settings))
     print(f"Chat page: {page_url(host, port)}", flush=True)

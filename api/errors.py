@@ -102,7 +102,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(QAError, _qa_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # The decorator form: it types each handler by its own exception class.
+    app.exception_handler(HTTPException)(_http_error)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(QAError)(_qa_error)
+    app.exception_handler(Exception)(_unexpected)

@@ -61,6 +61,10 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
     if settings.api_key is not None:
         app.add_middleware(BearerKeyMiddleware, api_key=settings.api_key.get_secret_value())
     if settings.cors_origins:  # closed unless origins are configured
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     return app

@@ -31,8 +31,11 @@ class BearerKeyMiddleware:
             await self.app(scope, receive, send)
             return
         # The message names the header, never the key or what the client sent.
-        response = error_response(401, "missing or wrong API key: send the header 'Authorization: Bearer <key>'",
-                                  headers={"WWW-Authenticate": "Bearer"})
+        response = error_response(
+            401,
+            "missing or wrong API key: send the header 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
         await response(scope, receive, send)
 
     def _authorized(self, scope: Scope) -> bool:
@@ -67,7 +70,8 @@ class BodyLimitMiddleware:
         if declared is not None:
             if not declared.strip().isdigit():
                 await error_response(400, f"Content-Length must be a number of bytes, got {declared[:40]!r}")(
-                    scope, receive, send)
+                    scope, receive, send
+                )
                 return
             if int(declared) > self.max_bytes:
                 await self._too_large(scope, receive, send, f"declares {int(declared)} bytes")

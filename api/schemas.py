@@ -110,6 +110,7 @@ class Health(BaseModel):
 
 # ---------------------------------------------------------------- OpenAI-compatible
 
+
 class TextPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
 

@@ -38,7 +38,7 @@ def _run_load(call, questions: list[str], clients: int, total: int) -> dict[str,
         started = time.perf_counter()
         try:
             call(questions[i % len(questions)])
-        except Exception:
+        except Exception:  # noqa: BLE001 - a load test counts every failed request, whatever raised it
             errors += 1
             return
         latencies.append((time.perf_counter() - started) * 1000)
@@ -47,8 +47,12 @@ def _run_load(call, questions: list[str], clients: int, total: int) -> dict[str,
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(one, range(total)))
     elapsed = time.perf_counter() - started
-    return {"p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
-            "rps": total / elapsed, "errors": errors}
+    return {
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "rps": total / elapsed,
+        "errors": errors,
+    }
 
 
 def _start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
@@ -57,8 +61,9 @@ def _start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     qa = Path(sys.executable).with_name("qa")
     command = [str(qa)] if qa.exists() else [sys.executable, "-m", "rag.cli"]
-    server = subprocess.Popen([*command, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*command, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return server, f"http://127.0.0.1:{port}"
 
 
@@ -71,8 +76,12 @@ def _baseline(settings: Settings) -> Callable[[str], None]:
 
     embeddings = MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
     reader = IndexReader(open_client(settings), settings.collection)
-    store = Chroma(collection_name=reader.name("chunks"), embedding_function=embeddings, client=reader.client,
-                   create_collection_if_not_exists=False)
+    store = Chroma(
+        collection_name=reader.name("chunks"),
+        embedding_function=embeddings,
+        client=reader.client,
+        create_collection_if_not_exists=False,
+    )
 
     def search(question: str) -> None:
         store.similarity_search(question, k=settings.top_k)
@@ -82,10 +91,11 @@ def _baseline(settings: Settings) -> Callable[[str], None]:
 
 def _print_rows(clients: int, api: dict[str, float], base: dict[str, float]) -> None:
     for name, row in (("qa /v1/ask over HTTP", api), ("Chroma.similarity_search", base)):
-        print(f"{clients:>7} {name:>28} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['rps']:8.1f} "
-              f"{row['errors']:>6}")
-    print(f"{clients:>7} {'ratio api/baseline':>28} {api['p50_ms'] / base['p50_ms']:8.2f} "
-          f"{api['p95_ms'] / base['p95_ms']:8.2f} {api['rps'] / base['rps']:8.2f}")
+        print(f"{clients:>7} {name:>28} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['rps']:8.1f} {row['errors']:>6}")
+    print(
+        f"{clients:>7} {'ratio api/baseline':>28} {api['p50_ms'] / base['p50_ms']:8.2f} "
+        f"{api['p95_ms'] / base['p95_ms']:8.2f} {api['rps'] / base['rps']:8.2f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             baseline(question)
         print(f"{'clients':>7} {'system':>28} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'errors':>6}")
         for clients in args.clients:
-            _print_rows(clients, _run_load(ask, questions, clients, args.requests),
-                        _run_load(baseline, questions, clients, args.requests))
+            _print_rows(
+                clients,
+                _run_load(ask, questions, clients, args.requests),
+                _run_load(baseline, questions, clients, args.requests),
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)

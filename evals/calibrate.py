@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evals.dataset import DEFAULT_PATH, EvalItem, load_items
@@ -21,8 +20,9 @@ if TYPE_CHECKING:
     from rag.chain import ExtractiveAnswerer
 
 
-def sweep(answerer: ExtractiveAnswerer, items: list[EvalItem], source_texts: Mapping[str, str],
-          thresholds: Sequence[float]) -> list[tuple[float, dict[str, float]]]:
+def sweep(
+    answerer: ExtractiveAnswerer, items: list[EvalItem], source_texts: Mapping[str, str], thresholds: Sequence[float]
+) -> list[tuple[float, dict[str, float]]]:
     rows = []
     original = answerer.settings
     try:
@@ -48,14 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     answerer = load_extractive(get_settings())
     texts = {sid: doc.text for sid, doc in answerer.snapshot.sources.items()}
     items = [item for path in args.questions for item in load_items(path)]
-    count = int(round((args.high - args.low) / args.step)) + 1
+    count = round((args.high - args.low) / args.step) + 1
     thresholds = [round(args.low + i * args.step, 4) for i in range(count)]
     print(f"{'threshold':>9} {'facts':>6} {'abstain':>8} {'false_abst':>10} {'score':>6}")
     best: tuple[float, float] | None = None
     for threshold, summary in sweep(answerer, items, texts, thresholds):
         score = summary["abstain_recall"] - summary["false_abstain"]
-        print(f"{threshold:9.3f} {summary['fact_recall_answerable']:6.3f} {summary['abstain_recall']:8.3f} "
-              f"{summary['false_abstain']:10.3f} {score:6.3f}")
+        print(
+            f"{threshold:9.3f} {summary['fact_recall_answerable']:6.3f} {summary['abstain_recall']:8.3f} "
+            f"{summary['false_abstain']:10.3f} {score:6.3f}"
+        )
         if best is None or score > best[1]:
             best = (threshold, score)
     if best is not None:

@@ -14,8 +14,18 @@ from pathlib import Path
 from rag.errors import InputError
 
 KINDS = frozenset(
-    {"factoid", "list", "why", "paraphrase", "comparison", "follow_up", "false_premise", "unanswerable",
-     "off_topic", "injection"}
+    {
+        "factoid",
+        "list",
+        "why",
+        "paraphrase",
+        "comparison",
+        "follow_up",
+        "false_premise",
+        "unanswerable",
+        "off_topic",
+        "injection",
+    }
 )
 DEFAULT_PATH = Path(__file__).with_name("questions.jsonl")
 
@@ -56,9 +66,15 @@ def load_items(path: Path = DEFAULT_PATH) -> list[EvalItem]:
             raise InputError(f"{path}:{line_no} ({item_id}): {'; '.join(problems)}")
         seen.add(item_id)
         items.append(
-            EvalItem(item_id, raw["kind"], raw["question"], raw["answerable"],
-                     [list(f) for f in raw.get("facts", [])], list(raw.get("gold", [])),
-                     list(raw.get("history", [])))
+            EvalItem(
+                item_id,
+                raw["kind"],
+                raw["question"],
+                raw["answerable"],
+                [list(f) for f in raw.get("facts", [])],
+                list(raw.get("gold", [])),
+                list(raw.get("history", [])),
+            )
         )
     return items
 

@@ -46,15 +46,33 @@ def main(argv: list[str] | None = None) -> int:
     model = subprocess.run([args.server_python, "-c", ASSEMBLE], capture_output=True, text=True, check=True)
     model_path = model.stdout.strip().splitlines()[-1]
     port = free_port()
-    server = subprocess.Popen([args.server_python, "-m", "llama_cpp.server", "--model", model_path,
-                               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            args.server_python,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            model_path,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         if not wait_until_up(f"http://127.0.0.1:{port}/v1/models", server, 300):
             print("llama.cpp server did not start", file=sys.stderr)
             return 1
-        os.environ.update(QA_LLM_BASE_URL=f"http://127.0.0.1:{port}/v1", QA_LLM_MODEL="gemma-3-270m",
-                          QA_LLM_TIMEOUT_S="600", QA_LLM_MAX_TOKENS=str(args.max_tokens))
+        os.environ.update(
+            QA_LLM_BASE_URL=f"http://127.0.0.1:{port}/v1",
+            QA_LLM_MODEL="gemma-3-270m",
+            QA_LLM_TIMEOUT_S="600",
+            QA_LLM_MAX_TOKENS=str(args.max_tokens),
+        )
         args.out.mkdir(parents=True, exist_ok=True)
         subset = one_per_kind(DEFAULT_PATH, args.out / "questions-one-per-kind.jsonl")
         return run_eval([str(subset), "--mode", "llm", "--out", str(args.out)])

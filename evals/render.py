@@ -67,23 +67,45 @@ def corpus_tables_html(snapshot) -> str:
     """One table of the documents, then per document its sections with chunk and sentence counts."""
     chunks = Counter((c.source_id, c.section) for c in snapshot.chunks)
     sentences = Counter((s.source_id, s.section) for s in snapshot.sentences)
-    parts = [f"<p>{len(snapshot.sources)} document(s), {len(snapshot.chunks)} chunks, "
-             f"{len(snapshot.sentences)} sentences in the index.</p>"]
+    parts = [
+        f"<p>{len(snapshot.sources)} document(s), {len(snapshot.chunks)} chunks, "
+        f"{len(snapshot.sentences)} sentences in the index.</p>"
+    ]
     rows = []
     for doc in snapshot.sources.values():
         meta = doc.metadata
-        rows.append([escape(doc.title), escape(meta.get("kind")), escape(meta.get("language")),
-                     escape(meta.get("origin")), escape(meta.get("author")), escape(meta.get("date")),
-                     escape(meta.get("url")), f"{len(doc.text):,}",
-                     str(sum(n for (sid, _), n in chunks.items() if sid == doc.source_id))])
-    parts.append(table_html(["title", "kind", "language", "origin", "author", "date", "address", "characters",
-                             "chunks"], rows))
+        rows.append(
+            [
+                escape(doc.title),
+                escape(meta.get("kind")),
+                escape(meta.get("language")),
+                escape(meta.get("origin")),
+                escape(meta.get("author")),
+                escape(meta.get("date")),
+                escape(meta.get("url")),
+                f"{len(doc.text):,}",
+                str(sum(n for (sid, _), n in chunks.items() if sid == doc.source_id)),
+            ]
+        )
+    parts.append(
+        table_html(["title", "kind", "language", "origin", "author", "date", "address", "characters", "chunks"], rows)
+    )
     for doc in snapshot.sources.values():
         sections = list(dict.fromkeys(doc.sections + [s for (sid, s) in chunks if sid == doc.source_id]))
         parts.append(f"<h4>Sections of “{escape(doc.title)}”</h4>")
-        parts.append(table_html(["section", "chunks", "sentences"], (
-            [escape(section, "(no heading)"), str(chunks[(doc.source_id, section)]),
-             str(sentences[(doc.source_id, section)])] for section in sections)))
+        parts.append(
+            table_html(
+                ["section", "chunks", "sentences"],
+                (
+                    [
+                        escape(section, "(no heading)"),
+                        str(chunks[(doc.source_id, section)]),
+                        str(sentences[(doc.source_id, section)]),
+                    ]
+                    for section in sections
+                ),
+            )
+        )
     return "\n".join(parts)
 
 
@@ -115,14 +137,17 @@ def citations_html(citations: Sequence[Any], snapshot) -> str:
         where = f"{escape(c['title'])} — {escape(c['section'], '(no heading)')}, characters {c['start']}–{c['end']}"
         if c.get("page") is not None:
             where += f", page {c['page']}"
-        if source is None or source.text[c["start"]:c["end"]] != c["quote"]:
-            passage = (f"<strong>This quote is not the text at the position it names.</strong> "
-                       f"Quote: {escape(c['quote'])}")
+        if source is None or source.text[c["start"] : c["end"]] != c["quote"]:
+            passage = (
+                f"<strong>This quote is not the text at the position it names.</strong> Quote: {escape(c['quote'])}"
+            )
         else:
             passage = passage_html(source.text, c["start"], c["end"])
-        parts.append(f'<div style="margin:0.4em 0 0.8em 0"><div><b>[{int(c["n"])}]</b> {where}</div>'
-                     f'<blockquote style="white-space:pre-wrap;margin:0.3em 0 0 1.5em;border-left:3px solid #ccc;'
-                     f'padding-left:0.6em">{passage}</blockquote></div>')
+        parts.append(
+            f'<div style="margin:0.4em 0 0.8em 0"><div><b>[{int(c["n"])}]</b> {where}</div>'
+            f'<blockquote style="white-space:pre-wrap;margin:0.3em 0 0 1.5em;border-left:3px solid #ccc;'
+            f'padding-left:0.6em">{passage}</blockquote></div>'
+        )
     return "\n".join(parts)
 
 
@@ -169,8 +194,16 @@ def summary_html(report, thresholds_path: Path = THRESHOLDS_PATH) -> str:
             bound, ok = "", None
         status = "" if ok is None else _PASSES if ok else _MISSES
         interval = f"{intervals[name][0]:.2f} – {intervals[name][1]:.2f}" if name in intervals else ""
-        rows.append([escape(name), escape(METRIC_MEANINGS.get(name), ""), escape(_number(value)), interval,
-                     escape(bound, ""), status])
+        rows.append(
+            [
+                escape(name),
+                escape(METRIC_MEANINGS.get(name), ""),
+                escape(_number(value)),
+                interval,
+                escape(bound, ""),
+                status,
+            ]
+        )
     return table_html(["metric", "what it means", "value", "95% interval", "required", ""], rows)
 
 
@@ -190,8 +223,11 @@ def failures_html(report, snapshot) -> str:
         if item.history:
             turns = "<br>".join(f"{escape(t.get('role'))}: {escape(t.get('content'))}" for t in item.history)
             parts.append(f"<p><em>Earlier in the conversation:</em><br>{turns}</p>")
-        parts.append("<p><em>Why it failed:</em></p><ul>"
-                     + "".join(f"<li>{escape(reason)}</li>" for reason in item.failure_reasons) + "</ul>")
+        parts.append(
+            "<p><em>Why it failed:</em></p><ul>"
+            + "".join(f"<li>{escape(reason)}</li>" for reason in item.failure_reasons)
+            + "</ul>"
+        )
         if item.facts:
             facts = "; ".join(" or ".join(f"“{escape(v)}”" for v in variants) for variants in item.facts)
             parts.append(f"<p><em>Expected facts:</em> {facts}</p>")

@@ -21,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from evals.charts import latency_histogram_svg, score_bars_svg
 from evals.gate import THRESHOLDS_PATH
 from evals.results import HEADLINE, EvalReport, ItemResult
 
@@ -42,14 +43,26 @@ MEANINGS = {
     "latency_p50_ms": "median time per answer (ms)",
     "latency_p95_ms": "95th percentile time per answer (ms)",
 }
-TABLE_ORDER = HEADLINE + ("exact_span_share", "coverage", "latency_p50_ms", "latency_p95_ms")
-KIND_COLUMNS = ("items", "answered", "failed", "fact_recall", "false_abstain", "abstain_recall", "faithfulness",
-                "citation_precision", "hit@k", "mrr@10", "latency_ms")
+TABLE_ORDER = (*HEADLINE, "exact_span_share", "coverage", "latency_p50_ms", "latency_p95_ms")
+KIND_COLUMNS = (
+    "items",
+    "answered",
+    "failed",
+    "fact_recall",
+    "false_abstain",
+    "abstain_recall",
+    "faithfulness",
+    "citation_precision",
+    "hit@k",
+    "mrr@10",
+    "latency_ms",
+)
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
 h1{font-size:1.5em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}h3{font-size:1.05em;margin-bottom:.3em}
-table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.6em 0}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#1a7f37}.miss{color:#cf222e;font-weight:bold}
 .item{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;margin:1em 0}
@@ -72,15 +85,17 @@ def _json_safe(value: Any) -> Any:
 
 def report_data(report: EvalReport) -> dict[str, Any]:
     """Everything in the report as JSON-ready data (non-finite numbers become null)."""
-    return _json_safe({
-        "mode": report.mode,
-        "summary": report.summary,
-        "intervals": {k: list(v) for k, v in report.intervals.items()},
-        "by_kind": report.by_kind,
-        "external": report.external,
-        "comparison": report.comparison,
-        "items": [asdict(item) for item in report.items],
-    })
+    return _json_safe(
+        {
+            "mode": report.mode,
+            "summary": report.summary,
+            "intervals": {k: list(v) for k, v in report.intervals.items()},
+            "by_kind": report.by_kind,
+            "external": report.external,
+            "comparison": report.comparison,
+            "items": [asdict(item) for item in report.items],
+        }
+    )
 
 
 def _bounds(mode: str) -> dict[str, tuple[str, float]]:
@@ -131,16 +146,27 @@ def _external_rows(report: EvalReport) -> list[tuple[str, str, str, str, str, st
     rows = []
     for yardstick, entries in report.external.items():
         for entry in entries:
-            rows.append((yardstick, str(entry.get("metric", "")), _fmt(entry.get("value")), str(entry.get("ours", "")),
-                         _fmt(entry.get("our_value")), _fmt(entry.get("items"))))
+            rows.append(
+                (
+                    yardstick,
+                    str(entry.get("metric", "")),
+                    _fmt(entry.get("value")),
+                    str(entry.get("ours", "")),
+                    _fmt(entry.get("our_value")),
+                    _fmt(entry.get("items")),
+                )
+            )
     return rows
 
 
 def _comparison_rows(report: EvalReport) -> tuple[list[str], list[list[str]]]:
     modes = [report.mode] + [m for m in report.comparison if m != report.mode]
     summaries = {report.mode: report.summary, **report.comparison}
-    rows = [[name] + [_fmt(summaries[m].get(name)) for m in modes]
-            for name in TABLE_ORDER if any(name in summaries[m] for m in modes)]
+    rows = [
+        [name] + [_fmt(summaries[m].get(name)) for m in modes]
+        for name in TABLE_ORDER
+        if any(name in summaries[m] for m in modes)
+    ]
     return modes, rows
 
 
@@ -160,14 +186,22 @@ def _md_table(header: list[str], rows: list[list[str]] | list[tuple]) -> list[st
 
 def markdown(report: EvalReport) -> str:
     s = report.summary
-    lines = [f"# Evaluation report — {report.mode} mode", "",
-             f"{_fmt(s.get('items'))} questions, {_fmt(s.get('answered'))} answered "
-             f"(coverage {s.get('coverage', 0.0):.2f}); {len(report.failures())} with failure reasons. "
-             "Intervals: 95% percentile bootstrap (1000 resamples, seed 13).", "", "## Headline", ""]
+    lines = [
+        f"# Evaluation report — {report.mode} mode",
+        "",
+        f"{_fmt(s.get('items'))} questions, {_fmt(s.get('answered'))} answered "
+        f"(coverage {s.get('coverage', 0.0):.2f}); {len(report.failures())} with failure reasons. "
+        "Intervals: 95% percentile bootstrap (1000 resamples, seed 13).",
+        "",
+        "## Headline",
+        "",
+    ]
     lines += _md_table(["metric", "value", "95% CI", "bound", "gate", "meaning"], _headline_rows(report))
     lines += ["", "## Per kind", ""]
-    lines += _md_table(["kind", *KIND_COLUMNS],
-                       [[kind, *(_fmt(row.get(c)) for c in KIND_COLUMNS)] for kind, row in report.by_kind.items()])
+    lines += _md_table(
+        ["kind", *KIND_COLUMNS],
+        [[kind, *(_fmt(row.get(c)) for c in KIND_COLUMNS)] for kind, row in report.by_kind.items()],
+    )
     if report.external:
         lines += ["", "## External yardsticks, beside ours", ""]
         lines += _md_table(["yardstick", "metric", "value", "ours", "our value", "items"], _external_rows(report))
@@ -189,95 +223,6 @@ def markdown(report: EvalReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-# --- SVG -----------------------------------------------------------------------------------------
-
-_SVG_OPEN = '<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" ' \
-            'font-family="sans-serif" font-size="12" role="img" aria-label="{label}">'
-
-
-def _x(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def score_bars_svg(report: EvalReport) -> str:
-    """Horizontal bars per question kind: the kind's main score (fact recall for kinds with
-    answerable questions, else abstention on the unanswerable ones) and, where the kind has
-    answered questions, faithfulness. Valid standalone SVG (XML), no external resources."""
-    kinds = list(report.by_kind.items())
-    label_w, bar_w, row_h, top = 130, 380, 38, 34
-    width, height = label_w + bar_w + 110, top + row_h * max(len(kinds), 1) + 10
-    parts = [_SVG_OPEN.format(w=width, h=height, label="scores per question kind"),
-             f'<rect x="{label_w}" y="8" width="12" height="10" fill="#2f81f7"/>'
-             f'<text x="{label_w + 16}" y="17">fact recall / abstention</text>'
-             f'<rect x="{label_w + 190}" y="8" width="12" height="10" fill="#8c959f"/>'
-             f'<text x="{label_w + 206}" y="17">faithfulness (answered)</text>']
-    if not kinds:
-        parts.append(f'<text x="10" y="{top + 14}">no items</text>')
-    for row, (kind, values) in enumerate(kinds):
-        y = top + row * row_h
-        main_name = "fact_recall" if values.get("fact_recall") is not None else "abstain_recall"
-        bars = [(main_name, values.get(main_name), "#2f81f7"), ("faithfulness", values.get("faithfulness"), "#8c959f")]
-        parts.append(f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end">{_x(kind)}</text>')
-        for offset, (name, value, colour) in enumerate(bars):
-            bar_y = y + 4 + offset * 15
-            parts.append(f'<rect x="{label_w}" y="{bar_y}" width="{bar_w}" height="12" fill="#f0f0f0"/>')
-            if value is None:
-                parts.append(f'<text x="{label_w + 4}" y="{bar_y + 10}" fill="#888" font-size="10">'
-                             f'{_x(name)}: not applicable</text>')
-                continue
-            length = round(bar_w * max(0.0, min(1.0, value)), 1)
-            parts.append(f'<rect x="{label_w}" y="{bar_y}" width="{length}" height="12" fill="{colour}">'
-                         f'<title>{_x(kind)} {_x(name)}: {value:.3f}</title></rect>')
-            parts.append(f'<text x="{label_w + bar_w + 6}" y="{bar_y + 10}">{_x(name.replace("_", " "))} '
-                         f'{value:.2f}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def latency_histogram_svg(report: EvalReport, bins: int = 12) -> str:
-    """Histogram of per-question latency (ms) with the p50 and p95 marked. Valid standalone SVG."""
-    latencies = [item.latency_ms for item in report.items]
-    width, height, left, bottom, top = 640, 260, 44, 40, 24
-    plot_w, plot_h = width - left - 16, height - top - bottom
-    parts = [_SVG_OPEN.format(w=width, h=height, label="latency histogram")]
-    if not latencies:
-        parts.append('<text x="10" y="30">no items</text></svg>')
-        return "".join(parts)
-    high = max(latencies) * 1.02 or 1.0
-    size = high / bins
-    counts = [0] * bins
-    for value in latencies:
-        counts[min(int(value / size), bins - 1)] += 1
-    most = max(counts)
-    bar_w = plot_w / bins
-    parts.append(f'<text x="{left}" y="14">latency per question (ms), {len(latencies)} questions</text>')
-    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#444"/>')
-    for i, count in enumerate(counts):
-        bar_h = plot_h * count / most if most else 0
-        x = left + i * bar_w
-        parts.append(f'<rect x="{x + 1:.1f}" y="{top + plot_h - bar_h:.1f}" width="{bar_w - 2:.1f}" '
-                     f'height="{bar_h:.1f}" fill="#2f81f7"><title>{i * size:.0f}–{(i + 1) * size:.0f} ms: '
-                     f'{count}</title></rect>')
-        if count:
-            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h - bar_h - 3:.1f}" '
-                         f'text-anchor="middle" font-size="10">{count}</text>')
-        if i % 2 == 0:
-            parts.append(f'<text x="{x:.1f}" y="{top + plot_h + 14}" font-size="10">{i * size:.0f}</text>')
-    parts.append(f'<text x="{left + plot_w}" y="{top + plot_h + 14}" font-size="10" text-anchor="end">'
-                 f'{high:.0f}</text>')
-    for name, key, colour in (("p50", "latency_p50_ms", "#1a7f37"), ("p95", "latency_p95_ms", "#cf222e")):
-        value = report.summary.get(key)
-        if value is None:
-            continue
-        x = left + plot_w * min(value / high, 1.0)
-        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + plot_h}" stroke="{colour}" '
-                     f'stroke-dasharray="4 3"/><text x="{x + 3:.1f}" y="{top + 10}" fill="{colour}" '
-                     f'font-size="10">{name} {value:.0f} ms</text>')
-    parts.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">milliseconds</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 # --- HTML ----------------------------------------------------------------------------------------
 
 
@@ -289,9 +234,14 @@ def _table(header: list[str], rows: list[list[str]] | list[tuple], numeric_from:
     """Header and cells are plain text; everything is escaped here."""
     head = "".join(f"<th>{_h(cell)}</th>" for cell in header)
     body = "".join(
-        "<tr>" + "".join(f'<td{" class=num" if i >= numeric_from and _is_number(cell) else ""}>{_h(cell)}</td>'
-                         for i, cell in enumerate(row)) + "</tr>"
-        for row in rows)
+        "<tr>"
+        + "".join(
+            f"<td{' class=num' if i >= numeric_from and _is_number(cell) else ''}>{_h(cell)}</td>"
+            for i, cell in enumerate(row)
+        )
+        + "</tr>"
+        for row in rows
+    )
     return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -316,40 +266,76 @@ def _item_html(item: ItemResult) -> str:
     parts.append(f'<p><b>{label}:</b></p><div class="answer">{_answer_html(item.answer)}</div>')
     unsupported = [s for s in item.sentences if not s.get("supported")]
     if unsupported:
-        parts.append("<p><b>Unsupported sentences:</b></p><ul>" + "".join(
-            f"<li>{_h(s['text'])} <span class=small>(cites {_h(s['markers'])}: {_h('; '.join(s['reasons']))})</span></li>"
-            for s in unsupported) + "</ul>")
+        parts.append(
+            "<p><b>Unsupported sentences:</b></p><ul>"
+            + "".join(
+                f"<li>{_h(s['text'])} <span class=small>(cites {_h(s['markers'])}: "
+                f"{_h('; '.join(s['reasons']))})</span></li>"
+                for s in unsupported
+            )
+            + "</ul>"
+        )
     for passage in item.passages:
         where = f"[{passage['n']}] {passage.get('title', '')} — {passage.get('section', '')}"
-        parts.append(f'<p class="small">{_h(where)}</p><blockquote>…{_h(passage["before"])}'
-                     f'<mark>{_h(passage["quote"])}</mark>{_h(passage["after"])}…</blockquote>')
+        parts.append(
+            f'<p class="small">{_h(where)}</p><blockquote>…{_h(passage["before"])}'
+            f"<mark>{_h(passage['quote'])}</mark>{_h(passage['after'])}…</blockquote>"
+        )
     parts.append("</div>")
     return "".join(parts)
 
 
-def html_page(report: EvalReport) -> str:
-    """The whole report as one self-contained HTML page."""
-    s = report.summary
-    parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>Evaluation report — {_h(report.mode)}</title><style>{CSS}</style></head><body>",
-             f"<h1>Evaluation report — {_h(report.mode)} mode</h1>",
-             f"<p>{_h(_fmt(s.get('items')))} questions, {_h(_fmt(s.get('answered')))} answered (coverage "
-             f"{s.get('coverage', 0.0):.2f}); {len(report.failures())} with failure reasons. Intervals: 95% "
-             f"percentile bootstrap (1000 resamples, seed 13). Faithfulness and citation scores are over "
-             f"answered questions only; retrieval scores over questions with gold quotes "
-             f"({_h(_fmt(s.get('retrieval_items')))}, k = {_h(_fmt(s.get('retrieval_k')))}).</p>",
-             "<h2>Headline</h2>"]
+def _headline_html(report: EvalReport) -> str:
     rows = _headline_rows(report)
     head = "".join(f"<th>{h}</th>" for h in ("metric", "value", "95% CI", "bound", "gate", "meaning"))
     body = "".join(
         f"<tr><td>{_h(n)}</td><td class=num>{_h(v)}</td><td class=num>{_h(ci)}</td><td>{_h(b)}</td>"
         f'<td class="{"miss" if st == "MISS" else "pass"}">{_h(st)}</td><td>{_h(m)}</td></tr>'
-        for n, v, ci, b, st, m in rows)
-    parts.append(f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+        for n, v, ci, b, st, m in rows
+    )
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _questions_html(report: EvalReport) -> str:
+    rows = [
+        [
+            i.id,
+            i.kind,
+            "yes" if i.abstained else "no",
+            _fmt(i.scores.get("fact_recall")),
+            _fmt(i.scores.get("faithfulness")),
+            _fmt(i.scores.get("hit@k")),
+            f"{i.latency_ms:.0f}",
+            i.question,
+        ]
+        for i in report.items
+    ]
+    return _table(["id", "kind", "declined", "fact recall", "faithfulness", "hit@k", "ms", "question"], rows, 3)
+
+
+def html_page(report: EvalReport) -> str:
+    """The whole report as one self-contained HTML page."""
+    s = report.summary
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Evaluation report — {_h(report.mode)}</title><style>{CSS}</style></head><body>",
+        f"<h1>Evaluation report — {_h(report.mode)} mode</h1>",
+        f"<p>{_h(_fmt(s.get('items')))} questions, {_h(_fmt(s.get('answered')))} answered (coverage "
+        f"{s.get('coverage', 0.0):.2f}); {len(report.failures())} with failure reasons. Intervals: 95% "
+        f"percentile bootstrap (1000 resamples, seed 13). Faithfulness and citation scores are over "
+        f"answered questions only; retrieval scores over questions with gold quotes "
+        f"({_h(_fmt(s.get('retrieval_items')))}, k = {_h(_fmt(s.get('retrieval_k')))}).</p>",
+        "<h2>Headline</h2>",
+    ]
+    parts.append(_headline_html(report))
     parts.append("<h2>Per kind</h2>")
-    parts.append(_table(["kind", *KIND_COLUMNS],
-                        [[kind, *(_fmt(row.get(c)) for c in KIND_COLUMNS)] for kind, row in report.by_kind.items()]))
+    parts.append(
+        _table(
+            ["kind", *KIND_COLUMNS],
+            [[kind, *(_fmt(row.get(c)) for c in KIND_COLUMNS)] for kind, row in report.by_kind.items()],
+        )
+    )
     parts.append(f"<h2>Charts</h2>{score_bars_svg(report)}<br>{latency_histogram_svg(report)}")
     if report.external:
         parts.append("<h2>External yardsticks, beside ours</h2>")
@@ -362,10 +348,7 @@ def html_page(report: EvalReport) -> str:
     failures = report.failures()
     parts.append("<p>None.</p>" if not failures else "".join(_item_html(item) for item in failures))
     parts.append("<h2>All questions</h2>")
-    parts.append(_table(["id", "kind", "declined", "fact recall", "faithfulness", "hit@k", "ms", "question"], [
-        [i.id, i.kind, "yes" if i.abstained else "no", _fmt(i.scores.get("fact_recall")),
-         _fmt(i.scores.get("faithfulness")), _fmt(i.scores.get("hit@k")), f"{i.latency_ms:.0f}", i.question]
-        for i in report.items], 3))
+    parts.append(_questions_html(report))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -375,8 +358,9 @@ def write_reports(report: EvalReport, out_dir: Path | str) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
-    paths["json"].write_text(json.dumps(report_data(report), ensure_ascii=False, indent=1, allow_nan=False) + "\n",
-                             encoding="utf-8")
+    paths["json"].write_text(
+        json.dumps(report_data(report), ensure_ascii=False, indent=1, allow_nan=False) + "\n", encoding="utf-8"
+    )
     paths["md"].write_text(markdown(report), encoding="utf-8")
     paths["html"].write_text(html_page(report), encoding="utf-8")
     return paths

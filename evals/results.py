@@ -10,8 +10,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Headline numbers: the summary keys that get 95% bootstrap intervals.
-HEADLINE = ("fact_recall_answerable", "all_facts_found", "abstain_recall", "false_abstain", "faithfulness",
-            "citation_recall", "citation_precision", "hit@k", "recall@k", "mrr@10", "ndcg@10")
+HEADLINE = (
+    "fact_recall_answerable",
+    "all_facts_found",
+    "abstain_recall",
+    "false_abstain",
+    "faithfulness",
+    "citation_recall",
+    "citation_precision",
+    "hit@k",
+    "recall@k",
+    "mrr@10",
+    "ndcg@10",
+)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evals.dataset import DEFAULT_PATH
-from rag.errors import ConfigError, InputError, QAError
+from rag.errors import ConfigError
 
 if TYPE_CHECKING:
     from rag.chain import Answerer
@@ -34,8 +34,12 @@ def load_mode_answerer(settings: Settings, mode: str, embeddings: MiniLMEmbeddin
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("questions", nargs="?", type=Path, default=DEFAULT_PATH, help="a question set (JSONL)")
-    parser.add_argument("--out", type=Path, default=Path("eval-out"),
-                        help="folder for report.json, report.md and report.html (default: eval-out/)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("eval-out"),
+        help="folder for report.json, report.md and report.html (default: eval-out/)",
+    )
     parser.add_argument("--mode", choices=MODES, default="extractive", help="which answerer to evaluate")
     parser.add_argument("--gate", action="store_true", help="exit 1 when a metric misses evals/thresholds.toml")
 
@@ -62,8 +66,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     report = evaluate(answerer, items, texts, embeddings=answerer.embeddings, progress=True, mode=args.mode)
     if isinstance(answerer, LLMAnswerer):
         # The generative mode is judged beside the extractive one on the same questions.
-        report.compare_with(evaluate(answerer.extractive, items, texts, embeddings=answerer.embeddings,
-                                     progress=True, mode="extractive"))
+        report.compare_with(
+            evaluate(
+                answerer.extractive, items, texts, embeddings=answerer.embeddings, progress=True, mode="extractive"
+            )
+        )
     print(format_summary(report))
     paths = write_reports(report, args.out)
     print("reports: " + ", ".join(str(p) for p in paths.values()))
@@ -74,20 +81,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rag.settings import get_settings
+    """`python -m evals.run ...` is `qa eval ...`: the same parser, messages and exit codes."""
+    from rag.cli.main import main as qa
 
-    parser = argparse.ArgumentParser(prog="python -m evals.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args, get_settings())
-    except (ConfigError, InputError) as error:
-        print(f"python -m evals.run: {error}", file=sys.stderr)
-        return 2
-    except QAError as error:
-        print(f"python -m evals.run: {error}", file=sys.stderr)
-        return 1
+    return qa(["eval", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from evals.dataset import EvalItem, validate_gold
@@ -73,7 +73,7 @@ def evaluate(
     support is judged on words alone. `mode` names the answerer for the report and the gate."""
     validate_gold(items, source_texts)
     judge = SupportJudge(embeddings)
-    iterator: Sequence[EvalItem] = items
+    iterator: Iterable[EvalItem] = items
     if progress:
         from tqdm import tqdm
 
@@ -84,17 +84,18 @@ def evaluate(
         answer = answerer.answer(item.question, history=item.history or None)
         latency = (time.perf_counter() - started) * 1000
         results.append(score_item(item, answer, latency, source_texts, judge))
-    return EvalReport(results, summarise(results), mode=mode, by_kind=breakdown(results),
-                      intervals=intervals(results))
+    return EvalReport(results, summarise(results), mode=mode, by_kind=breakdown(results), intervals=intervals(results))
 
 
-def score_item(item: EvalItem, answer: Answer, latency_ms: float, source_texts: Mapping[str, str],
-               judge: SupportJudge) -> ItemResult:
+def score_item(
+    item: EvalItem, answer: Answer, latency_ms: float, source_texts: Mapping[str, str], judge: SupportJudge
+) -> ItemResult:
     """Every per-item metric and the reasons the item fails, if it does."""
     citations = [c.model_dump() for c in answer.citations]
     answered = not answer.abstained
-    facts = fact_recall(answer.answer, item.facts) if item.answerable and answered else (
-        0.0 if item.answerable else None)
+    facts = (
+        fact_recall(answer.answer, item.facts) if item.answerable and answered else (0.0 if item.answerable else None)
+    )
     exact = exact_span_share(citations, source_texts)
     scores: dict[str, float | None] = {"fact_recall": facts, "exact_span_share": exact}
     reasons = _answer_reasons(item, answer, citations, source_texts)
@@ -106,16 +107,32 @@ def score_item(item: EvalItem, answer: Answer, latency_ms: float, source_texts: 
     retrieved = _retrieval(item, answer, source_texts, scores, reasons)
     scores["latency_ms"] = round(latency_ms, 2)
     return ItemResult(
-        item.id, item.kind, item.question, item.answerable, answer.abstained, answer.answer, facts,
-        exact, latency_ms, citations, scores=scores, failure_reasons=reasons,
-        sentences=sentences, retrieved=retrieved, passages=[_passage(c, source_texts) for c in citations],
-        history=list(item.history), facts=[list(f) for f in item.facts], gold=list(item.gold),
-        guard=answer.guard.model_dump() if answer.guard else None, fallback=answer.fallback,
+        item.id,
+        item.kind,
+        item.question,
+        item.answerable,
+        answer.abstained,
+        answer.answer,
+        facts,
+        exact,
+        latency_ms,
+        citations,
+        scores=scores,
+        failure_reasons=reasons,
+        sentences=sentences,
+        retrieved=retrieved,
+        passages=[_passage(c, source_texts) for c in citations],
+        history=list(item.history),
+        facts=[list(f) for f in item.facts],
+        gold=list(item.gold),
+        guard=answer.guard.model_dump() if answer.guard else None,
+        fallback=answer.fallback,
     )
 
 
-def _answer_reasons(item: EvalItem, answer: Answer, citations: list[dict[str, Any]],
-                    source_texts: Mapping[str, str]) -> list[str]:
+def _answer_reasons(
+    item: EvalItem, answer: Answer, citations: list[dict[str, Any]], source_texts: Mapping[str, str]
+) -> list[str]:
     """Failures of the answer itself: a wrong abstention, a missing fact, an inexact quote."""
     answered = not answer.abstained
     reasons = []
@@ -125,15 +142,26 @@ def _answer_reasons(item: EvalItem, answer: Answer, citations: list[dict[str, An
         reasons.append("answered an unanswerable question")
     if item.answerable and answered:
         haystack = f" {normalise_for_match(answer.answer)} "
-        reasons += [f"missing fact: {variants[0]}" for variants in item.facts
-                    if not any(f" {normalise_for_match(v)} " in haystack for v in variants if v.strip())]
-    reasons += [f"citation [{c['n']}] is not the exact span {c['source_id']}[{c['start']}:{c['end']}]"
-                for c in citations if source_texts.get(c["source_id"], "")[c["start"]:c["end"]] != c["quote"]]
+        reasons += [
+            f"missing fact: {variants[0]}"
+            for variants in item.facts
+            if not any(f" {normalise_for_match(v)} " in haystack for v in variants if v.strip())
+        ]
+    reasons += [
+        f"citation [{c['n']}] is not the exact span {c['source_id']}[{c['start']}:{c['end']}]"
+        for c in citations
+        if source_texts.get(c["source_id"], "")[c["start"] : c["end"]] != c["quote"]
+    ]
     return reasons
 
 
-def _grounding(answer: Answer, citations: list[dict[str, Any]], judge: SupportJudge,
-               scores: dict[str, float | None], reasons: list[str]) -> list[dict[str, Any]]:
+def _grounding(
+    answer: Answer,
+    citations: list[dict[str, Any]],
+    judge: SupportJudge,
+    scores: dict[str, float | None],
+    reasons: list[str],
+) -> list[dict[str, Any]]:
     """Each answer sentence judged against what it cites; fills the grounding scores and reasons."""
     quotes = {c["n"]: c["quote"] for c in citations}
     split = split_answer_sentences(answer.answer)
@@ -142,9 +170,17 @@ def _grounding(answer: Answer, citations: list[dict[str, Any]], judge: SupportJu
         passage = cited_passage(sentence.markers, quotes)
         verdict = judge.support(sentence.text, passage) if passage else Support(False, ["cites nothing"])
         imprecise = [n for n in sentence.markers if not citation_is_precise(sentence, n, quotes, judge)]
-        sentences.append({"text": sentence.text, "markers": sentence.markers, "supported": verdict.supported,
-                          "reasons": verdict.reasons, "lexical": verdict.lexical, "semantic": verdict.semantic,
-                          "imprecise_citations": imprecise})
+        sentences.append(
+            {
+                "text": sentence.text,
+                "markers": sentence.markers,
+                "supported": verdict.supported,
+                "reasons": verdict.reasons,
+                "lexical": verdict.lexical,
+                "semantic": verdict.semantic,
+                "imprecise_citations": imprecise,
+            }
+        )
         if not verdict.supported:
             reasons.append(f"unsupported sentence: {shorten(sentence.text)} ({'; '.join(verdict.reasons)})")
         reasons += [f"citation [{n}] adds no support to: {shorten(sentence.text)}" for n in imprecise]
@@ -154,19 +190,27 @@ def _grounding(answer: Answer, citations: list[dict[str, Any]], judge: SupportJu
     return sentences
 
 
-def _retrieval(item: EvalItem, answer: Answer, source_texts: Mapping[str, str], scores: dict[str, float | None],
-               reasons: list[str]) -> list[dict[str, Any]]:
+def _retrieval(
+    item: EvalItem, answer: Answer, source_texts: Mapping[str, str], scores: dict[str, float | None], reasons: list[str]
+) -> list[dict[str, Any]]:
     """The retrieved chunks against the gold quotes; fills the retrieval scores and reasons."""
     spans = [(r.source_id, r.start, r.end) for r in answer.retrieved]
     gold = locate_quotes(item.gold, source_texts)
     covered = relevance(spans, gold)
     retrieved = [{**r.model_dump(), "gold": sorted(found)} for r, found in zip(answer.retrieved, covered, strict=True)]
     if item.gold:
-        scores.update({"hit@k": hit_at_k(spans, gold, len(spans)), "recall@k": recall_at_k(spans, gold, len(spans)),
-                       "mrr@10": mrr_at_k(spans, gold, RANKS), "ndcg@10": ndcg_at_k(spans, gold, RANKS)})
+        scores.update(
+            {
+                "hit@k": hit_at_k(spans, gold, len(spans)),
+                "recall@k": recall_at_k(spans, gold, len(spans)),
+                "mrr@10": mrr_at_k(spans, gold, RANKS),
+                "ndcg@10": ndcg_at_k(spans, gold, RANKS),
+            }
+        )
         found = set().union(*covered) if covered else set()
-        reasons += [f"gold evidence not retrieved: {shorten(quote, 80)}" for i, quote in enumerate(item.gold)
-                    if i not in found]
+        reasons += [
+            f"gold evidence not retrieved: {shorten(quote, 80)}" for i, quote in enumerate(item.gold) if i not in found
+        ]
     else:
         scores.update({"hit@k": None, "recall@k": None, "mrr@10": None, "ndcg@10": None})
     return retrieved
@@ -175,6 +219,12 @@ def _retrieval(item: EvalItem, answer: Answer, source_texts: Mapping[str, str], 
 def _passage(citation: Mapping[str, Any], source_texts: Mapping[str, str]) -> dict[str, Any]:
     text = source_texts.get(citation["source_id"], "")
     start, end = citation["start"], citation["end"]
-    return {"n": citation["n"], "before": text[max(0, start - CONTEXT_CHARS):start], "quote": citation["quote"],
-            "after": text[end:end + CONTEXT_CHARS], "source_id": citation["source_id"],
-            "title": citation.get("title", ""), "section": citation.get("section", "")}
+    return {
+        "n": citation["n"],
+        "before": text[max(0, start - CONTEXT_CHARS) : start],
+        "quote": citation["quote"],
+        "after": text[end : end + CONTEXT_CHARS],
+        "source_id": citation["source_id"],
+        "title": citation.get("title", ""),
+        "section": citation.get("section", ""),
+    }

@@ -22,7 +22,7 @@ def _values(results: Sequence[ItemResult], metric: str) -> list[float]:
         return [float(r.abstained) for r in results if not r.answerable]
     if metric == "false_abstain":
         return [float(r.abstained) for r in answerable]
-    return [r.scores[metric] for r in results if r.scores.get(metric) is not None]
+    return [value for r in results if (value := r.scores.get(metric)) is not None]
 
 
 def summarise(results: list[ItemResult]) -> dict[str, float]:
@@ -73,15 +73,26 @@ def breakdown(results: list[ItemResult]) -> dict[str, dict[str, float | None]]:
     kinds: dict[str, dict[str, float | None]] = {}
     for kind in dict.fromkeys(r.kind for r in results):
         group = [r for r in results if r.kind == kind]
-        row: dict[str, float | None] = {"items": len(group), "answered": sum(not r.abstained for r in group),
-                                        "failed": sum(r.failed for r in group)}
+        row: dict[str, float | None] = {
+            "items": len(group),
+            "answered": sum(not r.abstained for r in group),
+            "failed": sum(r.failed for r in group),
+        }
         answerable = [r for r in group if r.answerable]
         unanswerable = [r for r in group if not r.answerable]
         row["fact_recall"] = mean([r.fact_recall or 0.0 for r in answerable]) if answerable else None
         row["false_abstain"] = mean([float(r.abstained) for r in answerable]) if answerable else None
         row["abstain_recall"] = mean([float(r.abstained) for r in unanswerable]) if unanswerable else None
-        for metric in ("faithfulness", "citation_recall", "citation_precision", "hit@k", "recall@k", "mrr@10",
-                       "ndcg@10", "latency_ms"):
+        for metric in (
+            "faithfulness",
+            "citation_recall",
+            "citation_precision",
+            "hit@k",
+            "recall@k",
+            "mrr@10",
+            "ndcg@10",
+            "latency_ms",
+        ):
             values = _values(group, metric)
             row[metric] = mean(values) if values else None
         kinds[kind] = row

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from itertools import pairwise
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from itertools import pairwise
 
 from ingest.structure import Sentence, analyse
 
@@ -67,7 +67,8 @@ def _split_long(sentence: Sentence, count_tokens: Callable[[str], int], max_toke
     if count_tokens(sentence.text) <= max_tokens:
         return [sentence]
     pieces: list[tuple[int, int]] = []
-    piece_start = piece_end = None
+    piece_start: int | None = None
+    piece_end = 0
     used = 0
     for word in re.finditer(r"\S+", sentence.text):
         cost = count_tokens(word.group(0))
@@ -80,8 +81,14 @@ def _split_long(sentence: Sentence, count_tokens: Callable[[str], int], max_toke
     if piece_start is not None:
         pieces.append((piece_start, piece_end))
     return [
-        Sentence(sentence.start + left, sentence.start + right, sentence.text[left:right], sentence.section,
-                 sentence.paragraph, sentence.is_list_item)
+        Sentence(
+            sentence.start + left,
+            sentence.start + right,
+            sentence.text[left:right],
+            sentence.section,
+            sentence.paragraph,
+            sentence.is_list_item,
+        )
         for left, right in pieces
     ]
 
@@ -124,8 +131,9 @@ def _sentence_records(source_id: str, sentences: list[Sentence]) -> list[Sentenc
 class _Packer:
     """Packs consecutive sentences of a section into chunks within the token budget."""
 
-    def __init__(self, text: str, sentences: list[Sentence], count_tokens: Callable[[str], int], max_tokens: int,
-                 overlap: int) -> None:
+    def __init__(
+        self, text: str, sentences: list[Sentence], count_tokens: Callable[[str], int], max_tokens: int, overlap: int
+    ) -> None:
         self.text = text
         self.sentences = sentences
         self.count_tokens = count_tokens
@@ -134,8 +142,7 @@ class _Packer:
         self.token_counts = [count_tokens(s.text) for s in sentences]
         # What lies between two sentences (a list marker, a line break) costs tokens too.
         self.gap_tokens = [
-            count_tokens(text[a.end : b.start]) if a.section == b.section else 0
-            for a, b in pairwise(sentences)
+            count_tokens(text[a.end : b.start]) if a.section == b.section else 0 for a, b in pairwise(sentences)
         ]
 
     def chunks(self, source_id: str) -> list[Chunk]:

@@ -17,8 +17,15 @@ import unicodedata
 # Removed outright: zero-width space/joiners, word joiner, BOM, soft hyphen, Mongolian
 # vowel separator. They are invisible, so a quote typed by anyone would never contain them.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"))
-_LIGATURES = {ord("ﬀ"): "ff", ord("ﬁ"): "fi", ord("ﬂ"): "fl", ord("ﬃ"): "ffi",
-              ord("ﬄ"): "ffl", ord("ﬅ"): "st", ord("ﬆ"): "st"}
+_LIGATURES = {
+    ord("ﬀ"): "ff",
+    ord("ﬁ"): "fi",
+    ord("ﬂ"): "fl",
+    ord("ﬃ"): "ffi",
+    ord("ﬄ"): "ffl",
+    ord("ﬅ"): "st",
+    ord("ﬆ"): "st",
+}
 _SPACES = re.compile(r"[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _LINE_BREAKS = re.compile(r"\r\n|[\r\v\f\x85\u2028\u2029]")
 # Other C0/C1 control characters are extraction debris, never text.
@@ -49,13 +56,18 @@ BOILERPLATE_PATTERNS: list[re.Pattern[str]] = [
     _line(rf"(?:est(?:imated)?\.?\s+)?(?:reading|read)\s+time\s*:?\s*(?:about\s+|~\s*)?{_MINUTES}\.?"),
     _line(rf"time\s+to\s+read\s*:?\s*{_MINUTES}\.?"),
     # share / follow buttons
-    _line(rf"share(?:\s+(?:this(?:\s+(?:article|story|post|page))?|(?:on|via|to)\s+(?:{_SOCIAL})(?:\s*\(.{{0,40}}\))?))?"),
+    _line(
+        rf"share(?:\s+(?:this(?:\s+(?:article|story|post|page))?|(?:on|via|to)\s+(?:{_SOCIAL})(?:\s*\(.{{0,40}}\))?))?"
+    ),
     _line(r"click to (?:share|print|email|tweet)\b.{0,80}"),
     _line(rf"(?:follow us|follow)(?:\s+(?:on|via)\s+(?:{_SOCIAL})(?:\s*(?:,|and|&)\s*(?:{_SOCIAL}))*)?"),
     _line(r"tweet|pin it|like this|like loading\.*|facebook|twitter|linkedin|whatsapp|pinterest|reddit"),
     _line(r"advertisements?|sponsored content|skip to (?:main )?content|print(?: this (?:page|article))?"),
     # comment forms
-    _line(r"leave a (?:reply|comment)(?:\s+cancel reply)?|cancel reply|comments are closed|post comment|submit comment|comment"),
+    _line(
+        r"leave a (?:reply|comment)(?:\s+cancel reply)?|cancel reply|comments are closed|post comment"
+        r"|submit comment|comment"
+    ),
     _line(r"your email address will not be published\.?(?:\s*required fields are marked\s*\*)?"),
     _line(r"required fields are marked\s*\*"),
     _line(r"save my name,? email,? and website in this browser for the next time I comment"),
@@ -63,9 +75,15 @@ BOILERPLATE_PATTERNS: list[re.Pattern[str]] = [
     _line(r"notify me of (?:follow-up comments|new comments|new posts)\b.{0,80}"),
     _line(r"this site uses akismet to reduce spam\b.{0,120}"),
     # newsletter prompts
-    _line(r"(?:subscribe|sign up)(?:\s+(?:to|for)\s+(?:our|the)\s+(?:[\w-]+\s+){0,3}newsletters?\b.{0,150}|\s+now)?"),
+    _line(
+        r"(?:subscribe|sign up)"
+        r"(?:\s+(?:to|for)\s+(?:our|the)\s+(?:[\w-]+\s+){0,3}newsletters?\b.{0,150}|\s+now)?"
+    ),
     # related content
-    _line(r"related (?:posts|articles|stories|news|content|reading)|you (?:may|might) also (?:like|enjoy|be interested in)"),
+    _line(
+        r"related (?:posts|articles|stories|news|content|reading)"
+        r"|you (?:may|might) also (?:like|enjoy|be interested in)"
+    ),
     _line(r"read (?:more|also|next)(?:\s*:.{1,200})?"),
 ]
 
@@ -76,14 +94,16 @@ _CONSENT_NOTICE = re.compile(
     r"\b(?:uses|use|using) cookies\b|\bcookie (?:policy|notice|settings|preferences|statement)\b"
     r"|\b(?:accept|allow|reject|decline|manage)(?: all)? cookies\b|\byou(?:r)? (?:consent|agree|accept)"
     r"|\bby (?:continuing|using|clicking|browsing)\b|\b(?:our|the) privacy (?:policy|notice|statement)\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _MAX_NOTICE = 600
 
 # Start of a trailing comment section; everything after it is dropped when it is only
 # boilerplate or short lines (names, dates, "Reply"), never when article prose follows.
 _COMMENTS_HEADING = _line(
     r"leave a (?:reply|comment)(?:\s+cancel reply)?|\d+\s+comments?|comments(?:\s*\(\d+\))?"
-    r"|(?:one|\d+)\s+(?:thoughts?|responses?|replies|reactions?)\s+(?:on|to)\b.{0,300}")
+    r"|(?:one|\d+)\s+(?:thoughts?|responses?|replies|reactions?)\s+(?:on|to)\b.{0,300}"
+)
 # Reader names, dates, "Reply", "Like": a line this short is no article paragraph.
 _SHORT_LINE = 40
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from rag.store import KINDS, IndexVersions, SourceRecord, StoreCollections, Stor
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
+    from chromadb.api.types import Where
 
 
 class IndexWriter(StoreCollections):
@@ -36,7 +37,9 @@ class IndexWriter(StoreCollections):
         if rebuild and existing:
             reason = "--rebuild was asked for"
         elif existing and not versions.compatible_with(existing):
-            reason = f"the index was built with {_describe(existing)}, this run uses {_describe(versions.as_metadata())}"
+            reason = (
+                f"the index was built with {_describe(existing)}, this run uses {_describe(versions.as_metadata())}"
+            )
         if reason:
             # Sources first: without their rows, any chunk left by a crash here is unread.
             for kind in ("sources", "sentences", "chunks"):
@@ -62,8 +65,10 @@ class IndexWriter(StoreCollections):
         if self.versions.dimension == dimension:
             return
         if self.versions.dimension is not None:
-            raise ConfigError(f"the index holds {self.versions.dimension}-dimensional vectors, the model "
-                              f"makes {dimension}: run `qa ingest --rebuild`")
+            raise ConfigError(
+                f"the index holds {self.versions.dimension}-dimensional vectors, the model "
+                f"makes {dimension}: run `qa ingest --rebuild`"
+            )
         self.versions = replace(self.versions, dimension=dimension)
         for kind in ("chunks", "sentences", "sources"):
             self.collection(kind).modify(metadata=self.versions.as_metadata())
@@ -94,9 +99,9 @@ class IndexWriter(StoreCollections):
             metadatas=[source.to_metadata()],
         )
         for kind in ("chunks", "sentences"):
-            self.collection(kind).delete(
-                where={"$and": [{"source_id": source.source_id}, {"content_sha256": {"$ne": sha}}]}
-            )
+            # A cast: mypy cannot infer Chroma's literal operator keys through the nested union.
+            older = cast("Where", {"$and": [{"source_id": source.source_id}, {"content_sha256": {"$ne": sha}}]})
+            self.collection(kind).delete(where=older)
 
     def remove_source(self, source_id: str) -> None:
         # The source row first: from then on no reader trusts the rows, whatever happens next.
@@ -132,5 +137,4 @@ class IndexWriter(StoreCollections):
 
 
 def _describe(metadata: dict[str, Any]) -> str:
-    return (f"layout {metadata.get('schema')}, embedder {metadata.get('embedder')} "
-            f"and chunker {metadata.get('chunker')}")
+    return f"layout {metadata.get('schema')}, embedder {metadata.get('embedder')} and chunker {metadata.get('chunker')}"

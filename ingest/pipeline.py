@@ -122,11 +122,15 @@ def index_versions(settings: Settings) -> IndexVersions:
     return IndexVersions(model_fingerprint(Path(model_dir)), chunker, dimension=None)
 
 
-def prepare_document(path: Path, root: Path, settings: Settings, count_tokens: Callable[[str], int]) -> PreparedDocument:
+def prepare_document(
+    path: Path, root: Path, settings: Settings, count_tokens: Callable[[str], int]
+) -> PreparedDocument:
     """Load, clean and chunk one file."""
     pages = load_file(path, root, max_bytes=settings.max_file_bytes)
     metadata = dict(pages[0].metadata)
-    parts, page_spans, cursor = [], [], 0
+    parts: list[str] = []
+    page_spans: list[list[Any]] = []
+    cursor = 0
     for page in pages:
         cleaned = clean_text(page.page_content)
         if not cleaned:
@@ -163,23 +167,44 @@ def stored_rows(source_id: str, sha: str, document: PreparedDocument) -> tuple[l
     pages = document.metadata.get("pages")
     title = str(document.metadata.get("title") or source_id)
     chunks = [
-        StoredChunk(chunk_id=c.chunk_id, source_id=source_id, content_sha256=sha, section=c.section, start=c.start,
-                    end=c.end, text=c.text, first_sentence=c.first_sentence, last_sentence=c.last_sentence,
-                    chunk_index=i, title=title, page=_page_at(pages, c.start))
+        StoredChunk(
+            chunk_id=c.chunk_id,
+            source_id=source_id,
+            content_sha256=sha,
+            section=c.section,
+            start=c.start,
+            end=c.end,
+            text=c.text,
+            first_sentence=c.first_sentence,
+            last_sentence=c.last_sentence,
+            chunk_index=i,
+            title=title,
+            page=_page_at(pages, c.start),
+        )
         for i, c in enumerate(document.chunked.chunks)
     ]
     sentences = [
-        StoredSentence(sentence_id=r.sentence_id, source_id=source_id, content_sha256=sha, index=r.index,
-                       section=r.sentence.section, start=r.sentence.start, end=r.sentence.end, text=r.sentence.text,
-                       paragraph=r.sentence.paragraph, is_list_item=r.sentence.is_list_item,
-                       page=_page_at(pages, r.sentence.start))
+        StoredSentence(
+            sentence_id=r.sentence_id,
+            source_id=source_id,
+            content_sha256=sha,
+            index=r.index,
+            section=r.sentence.section,
+            start=r.sentence.start,
+            end=r.sentence.end,
+            text=r.sentence.text,
+            paragraph=r.sentence.paragraph,
+            is_list_item=r.sentence.is_list_item,
+            page=_page_at(pages, r.sentence.start),
+        )
         for r in document.chunked.sentences
     ]
     return chunks, sentences
 
 
-def source_record(planned: PlannedFile, root: Path, document: PreparedDocument, n_chunks: int,
-                  n_sentences: int) -> SourceRecord:
+def source_record(
+    planned: PlannedFile, root: Path, document: PreparedDocument, n_chunks: int, n_sentences: int
+) -> SourceRecord:
     metadata = {
         **{k: v for k, v in document.metadata.items() if k not in ("source_id", "page")},
         "content_sha256": planned.sha,
@@ -194,8 +219,13 @@ def source_record(planned: PlannedFile, root: Path, document: PreparedDocument, 
 class IngestRun:
     """One run of `ingest_paths`: the writer, the lazily loaded model and the summary it fills."""
 
-    def __init__(self, settings: Settings, writer: IndexWriter, embedder: LazyEmbedder,
-                 on_failure: Callable[[str, str], None] | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        writer: IndexWriter,
+        embedder: LazyEmbedder,
+        on_failure: Callable[[str, str], None] | None,
+    ) -> None:
         self.settings = settings
         self.root = settings.corpus_dir
         self.writer = writer

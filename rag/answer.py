@@ -31,9 +31,17 @@ class RetrievedChunk(BaseModel):
 
 def retrieved_chunks(documents: Sequence[Document]) -> list[RetrievedChunk]:
     """What the retriever returned, from its documents' metadata."""
-    return [RetrievedChunk(rank=d.metadata["rank"], chunk_id=d.metadata["chunk_id"], source_id=d.metadata["source_id"],
-                           section=d.metadata["section"], start=d.metadata["start"], end=d.metadata["end"])
-            for d in documents]
+    return [
+        RetrievedChunk(
+            rank=d.metadata["rank"],
+            chunk_id=d.metadata["chunk_id"],
+            source_id=d.metadata["source_id"],
+            section=d.metadata["section"],
+            start=d.metadata["start"],
+            end=d.metadata["end"],
+        )
+        for d in documents
+    ]
 
 
 class GuardReport(BaseModel):
@@ -79,18 +87,26 @@ def compose_answer(snapshot: IndexSnapshot, groups: list[list[SentenceRow]]) -> 
         first, last = group[0], group[-1]
         source = snapshot.sources[first.source_id]
         citations.append(
-            make_citation(n, first.source_id, source.title, first.section, source.text, first.start, last.end,
-                          page=first.page)
+            make_citation(
+                n, first.source_id, source.title, first.section, source.text, first.start, last.end, page=first.page
+            )
         )
         pieces.append(f"{_render(group)} [{n}]")
     verify_citations(citations, {sid: doc.text for sid, doc in snapshot.sources.items()})
     return "\n\n".join(pieces), citations
 
 
-def abstention(timings_ms: dict[str, float], retrieval_query: str | None = None,
-               retrieved: list[RetrievedChunk] | None = None) -> Answer:
-    return Answer(answer=ABSTENTION_TEXT, abstained=True, citations=[], timings_ms=timings_ms,
-                  retrieval_query=retrieval_query, retrieved=retrieved or [])
+def abstention(
+    timings_ms: dict[str, float], retrieval_query: str | None = None, retrieved: list[RetrievedChunk] | None = None
+) -> Answer:
+    return Answer(
+        answer=ABSTENTION_TEXT,
+        abstained=True,
+        citations=[],
+        timings_ms=timings_ms,
+        retrieval_query=retrieval_query,
+        retrieved=retrieved or [],
+    )
 
 
 def word_pieces(text: str) -> list[str]:

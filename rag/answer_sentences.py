@@ -24,7 +24,7 @@ def clean_sentence(sentence: str) -> str:
     text = MARKER.sub("", sentence).strip()
     bullet = LIST_MARKER.match(text)
     if bullet:
-        text = text[bullet.end():]
+        text = text[bullet.end() :]
     return " ".join(text.split())
 
 
@@ -33,7 +33,7 @@ def _marked_units(text: str, whole: bool) -> list[tuple[str, list[int], bool]]:
     belongs to the sentence it sits in or directly follows; `closes` says it ends that sentence."""
     pieces, spots, position, length = [], [], 0, 0
     for match in MARKER.finditer(text):
-        pieces.append(text[position:match.start()])
+        pieces.append(text[position : match.start()])
         length += len(pieces[-1])
         spots.append((length, [int(n) for n in re.split(r"\s*,\s*", match.group(1))]))
         position = match.end()
@@ -47,8 +47,8 @@ def _marked_units(text: str, whole: bool) -> list[tuple[str, list[int], bool]]:
         if index is None:  # in the space between two sentences: it follows the earlier one
             index = max([i for i, (a, b) in enumerate(spans) if b <= spot] or [0])
         marks[index] += numbers
-        closes[index] = closes[index] or not plain[spot:spans[index][1]].strip(" .!?…’”\"')")
-    return [(plain[a:b], m, c) for (a, b), m, c in zip(spans, marks, closes) if plain[a:b].strip()]
+        closes[index] = closes[index] or not plain[spot : spans[index][1]].strip(" .!?…’”\"')")
+    return [(plain[a:b], m, c) for (a, b), m, c in zip(spans, marks, closes, strict=True) if plain[a:b].strip()]
 
 
 def _paragraph_units(paragraph: str) -> list[tuple[str, list[int], bool]]:
@@ -60,7 +60,7 @@ def _paragraph_units(paragraph: str) -> list[tuple[str, list[int], bool]]:
         if bullet:
             units += _marked_units(" ".join(prose), whole=False) if prose else []
             prose.clear()
-            units += _marked_units(line[bullet.end():], whole=True)
+            units += _marked_units(line[bullet.end() :], whole=True)
         elif line:
             prose.append(line)
     units += _marked_units(" ".join(prose), whole=False) if prose else []

@@ -100,12 +100,22 @@ class ExtractiveAnswerer:
     def embeddings(self) -> MiniLMEmbeddings:
         return self.retriever.embeddings
 
-    def answer(self, question: Any, history: Sequence[Mapping[str, str]] | None = None, top_k: Any = None,
-               filters: Mapping[str, Any] | None = None) -> Answer:
+    def answer(
+        self,
+        question: Any,
+        history: Sequence[Mapping[str, str]] | None = None,
+        top_k: Any = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> Answer:
         return self.chain.invoke(AnswerRequest(question, history, top_k, filters))
 
-    def stream_answer(self, question: Any, history: Sequence[Mapping[str, str]] | None = None, top_k: Any = None,
-                      filters: Mapping[str, Any] | None = None) -> Iterator[str | Answer]:
+    def stream_answer(
+        self,
+        question: Any,
+        history: Sequence[Mapping[str, str]] | None = None,
+        top_k: Any = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> Iterator[str | Answer]:
         answer = self.answer(question, history, top_k, filters)  # raises on bad input, before streaming
         return iter([*word_pieces(answer.answer), answer])
 
@@ -132,8 +142,9 @@ class ExtractiveAnswerer:
         terms = weighted_terms(question, None, FOLLOW_UP_WEIGHT)
         scored = score_sentences(self.snapshot, retrieval.documents, retrieval.vectors, terms)
         shape = read_question(question, self.snapshot.corpus_terms, self.snapshot.corpus_bigrams)
-        groups = select_evidence(self.snapshot, scored, self.settings.abstain_threshold,
-                                 self.settings.max_answer_sentences, shape, question)
+        groups = select_evidence(
+            self.snapshot, scored, self.settings.abstain_threshold, self.settings.max_answer_sentences, shape, question
+        )
         return Evidence(retrieval, groups, _ms(begin))
 
     def compose(self, evidence: Evidence) -> Answer:
@@ -148,8 +159,14 @@ class ExtractiveAnswerer:
             return abstention(timings, query, retrieved)
         text, citations = compose_answer(self.snapshot, evidence.groups)
         timings["total"] = _ms(prepared.started)
-        return Answer(answer=text, abstained=False, citations=citations, timings_ms=timings, retrieval_query=query,
-                      retrieved=retrieved)
+        return Answer(
+            answer=text,
+            abstained=False,
+            citations=citations,
+            timings_ms=timings,
+            retrieval_query=query,
+            retrieved=retrieved,
+        )
 
 
 def _ms(since: float) -> float:

@@ -20,10 +20,12 @@ class Citation(BaseModel):
     page: int | None = Field(default=None, description="PDF page where the quote starts")
 
 
-def make_citation(n: int, source_id: str, title: str, section: str, text: str, start: int, end: int,
-                  page: int | None = None) -> Citation:
-    return Citation(n=n, source_id=source_id, title=title, section=section, quote=text[start:end],
-                    start=start, end=end, page=page)
+def make_citation(
+    n: int, source_id: str, title: str, section: str, text: str, start: int, end: int, page: int | None = None
+) -> Citation:
+    return Citation(
+        n=n, source_id=source_id, title=title, section=section, quote=text[start:end], start=start, end=end, page=page
+    )
 
 
 def verify_citations(citations: list[Citation], source_texts: Mapping[str, str]) -> None:

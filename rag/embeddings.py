@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from threading import Lock
-from typing import Callable
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -57,15 +57,19 @@ class MiniLMEmbeddings(Embeddings):
         self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
         self.batch_size = batch_size
         self.version = model_fingerprint(self.model_dir)
-        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dimension = int(dimension())
+        # sentence-transformers renamed the method in 5.x; older 5.0 releases only have the old name.
+        get_dimension = getattr(self._model, "get_embedding_dimension", None)
+        dimension = get_dimension() if get_dimension else self._model.get_sentence_embedding_dimension()
+        if dimension is None:
+            raise ConfigError(f"the model in {self.model_dir} does not say how long its vectors are")
+        self.dimension = int(dimension)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = Lock()
 
     @property
     def max_tokens(self) -> int:
-        return int(self._model.max_seq_length)
+        return int(self._model.max_seq_length or 0)
 
     def token_counter(self) -> Callable[[str], int]:
         tokenizer = self._model.tokenizer

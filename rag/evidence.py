@@ -47,9 +47,11 @@ REFERS_BACK = re.compile(r"\bthe (?:same|latter|former|aforementioned)\b(?! (?:t
 # A sentence that poses a question ("the main question is whether ...") is answered by the next.
 POSES_QUESTION = re.compile(r"\bquestion (?:is|was|remains) (?:whether|if|how|what|why|who)\b", re.IGNORECASE)
 # A question that asks for two things ("... the EU and NATO, respectively") needs room for both.
-MULTI_PART = re.compile(r"\brespectively\b|\bboth\b|\band (?:what|why|how|when|who|which|where)\b|\bfor and against\b"
-                        r"|\bin common\b|\bcompared?\b|\bdiffer|\bwhich (?:one|of)\b",
-                        re.IGNORECASE)
+MULTI_PART = re.compile(
+    r"\brespectively\b|\bboth\b|\band (?:what|why|how|when|who|which|where)\b|\bfor and against\b"
+    r"|\bin common\b|\bcompared?\b|\bdiffer|\bwhich (?:one|of)\b",
+    re.IGNORECASE,
+)
 # The next sentence spells out what this one announces ("... two core issues." "These are ...").
 SPELLED_OUT_NEXT = re.compile(r"^(?:these|they|those|this|it) (?:are|is|were|was|include|includes)\b", re.IGNORECASE)
 # Questions that want reasons or descriptions get room for more than one sentence, may follow
@@ -102,7 +104,7 @@ def score_sentences(
     # A follow-up brings two vectors (with and without its context): the better match counts.
     dense_scores = np.max(matrix @ np.vstack(question_vectors).astype(np.float32).T, axis=1)
     scored = []
-    for (sentence, rank), dense in zip(rows, dense_scores):
+    for (sentence, rank), dense in zip(rows, dense_scores, strict=True):
         coverage = snapshot.term_stats.coverage(query_terms, sentence.terms | snapshot.section_terms(sentence.section))
         relevance = DENSE_WEIGHT * max(float(dense), 0.0) + (1 - DENSE_WEIGHT) * coverage
         scored.append(ScoredSentence(sentence, relevance, float(dense), coverage, rank))
@@ -135,8 +137,11 @@ class EvidencePicker:
             terms: set[str] = set()
             for sentence in self.expansion(item):
                 terms |= sentence.terms
-            self.windows[key] = (terms | self.snapshot.section_terms(item.sentence.section)
-                                 | self.snapshot.paragraph_terms(item.sentence))
+            self.windows[key] = (
+                terms
+                | self.snapshot.section_terms(item.sentence.section)
+                | self.snapshot.paragraph_terms(item.sentence)
+            )
         return self.windows[key]
 
     def qualifies(self, item: ScoredSentence, floor: float | None = None) -> bool:
@@ -150,9 +155,13 @@ class EvidencePicker:
         unit_terms: set[str] = set()
         for sentence in unit:
             unit_terms |= sentence.terms
-        return self.shape.satisfied_by(" ".join(s.text for s in unit), window, _with_aliases(unit_terms),
-                                       strong_match=item.dense >= STRONG_DENSE_MATCH,
-                                       near_terms=unit_terms | self.snapshot.section_terms(item.sentence.section))
+        return self.shape.satisfied_by(
+            " ".join(s.text for s in unit),
+            window,
+            _with_aliases(unit_terms),
+            strong_match=item.dense >= STRONG_DENSE_MATCH,
+            near_terms=unit_terms | self.snapshot.section_terms(item.sentence.section),
+        )
 
     def speaks_of(self, item: ScoredSentence) -> set[str]:
         """Stricter than the paragraph window: the evidence itself (or its section title)."""
@@ -177,7 +186,7 @@ class EvidencePicker:
         return chosen
 
     def complements(self, scored: Sequence[ScoredSentence], chosen: list[ScoredSentence]) -> None:
-        """"the Israel model and the South Korean model, respectively": each alternative the
+        """ "the Israel model and the South Korean model, respectively": each alternative the
         answer has not covered yet gets its own best evidence. The question already passed the
         threshold once, so the second part may be found a little below it."""
         if self.shape is None:
@@ -187,9 +196,13 @@ class EvidencePicker:
                 if any(name.present_in(self.speaks_of(item)) for item in chosen):
                     continue
                 extra = next(
-                    (item for item in scored if item not in chosen
-                     and self.qualifies(item, COMPLEMENT_RATIO * self.threshold)
-                     and name.present_in(self.speaks_of(item))),
+                    (
+                        item
+                        for item in scored
+                        if item not in chosen
+                        and self.qualifies(item, COMPLEMENT_RATIO * self.threshold)
+                        and name.present_in(self.speaks_of(item))
+                    ),
                     None,
                 )
                 if extra is not None:
@@ -280,9 +293,14 @@ def _group(snapshot: IndexSnapshot, keys: Mapping[tuple[str, int], float]) -> li
         if sentence is None:
             continue
         last = groups[-1][1][-1] if groups else None
-        if last is not None and last.source_id == source_id and last.index == index - 1 and last.section == sentence.section:
+        if (
+            last is not None
+            and last.source_id == source_id
+            and last.index == index - 1
+            and last.section == sentence.section
+        ):
             score, members = groups[-1]
-            groups[-1] = (max(score, keys[(source_id, index)]), members + [sentence])
+            groups[-1] = (max(score, keys[(source_id, index)]), [*members, sentence])
         else:
             groups.append((keys[(source_id, index)], [sentence]))
     groups.sort(key=lambda item: -item[0])

@@ -18,8 +18,7 @@ from rag.store import IndexReader, open_client
 MODES = ("extractive", "llm")
 
 
-def load_answerer(settings: Settings, embeddings: MiniLMEmbeddings | None = None,
-                  mode: str | None = None) -> Answerer:
+def load_answerer(settings: Settings, embeddings: MiniLMEmbeddings | None = None, mode: str | None = None) -> Answerer:
     """The answerer for `mode` (default: settings.answerer)."""
     mode = mode or settings.answerer
     if mode not in MODES:
@@ -41,11 +40,18 @@ def load_extractive(settings: Settings, embeddings: MiniLMEmbeddings | None = No
     reader = IndexReader(client, settings.collection)
     snapshot = load_snapshot(reader, embedder_version=embeddings.version)
     if snapshot.versions.dimension != embeddings.dimension:
-        raise ConfigError(f"index vectors have {snapshot.versions.dimension} dimensions, the model {embeddings.dimension}")
-    vectorstore = Chroma(collection_name=reader.name("chunks"), embedding_function=embeddings, client=client,
-                         create_collection_if_not_exists=False)
-    retriever = HybridRetriever(snapshot=snapshot, vectorstore=vectorstore, embeddings=embeddings,
-                                k=settings.top_k, rrf_k=settings.rrf_k)
+        raise ConfigError(
+            f"index vectors have {snapshot.versions.dimension} dimensions, the model {embeddings.dimension}"
+        )
+    vectorstore = Chroma(
+        collection_name=reader.name("chunks"),
+        embedding_function=embeddings,
+        client=client,
+        create_collection_if_not_exists=False,
+    )
+    retriever = HybridRetriever(
+        snapshot=snapshot, vectorstore=vectorstore, embeddings=embeddings, k=settings.top_k, rrf_k=settings.rrf_k
+    )
     answerer = ExtractiveAnswerer(settings, snapshot, retriever)
     answerer.answer("warm-up")  # the first call pays one-off costs (tokenizer, Chroma query path)
     return answerer

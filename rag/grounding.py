@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -43,8 +43,12 @@ from rag.answer_sentences import clean_sentence
 from rag.lexical import ALIAS_OF, NEGATIONS, tokens
 from rag.sentences import LIST_MARKER, split_sentences
 
-if TYPE_CHECKING:
-    from rag.embeddings import MiniLMEmbeddings
+
+class Encoder(Protocol):
+    """What the semantic half of the test needs: unit-length sentence vectors (MiniLMEmbeddings,
+    or the guard's memoising wrapper of it)."""
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,16 @@ NUMBER_WORDS = {
     )
 }
 TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-NUMBER_WORD = re.compile(r"\b(" + "|".join(TENS) + r")[-\s](" + "|".join(list(NUMBER_WORDS)[1:10]) + r")\b|\b("
-                         + "|".join(list(NUMBER_WORDS) + list(TENS)) + r")\b", re.IGNORECASE)
+NUMBER_WORD = re.compile(
+    r"\b("
+    + "|".join(TENS)
+    + r")[-\s]("
+    + "|".join(list(NUMBER_WORDS)[1:10])
+    + r")\b|\b("
+    + "|".join(list(NUMBER_WORDS) + list(TENS))
+    + r")\b",
+    re.IGNORECASE,
+)
 NAME_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[^\W\d_][\w’'-]*")
 OPENING = "\"“‘’'([«"
 CLAUSE_BREAK = re.compile(r"[,;:.!?()\[\]–—]|\b(?:but|while|whereas|however|although|though)\b", re.IGNORECASE)
@@ -154,8 +166,9 @@ def names_in(sentence: str) -> list[str]:
         for part in word.split("-"):
             bare = re.sub(r"[’']s?$", "", part)
             acronym = len(bare) >= 2 and bare.isupper() and bare.isalpha()
-            if acronym or (bare[:1].isupper() and len(bare) > 1 and not _opens_sentence(sentence, offset)
-                           and tokens(bare)):
+            if acronym or (
+                bare[:1].isupper() and len(bare) > 1 and not _opens_sentence(sentence, offset) and tokens(bare)
+            ):
                 pieces.append((offset, offset + len(bare), bare))
             offset += len(part) + 1
     names: list[list[str]] = []
@@ -214,13 +227,15 @@ def negations_in(text: str) -> list[_Negation]:
         for i, stem in enumerate(stems):
             if stem not in NEGATIONS:
                 continue
-            focus = next((s for s in stems[i + 1:] if s not in NEGATIONS), None)
+            focus = next((s for s in stems[i + 1 :] if s not in NEGATIONS), None)
             if focus is not None:
                 found.append(_Negation(focus, content, " ".join(clause.split())))
     return found
 
 
-def _flip(negations: list[_Negation], other_content: set[str], other_negated: set[str], min_shared: int) -> _Negation | None:
+def _flip(
+    negations: list[_Negation], other_content: set[str], other_negated: set[str], min_shared: int
+) -> _Negation | None:
     for negation in negations:
         if negation.focus in other_negated or not _term_present(negation.focus, other_content):
             continue
@@ -236,7 +251,7 @@ def passage_sentences(passage: str) -> list[str]:
     for line in passage.splitlines():
         line = line.strip()
         bullet = LIST_MARKER.match(line)
-        body = line[bullet.end():] if bullet else line
+        body = line[bullet.end() :] if bullet else line
         sentences += [" ".join(body[a:b].split()) for a, b in split_sentences(body, 0, len(body))]
     return sentences or [" ".join(passage.split())]
 
@@ -244,8 +259,9 @@ def passage_sentences(passage: str) -> list[str]:
 def passage_windows(passage: str, size: int) -> list[str]:
     """Every run of 1..size consecutive passage sentences."""
     sentences = passage_sentences(passage)
-    return [" ".join(sentences[i:i + width]) for width in range(1, size + 1)
-            for i in range(len(sentences) - width + 1)]
+    return [
+        " ".join(sentences[i : i + width]) for width in range(1, size + 1) for i in range(len(sentences) - width + 1)
+    ]
 
 
 @dataclass
@@ -255,8 +271,9 @@ class _Verdict:
     lexical: float
 
 
-def _judge_window(text: str, content: set[str], negations: list[_Negation], window: str,
-                  thresholds: SupportThresholds) -> _Verdict:
+def _judge_window(
+    text: str, content: set[str], negations: list[_Negation], window: str, thresholds: SupportThresholds
+) -> _Verdict:
     window_tokens = tokens(CONTRACTED_NOT.sub(" not", window))
     window_numbers = numbers_in(window, words=True)
     stems = set(window_tokens) | window_numbers  # "twenty-six" in the passage covers "26"
@@ -283,7 +300,7 @@ def check_support(
     sentence: str,
     passage: str,
     *,
-    embeddings: MiniLMEmbeddings | None = None,
+    embeddings: Encoder | None = None,
     thresholds: SupportThresholds = DEFAULT,
 ) -> Support:
     """Whether `passage` supports `sentence`: some window of the passage (up to
@@ -297,8 +314,9 @@ def check_support(
     if not passage.strip():
         return Support(False, ["no passage to support it"], 0.0, None)
     negations = negations_in(text)
-    verdicts = [_judge_window(text, content, negations, w, thresholds)
-                for w in passage_windows(passage, thresholds.window)]
+    verdicts = [
+        _judge_window(text, content, negations, w, thresholds) for w in passage_windows(passage, thresholds.window)
+    ]
     candidates = sorted((v for v in verdicts if not v.hard), key=lambda v: -v.lexical)
     if candidates and candidates[0].lexical >= thresholds.lexical:
         return Support(True, [], round(candidates[0].lexical, 4), None)
@@ -321,6 +339,7 @@ def check_support(
         else:
             shown = f"semantic {semantic:.2f} < {thresholds.semantic}"
         if closest.lexical < thresholds.lexical:
-            reasons.append(f"too little of it is in the passage: lexical {closest.lexical:.2f} < "
-                           f"{thresholds.lexical}, {shown}")
+            reasons.append(
+                f"too little of it is in the passage: lexical {closest.lexical:.2f} < {thresholds.lexical}, {shown}"
+            )
     return Support(False, reasons, round(closest.lexical, 4), None if semantic is None else round(semantic, 4))

@@ -17,16 +17,19 @@ import numpy as np
 from langchain_core.documents import Document
 
 from rag.answer import GuardReport
-from rag.embeddings import MiniLMEmbeddings
 from rag.answer_sentences import split_answer_sentences
+from rag.embeddings import MiniLMEmbeddings
 from rag.grounding import check_support
 from rag.prompt import NOT_IN_SOURCES
 from rag.snapshot import IndexSnapshot, SentenceRow
 
 # Models like to end with their own list of sources; it is not part of the answer.
-TRAILING_SOURCES = re.compile(r"\n\s*(?:\*\*)?(?:sources|references|citations)(?:\*\*)?\s*:?\s*\n[\s\S]*$", re.IGNORECASE)
-DECLINES = re.compile(r"^\W*(?:not in the sources|the sources do not|i (?:cannot|can't|don't) (?:find|answer|know))",
-                      re.IGNORECASE)
+TRAILING_SOURCES = re.compile(
+    r"\n\s*(?:\*\*)?(?:sources|references|citations)(?:\*\*)?\s*:?\s*\n[\s\S]*$", re.IGNORECASE
+)
+DECLINES = re.compile(
+    r"^\W*(?:not in the sources|the sources do not|i (?:cannot|can't|don't) (?:find|answer|know))", re.IGNORECASE
+)
 UNSUPPORTED_MARK = "[unsupported]"
 # The prompt asks for one to four sentences; a model that rambles past this many gets the rest
 # dropped unchecked (and counted), so a runaway generation cannot make the guard slow.
@@ -44,7 +47,7 @@ class CachedEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if missing:
-            for text, vector in zip(missing, self.embeddings.encode(missing)):
+            for text, vector in zip(missing, self.embeddings.encode(missing), strict=True):
                 self.cache[text] = vector
         return np.vstack([self.cache[t] for t in texts]) if texts else np.zeros((0, self.embeddings.dimension))
 
@@ -60,15 +63,16 @@ class Span:
 
 @dataclass
 class GuardedAnswer:
+    report: GuardReport
     sentences: list[tuple[str, list[Span]]] = field(default_factory=list)  # kept, with their spans
     flagged: list[str] = field(default_factory=list)  # kept unsupported (flag policy), in order
     order: list[tuple[str, int]] = field(default_factory=list)  # ("kept"|"flagged", index) in answer order
-    report: GuardReport | None = None
     declined: bool = False
 
 
-def best_window(snapshot: IndexSnapshot, document: Document, sentence: str, vector: np.ndarray,
-                encoder: "CachedEncoder") -> Span:
+def best_window(
+    snapshot: IndexSnapshot, document: Document, sentence: str, vector: np.ndarray, encoder: CachedEncoder
+) -> Span:
     """The window of one to three consecutive chunk sentences that supports the answer sentence
     (the same test the evals apply to the quote), closest in meaning; a shorter one wins a near
     tie. Falls back to the closest window when none supports it alone."""
@@ -84,8 +88,11 @@ def best_window(snapshot: IndexSnapshot, document: Document, sentence: str, vect
     candidates.sort(key=lambda item: -item[0])
     source_text = snapshot.sources[rows[0].source_id].text if rows else ""
     chosen = next(
-        (window for _, window in candidates
-         if check_support(sentence, source_text[window[0].start : window[-1].end], embeddings=encoder).supported),
+        (
+            window
+            for _, window in candidates
+            if check_support(sentence, source_text[window[0].start : window[-1].end], embeddings=encoder).supported
+        ),
         candidates[0][1] if candidates else [],
     )
     if not chosen:  # an empty chunk cannot happen for an indexed one; keep the whole chunk then

@@ -56,10 +56,24 @@ def stem(word: str) -> str:
     if len(word) <= 3 or word.isdigit():
         return word
     for suffix, replacement, min_len in (
-        ("ysis", "ys", 6), ("yses", "ys", 6), ("ysed", "ys", 6), ("yzed", "ys", 6), ("ysing", "ys", 7),
-        ("yzing", "ys", 7), ("yse", "ys", 5), ("yze", "ys", 5),
-        ("ies", "y", 5), ("sses", "ss", 5), ("ness", "", 7), ("ments", "ment", 6), ("ings", "", 7),
-        ("ing", "", 6), ("edly", "", 7), ("ed", "", 5), ("es", "e", 5), ("s", "", 4),
+        ("ysis", "ys", 6),
+        ("yses", "ys", 6),
+        ("ysed", "ys", 6),
+        ("yzed", "ys", 6),
+        ("ysing", "ys", 7),
+        ("yzing", "ys", 7),
+        ("yse", "ys", 5),
+        ("yze", "ys", 5),
+        ("ies", "y", 5),
+        ("sses", "ss", 5),
+        ("ness", "", 7),
+        ("ments", "ment", 6),
+        ("ings", "", 7),
+        ("ing", "", 6),
+        ("edly", "", 7),
+        ("ed", "", 5),
+        ("es", "e", 5),
+        ("s", "", 4),
     ):
         if not word.endswith(suffix) or len(word) < min_len:
             continue
@@ -154,4 +168,3 @@ class TermStats:
             if term in present or (term in ALIAS_OF and not ALIAS_OF[term].isdisjoint(present))
         )
         return found / total
-

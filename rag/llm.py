@@ -41,14 +41,22 @@ CONDENSE_MARGIN_CHARS = 200
 def make_chat_model(settings: Settings) -> BaseChatModel:
     """ChatOpenAI for the configured server. Builds a client only: no request is made here."""
     if not settings.llm_base_url:
-        raise ConfigError("the llm mode needs QA_LLM_BASE_URL (an OpenAI-compatible server, e.g. "
-                          "http://127.0.0.1:11434/v1); the extractive mode needs nothing")
+        raise ConfigError(
+            "the llm mode needs QA_LLM_BASE_URL (an OpenAI-compatible server, e.g. "
+            "http://127.0.0.1:11434/v1); the extractive mode needs nothing"
+        )
     from langchain_openai import ChatOpenAI  # optional dependency, only for this mode
 
     key = settings.llm_api_key or SecretStr("not-needed")
-    return ChatOpenAI(base_url=settings.llm_base_url, model=settings.llm_model, api_key=key,
-                      timeout=settings.llm_timeout_s, max_retries=0, temperature=0,
-                      max_completion_tokens=settings.llm_max_tokens)
+    return ChatOpenAI(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=key,
+        timeout=settings.llm_timeout_s,
+        max_retries=0,
+        temperature=0,
+        max_completion_tokens=settings.llm_max_tokens,
+    )
 
 
 class LLMAnswerer:
@@ -69,8 +77,13 @@ class LLMAnswerer:
     def embeddings(self) -> MiniLMEmbeddings:
         return self.retriever.embeddings
 
-    def answer(self, question: Any, history: Sequence[Mapping[str, str]] | None = None, top_k: Any = None,
-               filters: Mapping[str, Any] | None = None) -> Answer:
+    def answer(
+        self,
+        question: Any,
+        history: Sequence[Mapping[str, str]] | None = None,
+        top_k: Any = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> Answer:
         result = None
         for item in self.stream_answer(question, history, top_k, filters):
             result = item
@@ -78,8 +91,13 @@ class LLMAnswerer:
             raise TypeError("the llm answer stream ended without an answer")
         return result
 
-    def stream_answer(self, question: Any, history: Sequence[Mapping[str, str]] | None = None, top_k: Any = None,
-                      filters: Mapping[str, Any] | None = None) -> Iterator[str | Answer]:
+    def stream_answer(
+        self,
+        question: Any,
+        history: Sequence[Mapping[str, str]] | None = None,
+        top_k: Any = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> Iterator[str | Answer]:
         """Yields text deltas as the model writes them, then the guarded Answer. Bad input
         raises before the first item."""
         prepared = self.extractive.prepare(AnswerRequest(question, history, top_k, filters))
@@ -131,8 +149,9 @@ class LLMAnswerer:
         except openai.APIError as error:  # connection, timeout and HTTP status errors of the server
             raise LLMUnavailableError(self._describe(error)) from None
 
-    def compose(self, prepared: PreparedQuestion, standalone: str, guarded: GuardedAnswer,
-                timings: dict[str, float]) -> Answer:
+    def compose(
+        self, prepared: PreparedQuestion, standalone: str, guarded: GuardedAnswer, timings: dict[str, float]
+    ) -> Answer:
         """The kept sentences with their citations; the extractive answer when none was kept."""
         if not guarded.sentences:
             return self._fallback(prepared, standalone, guarded, timings)
@@ -149,29 +168,55 @@ class LLMAnswerer:
                 if span not in numbers:
                     numbers[span] = len(numbers) + 1
                     source = self.snapshot.sources[span.source_id]
-                    citations.append(make_citation(numbers[span], span.source_id, source.title, span.section,
-                                                   source.text, span.start, span.end, page=span.page))
+                    citations.append(
+                        make_citation(
+                            numbers[span],
+                            span.source_id,
+                            source.title,
+                            span.section,
+                            source.text,
+                            span.start,
+                            span.end,
+                            page=span.page,
+                        )
+                    )
                 markers.append(f"[{numbers[span]}]")
             parts.append(f"{text} {''.join(markers)}")
         verify_citations(citations, {sid: doc.text for sid, doc in self.snapshot.sources.items()})
         timings["total"] = _ms(prepared.started)
-        return Answer(answer=" ".join(parts), abstained=False, citations=citations, timings_ms=timings,
-                      retrieval_query=standalone, mode="llm", guard=guarded.report)
+        return Answer(
+            answer=" ".join(parts),
+            abstained=False,
+            citations=citations,
+            timings_ms=timings,
+            retrieval_query=standalone,
+            mode="llm",
+            guard=guarded.report,
+        )
 
-    def _fallback(self, prepared: PreparedQuestion, standalone: str, guarded: GuardedAnswer,
-                  timings: dict[str, float]) -> Answer:
+    def _fallback(
+        self, prepared: PreparedQuestion, standalone: str, guarded: GuardedAnswer, timings: dict[str, float]
+    ) -> Answer:
         fallback = self.extractive.answer(prepared.question, top_k=prepared.top_k, filters=prepared.filters)
         timings["total"] = _ms(prepared.started)
         extractive_timings = {f"extractive_{k}": v for k, v in fallback.timings_ms.items()}
-        return fallback.model_copy(update={"mode": "llm", "guard": guarded.report, "fallback": "extractive",
-                                           "timings_ms": {**timings, **extractive_timings},
-                                           "retrieval_query": standalone})
+        return fallback.model_copy(
+            update={
+                "mode": "llm",
+                "guard": guarded.report,
+                "fallback": "extractive",
+                "timings_ms": {**timings, **extractive_timings},
+                "retrieval_query": standalone,
+            }
+        )
 
     def _describe(self, error: Exception) -> str:
         # The class name and the server address, never the key or the request.
-        return (f"the LLM server at {self.settings.llm_base_url} did not answer "
-                f"({type(error).__name__}); check QA_LLM_BASE_URL and that the server runs, or use the "
-                f"extractive mode")
+        return (
+            f"the LLM server at {self.settings.llm_base_url} did not answer "
+            f"({type(error).__name__}); check QA_LLM_BASE_URL and that the server runs, or use the "
+            f"extractive mode"
+        )
 
 
 def _ms(since: float) -> float:

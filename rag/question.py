@@ -6,6 +6,7 @@ give no count, or on "Why did South Korea join NATO in 2023?" when 2023 belongs 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -18,37 +19,58 @@ NUMBER_WORDS = (
 COUNT = re.compile(r"\d|\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
 PERCENT = re.compile(r"%|\bper ?cent\b|\bpercentage\b|\b(?:half|third|quarter|fifth|tenth)s?\b", re.IGNORECASE)
 YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
-MONTH = re.compile(r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b",
-                   re.IGNORECASE)
+MONTH = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b", re.IGNORECASE
+)
 TIME_WORDS = re.compile(r"\b(?:century|centuries|decades?|ago)\b", re.IGNORECASE)
-ASKS_COUNT = re.compile(r"\b(?:how (?:many|much|large|big|long|far)|what (?:number|amount|size)|"
-                        r"what is the (?:number|amount|size))\b", re.IGNORECASE)
-ASKS_PERCENT = re.compile(r"\b(?:what|which|how (?:large|big|much)(?: a)?) (?:share|percentage|proportion|fraction|"
-                          r"percent)\b", re.IGNORECASE)
-ASKS_TIME = re.compile(r"^\s*(?:and\s+)?when\b|\b(?:what|which) (?:year|years|date|month|decade|century|day)\b",
-                       re.IGNORECASE)
+ASKS_COUNT = re.compile(
+    r"\b(?:how (?:many|much|large|big|long|far)|what (?:number|amount|size)|"
+    r"what is the (?:number|amount|size))\b",
+    re.IGNORECASE,
+)
+ASKS_PERCENT = re.compile(
+    r"\b(?:what|which|how (?:large|big|much)(?: a)?) (?:share|percentage|proportion|fraction|"
+    r"percent)\b",
+    re.IGNORECASE,
+)
+ASKS_TIME = re.compile(
+    r"^\s*(?:and\s+)?when\b|\b(?:what|which) (?:year|years|date|month|decade|century|day)\b", re.IGNORECASE
+)
 # "How many American troops are ...": the counted thing is the last word before the verb.
-COUNTED = re.compile(r"\bhow many ((?:[\w’'.-]+ ){0,3}?[\w’'-]+?)(?: (?:are|is|were|was|did|does|do|would|will|has|have|had|"
-                     r"can|could|should|might|must)\b|[?,]|$)", re.IGNORECASE)
-ASKS_MONEY = re.compile(r"\bhow much (?:money|funding|aid|did .{0,60}\bcost|does .{0,60}\bcost)|\bwhat (?:is|was|were) "
-                        r"the (?:cost|budget|price|value)|\b(?:cost|price|budget|worth) (?:of|in) (?:dollars|euros)\b",
-                        re.IGNORECASE)
+COUNTED = re.compile(
+    r"\bhow many ((?:[\w’'.-]+ ){0,3}?[\w’'-]+?)(?: (?:are|is|were|was|did|does|do|would|will|has|have|had|"
+    r"can|could|should|might|must)\b|[?,]|$)",
+    re.IGNORECASE,
+)
+ASKS_MONEY = re.compile(
+    r"\bhow much (?:money|funding|aid|did .{0,60}\bcost|does .{0,60}\bcost)|\bwhat (?:is|was|were) "
+    r"the (?:cost|budget|price|value)|\b(?:cost|price|budget|worth) (?:of|in) (?:dollars|euros)\b",
+    re.IGNORECASE,
+)
 MONEY = re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds|usd|eur|budget|billion|million|trillion)\b", re.IGNORECASE)
 # The words that only say what kind of answer is wanted, not what it is about.
-WH_WORDS = frozenset(tokens("year years date month day decade century time many much number amount share "
-                            "percentage proportion fraction percent name names large big long far exactly "
-                            "specifically precisely"))
+WH_WORDS = frozenset(
+    tokens(
+        "year years date month day decade century time many much number amount share "
+        "percentage proportion fraction percent name names large big long far exactly "
+        "specifically precisely"
+    )
+)
 # "Which countries ..." wants countries named (two or more for the plural); "which countries'
 # newspapers" asks for newspapers, so a possessive is not the answer type.
-ASKS_COUNTRY = re.compile(r"\b(?:which|what) (?:other )?(countries|country|nations|nation|states)\b(?![’'])",
-                          re.IGNORECASE)
+ASKS_COUNTRY = re.compile(
+    r"\b(?:which|what) (?:other )?(countries|country|nations|nation|states)\b(?![’'])", re.IGNORECASE
+)
 NOT_COUNTRIES = frozenset(stem(w) for w in "europe european europeans brussels eu".split())
 # Who- and name-questions want a name that the question does not already contain.
-ASKS_NAME = re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwhat (?:is|was|are|were) the names?\b|\bname the\b",
-                       re.IGNORECASE)
-QUESTION_OPENERS = frozenset("what who whom which when where why how is are was were do does did can could "
-                             "should would will has have had in on at for according and but so apart besides "
-                             "if given ignore tell please".split())
+ASKS_NAME = re.compile(
+    r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwhat (?:is|was|are|were) the names?\b|\bname the\b", re.IGNORECASE
+)
+QUESTION_OPENERS = frozenset(
+    "what who whom which when where why how is are was were do does did can could "
+    "should would will has have had in on at for according and but so apart besides "
+    "if given ignore tell please".split()
+)
 CAPITALISED = re.compile(r"\b[A-Z][\w’'.-]*")
 NUMBER_IN_QUESTION = re.compile(r"\b\d[\d,.]*\b")
 
@@ -77,11 +99,23 @@ class QuestionShape:
 
     @property
     def typed(self) -> bool:
-        return (self.wants_count or self.wants_percent or self.wants_time or self.wants_name or self.wants_money
-                or self.wants_country)
+        return (
+            self.wants_count
+            or self.wants_percent
+            or self.wants_time
+            or self.wants_name
+            or self.wants_money
+            or self.wants_country > 0
+        )
 
-    def satisfied_by(self, text: str, window_terms: set[str] | frozenset[str], text_terms: set[str] | frozenset[str],
-                     strong_match: bool = False, near_terms: set[str] | frozenset[str] | None = None) -> bool:
+    def satisfied_by(  # noqa: PLR0911 - one return per constraint the evidence fails
+        self,
+        text: str,
+        window_terms: set[str] | frozenset[str],
+        text_terms: set[str] | frozenset[str],
+        strong_match: bool = False,
+        near_terms: set[str] | frozenset[str] | None = None,
+    ) -> bool:
         """Can evidence `text` (with `text_terms`), read with the terms of its paragraph and
         section (`window_terms`), answer this? A typed question (how many, when, who, ...)
         also needs the evidence to speak of what the question asks about: one of its predicate
@@ -142,11 +176,15 @@ def _new_countries(text_terms: set[str] | frozenset[str], question_terms: frozen
     """How many countries (by their name, people or capital) the evidence names that the
     question does not. Europe and the EU are not countries."""
     asked = {term for q in question_terms for term in ALIAS_OF.get(q, frozenset())}
-    found = {ALIAS_OF[term] for term in text_terms if term in ALIAS_OF and term not in asked and term not in NOT_COUNTRIES}
+    found = {
+        ALIAS_OF[term] for term in text_terms if term in ALIAS_OF and term not in asked and term not in NOT_COUNTRIES
+    }
     return len(found)
 
 
-ENUMERATION = re.compile(r"(?:\b[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*, ){2,}(?:and |or )?[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*")
+ENUMERATION = re.compile(
+    r"(?:\b[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*, ){2,}(?:and |or )?[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*"
+)
 
 
 def _only_in_enumeration(name: Name, text: str) -> bool:
@@ -155,7 +193,9 @@ def _only_in_enumeration(name: Name, text: str) -> bool:
     lists = [m.span() for m in ENUMERATION.finditer(text)]
     if not lists:
         return False
-    mentions = [m for m in CAPITALISED.finditer(text) if Name(tuple(name.words[:1])).present_in(set(tokens(m.group(0))))]
+    mentions = [
+        m for m in CAPITALISED.finditer(text) if Name(tuple(name.words[:1])).present_in(set(tokens(m.group(0))))
+    ]
     return bool(mentions) and all(any(a <= m.start() < b for a, b in lists) for m in mentions)
 
 
@@ -171,13 +211,12 @@ def _capitalised_runs(question: str) -> list[tuple[list[str], int, int]]:
         if not word:
             continue
         lowered = normalise(word)
-        if match.start() == 0 or question[:match.start()].strip() == "":
-            if lowered in QUESTION_OPENERS:
-                continue
+        if (match.start() == 0 or question[: match.start()].strip() == "") and lowered in QUESTION_OPENERS:
+            continue
         if lowered in STOPWORDS or lowered in QUESTION_OPENERS:
             previous_end = -2
             continue
-        if runs and question[previous_end:match.start()].strip() == "":
+        if runs and question[previous_end : match.start()].strip() == "":
             runs[-1][0].append(word)
             runs[-1] = (runs[-1][0], runs[-1][1], match.end())
         else:
@@ -211,7 +250,9 @@ def _countries_wanted(question: str) -> int:
     return 2 if match.group(1).lower() in ("countries", "nations", "states") else 1
 
 
-def read_question(question: str, corpus_terms: frozenset[str], corpus_bigrams: frozenset[tuple[str, str]]) -> QuestionShape:
+def read_question(
+    question: str, corpus_terms: frozenset[str], corpus_bigrams: frozenset[tuple[str, str]]
+) -> QuestionShape:
     """Answer type from the wording; names are runs of capitalised words that the corpus
     knows (a multi-word name only if the corpus has it as a phrase). A name the corpus never
     uses cannot be checked, so it is left to the relevance score instead of blocking."""
@@ -223,7 +264,7 @@ def read_question(question: str, corpus_terms: frozenset[str], corpus_bigrams: f
         stems = [s for word in run for s in tokens(word)]
         if not stems or not all(s in corpus_terms or s in ALIAS_OF for s in stems):
             continue
-        if len(stems) > 1 and not all((a, b) in corpus_bigrams for a, b in zip(stems, stems[1:])):
+        if len(stems) > 1 and not all((a, b) in corpus_bigrams for a, b in itertools.pairwise(stems)):
             continue
         name = Name(tuple(ALIAS_OF.get(s, frozenset({s})) for s in stems))
         if any(name in group for group in groups):
@@ -233,9 +274,7 @@ def read_question(question: str, corpus_terms: frozenset[str], corpus_bigrams: f
         else:
             groups.append([name])
         previous_end = end
-    numbers = tuple(
-        dict.fromkeys(n.replace(",", "").rstrip(".") for n in NUMBER_IN_QUESTION.findall(question))
-    )
+    numbers = tuple(dict.fromkeys(n.replace(",", "").rstrip(".") for n in NUMBER_IN_QUESTION.findall(question)))
     return QuestionShape(
         wants_count=bool(ASKS_COUNT.search(question)),
         wants_percent=bool(ASKS_PERCENT.search(question)),

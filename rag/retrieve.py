@@ -22,6 +22,7 @@ from rag.lexical import content_terms
 from rag.request import check_filters
 from rag.snapshot import IndexSnapshot
 
+
 def chroma_where(filters: Mapping[str, str]) -> dict[str, Any] | None:
     clauses = [{key: value} for key, value in filters.items()]
     if not clauses:
@@ -54,11 +55,13 @@ class HybridRetriever(BaseRetriever):
     context: str | None = None
     context_weight: float = 0.5
 
-    def for_request(self, top_k: int, filters: dict[str, str], context: str | None = None,
-                    context_weight: float = 0.5) -> HybridRetriever:
+    def for_request(
+        self, top_k: int, filters: dict[str, str], context: str | None = None, context_weight: float = 0.5
+    ) -> HybridRetriever:
         """This retriever set up for one request (a copy; the shared one is never changed)."""
-        return self.model_copy(update={"k": top_k, "filters": filters, "context": context,
-                                       "context_weight": context_weight})
+        return self.model_copy(
+            update={"k": top_k, "filters": filters, "context": context, "context_weight": context_weight}
+        )
 
     def query_vectors(self, query: str) -> list[np.ndarray]:
         """The question's vector; for a follow-up, first the question leaning on its context
@@ -74,8 +77,9 @@ class HybridRetriever(BaseRetriever):
         filters = check_filters(self.filters)
         rankings = []
         for vector in self.query_vectors(query):
-            dense = self.vectorstore.similarity_search_by_vector(vector.tolist(), k=candidates,
-                                                                 filter=chroma_where(filters))
+            dense = self.vectorstore.similarity_search_by_vector(
+                vector.tolist(), k=candidates, filter=chroma_where(filters)
+            )
             ids = [doc.metadata.get("chunk_id") for doc in dense]
             rankings.append([chunk_id for chunk_id in ids if chunk_id in self.snapshot.chunk_position])
         dense_ids = rankings[0]
@@ -103,9 +107,15 @@ class HybridRetriever(BaseRetriever):
                     id=chunk_id,
                     page_content=chunk.text,
                     metadata={
-                        "chunk_id": chunk_id, "source_id": chunk.source_id, "section": chunk.section,
-                        "start": chunk.start, "end": chunk.end, "page": chunk.page, "rank": rank,
-                        "rrf_score": score, "dense_rank": dense_rank.get(chunk_id),
+                        "chunk_id": chunk_id,
+                        "source_id": chunk.source_id,
+                        "section": chunk.section,
+                        "start": chunk.start,
+                        "end": chunk.end,
+                        "page": chunk.page,
+                        "rank": rank,
+                        "rrf_score": score,
+                        "dense_rank": dense_rank.get(chunk_id),
                         "lexical_rank": lexical_rank.get(chunk_id),
                     },
                 )

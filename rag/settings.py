@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -84,7 +83,7 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _paths_absolute(self) -> "Settings":
+    def _paths_absolute(self) -> Settings:
         # Resolve once, so a later chdir cannot point the same settings at another store.
         self.data_dir = self.data_dir.expanduser().resolve()
         self.corpus_dir = self.corpus_dir.expanduser().resolve()

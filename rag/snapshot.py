@@ -7,6 +7,7 @@ for are loaded, so a half-finished ingest is invisible here.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +59,7 @@ class IndexSnapshot:
         bigrams: set[tuple[str, str]] = set()
         for text in [s.text for s in self.sentences] + [c.section for c in self.chunks]:
             stems = tokens(text)
-            bigrams.update(zip(stems, stems[1:]))
+            bigrams.update(itertools.pairwise(stems))
         self.corpus_bigrams = frozenset(bigrams)
         self.bm25 = BM25(f"{c.section}\n{c.text}" for c in self.chunks)
         self.term_stats = TermStats(s.text for s in self.sentences)

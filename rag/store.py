@@ -16,6 +16,7 @@ typed rows with `to_metadata`/`from_stored`, and reading. It hands readers typed
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -122,21 +123,37 @@ class StoredChunk:
         return row_id(self.chunk_id, self.content_sha256)
 
     def to_metadata(self) -> dict[str, Any]:
-        return clean_metadata({
-            "chunk_id": self.chunk_id, "source_id": self.source_id, "content_sha256": self.content_sha256,
-            "title": self.title, "section": self.section, "start": self.start, "end": self.end,
-            "first_sentence": self.first_sentence, "last_sentence": self.last_sentence,
-            "chunk_index": self.chunk_index, "page": self.page,
-        })
+        return clean_metadata(
+            {
+                "chunk_id": self.chunk_id,
+                "source_id": self.source_id,
+                "content_sha256": self.content_sha256,
+                "title": self.title,
+                "section": self.section,
+                "start": self.start,
+                "end": self.end,
+                "first_sentence": self.first_sentence,
+                "last_sentence": self.last_sentence,
+                "chunk_index": self.chunk_index,
+                "page": self.page,
+            }
+        )
 
     @classmethod
     def from_stored(cls, document: str, meta: Mapping[str, Any]) -> StoredChunk:
         return cls(
-            chunk_id=str(meta["chunk_id"]), source_id=str(meta["source_id"]),
-            content_sha256=str(meta["content_sha256"]), section=str(meta.get("section", "")),
-            start=int(meta["start"]), end=int(meta["end"]), text=document,
-            first_sentence=int(meta["first_sentence"]), last_sentence=int(meta["last_sentence"]),
-            chunk_index=int(meta.get("chunk_index", 0)), title=str(meta.get("title", "")), page=_page(meta.get("page")),
+            chunk_id=str(meta["chunk_id"]),
+            source_id=str(meta["source_id"]),
+            content_sha256=str(meta["content_sha256"]),
+            section=str(meta.get("section", "")),
+            start=int(meta["start"]),
+            end=int(meta["end"]),
+            text=document,
+            first_sentence=int(meta["first_sentence"]),
+            last_sentence=int(meta["last_sentence"]),
+            chunk_index=int(meta.get("chunk_index", 0)),
+            title=str(meta.get("title", "")),
+            page=_page(meta.get("page")),
         )
 
 
@@ -161,19 +178,34 @@ class StoredSentence:
         return row_id(self.sentence_id, self.content_sha256)
 
     def to_metadata(self) -> dict[str, Any]:
-        return clean_metadata({
-            "sentence_id": self.sentence_id, "source_id": self.source_id, "content_sha256": self.content_sha256,
-            "section": self.section, "start": self.start, "end": self.end, "index": self.index,
-            "paragraph": self.paragraph, "is_list_item": self.is_list_item, "page": self.page,
-        })
+        return clean_metadata(
+            {
+                "sentence_id": self.sentence_id,
+                "source_id": self.source_id,
+                "content_sha256": self.content_sha256,
+                "section": self.section,
+                "start": self.start,
+                "end": self.end,
+                "index": self.index,
+                "paragraph": self.paragraph,
+                "is_list_item": self.is_list_item,
+                "page": self.page,
+            }
+        )
 
     @classmethod
     def from_stored(cls, document: str, meta: Mapping[str, Any]) -> StoredSentence:
         return cls(
-            sentence_id=str(meta["sentence_id"]), source_id=str(meta["source_id"]),
-            content_sha256=str(meta["content_sha256"]), index=int(meta["index"]),
-            section=str(meta.get("section", "")), start=int(meta["start"]), end=int(meta["end"]), text=document,
-            paragraph=int(meta.get("paragraph", 0)), is_list_item=bool(meta.get("is_list_item", False)),
+            sentence_id=str(meta["sentence_id"]),
+            source_id=str(meta["source_id"]),
+            content_sha256=str(meta["content_sha256"]),
+            index=int(meta["index"]),
+            section=str(meta.get("section", "")),
+            start=int(meta["start"]),
+            end=int(meta["end"]),
+            text=document,
+            paragraph=int(meta.get("paragraph", 0)),
+            is_list_item=bool(meta.get("is_list_item", False)),
             page=_page(meta.get("page")),
         )
 
@@ -246,10 +278,8 @@ class StoreCollections:
     def delete_collection(self, name: str) -> None:
         from chromadb.errors import NotFoundError
 
-        try:
+        with contextlib.suppress(NotFoundError):
             self.client.delete_collection(name)
-        except NotFoundError:
-            pass
 
     def iter_metadata(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         collection = self.collection(kind)
@@ -286,7 +316,9 @@ class IndexReader(StoreCollections):
         if not existing:
             raise IndexNotReadyError(f"no index named {self.prefix!r} yet: run `qa ingest` first")
         if existing.get("schema") != SCHEMA:
-            raise IndexNotReadyError(f"the index {self.prefix!r} is incomplete or from another version: run `qa ingest`")
+            raise IndexNotReadyError(
+                f"the index {self.prefix!r} is incomplete or from another version: run `qa ingest`"
+            )
         if embedder_version and existing.get("embedder") != embedder_version:
             raise IndexNotReadyError(
                 f"the index was built with {existing.get('embedder')}, but this process embeds with "
@@ -295,11 +327,14 @@ class IndexReader(StoreCollections):
         for kind in KINDS:
             self._collections[kind] = self.client.get_collection(self.name(kind), embedding_function=None)
         dimension = existing.get("dimension")
-        return IndexVersions(str(existing["embedder"]), str(existing["chunker"]),
-                             None if dimension is None else int(dimension))
+        return IndexVersions(
+            str(existing["embedder"]), str(existing["chunker"]), None if dimension is None else int(dimension)
+        )
 
     def sources(self) -> list[SourceRecord]:
-        return [SourceRecord.from_stored(row["id"], row["document"], row["metadata"]) for row in self.read_all("sources")]
+        return [
+            SourceRecord.from_stored(row["id"], row["document"], row["metadata"]) for row in self.read_all("sources")
+        ]
 
     def chunks(self) -> Iterator[StoredChunk]:
         for row in self.read_all("chunks"):

@@ -52,6 +52,7 @@ def answerer(corpus_settings, embeddings):
 # document whose text is hostile HTML (the page must show it as text). Shared by tests/api,
 # tests/rag (the llm mode's peer) and tests/evals (batch over HTTP).
 
+
 @pytest.fixture(scope="session")
 def api_settings(tmp_path_factory, embeddings):
     """Settings with an index of seed + hostile document, built once."""

@@ -48,7 +48,9 @@ def imported_modules(name: str, path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
         else:
             continue
@@ -147,8 +149,15 @@ def test_every_package_and_module_says_what_it_holds() -> None:
 
 
 def _modules_loaded_by(code: str) -> set[str]:
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
-                            check=False, env={"PATH": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 0, result.stderr
     return set(result.stdout.split())
 
@@ -156,8 +165,7 @@ def _modules_loaded_by(code: str) -> set[str]:
 def test_importing_every_module_loads_no_model() -> None:
     names = " ".join(sorted(n for n in MODULES if not n.endswith("__main__")))
     loaded = _modules_loaded_by(
-        f"import importlib, sys\nfor n in {names.split()!r}: importlib.import_module(n)\n"
-        "print(' '.join(sys.modules))"
+        f"import importlib, sys\nfor n in {names.split()!r}: importlib.import_module(n)\nprint(' '.join(sys.modules))"
     )
     assert {"rag.chain", "api.main", "evals.report"} <= loaded  # the imports did happen
     assert not {"torch", "sentence_transformers"} & loaded

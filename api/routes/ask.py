@@ -40,8 +40,11 @@ async def ask(body: AskRequest, answerer: AnswererDep) -> AskResponse:
     return AskResponse.model_validate(answer.model_dump(include=fields))
 
 
-@router.post("/ask/stream", description=STREAM_DOC,
-             responses={200: {"content": {"text/event-stream": {}}, "description": "events"}})
+@router.post(
+    "/ask/stream",
+    description=STREAM_DOC,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "events"}},
+)
 async def ask_stream(body: AskRequest, answerer: AnswererDep) -> StreamingResponse:
     first, rest = await start_stream(answerer, **body.answerer_args())  # input errors surface here
     return StreamingResponse(_events(first, rest), media_type="text/event-stream", headers=SSE_HEADERS)
@@ -55,8 +58,12 @@ async def _events(first, rest) -> AsyncIterator[str]:
                 final = {"citations": citations, "abstained": item.abstained}
                 if item.mode != "extractive":
                     # Tokens went out as generated; this is the checked answer that replaces them.
-                    final.update(answer=item.answer, mode=item.mode, fallback=item.fallback,
-                                 guard=item.guard.model_dump() if item.guard else None)
+                    final.update(
+                        answer=item.answer,
+                        mode=item.mode,
+                        fallback=item.fallback,
+                        guard=item.guard.model_dump() if item.guard else None,
+                    )
                 yield event("citations", final)
                 yield event("done", {"timings_ms": item.timings_ms})
             else:

@@ -28,7 +28,6 @@ from api.errors import GENERIC_500, error_body
 from api.schemas import ChatCompletionWithCitations, ChatMessage, ChatRequest, ModelList
 from api.sse import SSE_HEADERS, data_only, rest_of, start_stream
 from rag.answer import Answer, word_pieces
-
 from rag.errors import InputError, LLMUnavailableError, QAError
 
 logger = logging.getLogger(__name__)
@@ -76,10 +75,10 @@ def rough_tokens(text: str) -> int:
     return len(_TOKEN.findall(text))
 
 
-def usage(messages: Sequence[ChatMessage], content: str) -> dict[str, int]:
+def usage(messages: Sequence[ChatMessage], content: str) -> CompletionUsage:
     prompt = sum(rough_tokens(m.text()) for m in messages)
     completion = rough_tokens(content)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    return CompletionUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
 
 STREAM_DOC = """With `"stream": true` the answer comes as `text/event-stream`: `data:` lines holding
@@ -87,15 +86,21 @@ STREAM_DOC = """With `"stream": true` the answer comes as `text/event-stream`: `
 `data: [DONE]`."""
 
 
-@router.post("/chat/completions", response_model=ChatCompletionWithCitations, response_model_exclude_unset=True,
-             description=STREAM_DOC,
-             responses={200: {"content": {"text/event-stream": {}}, "description": "the completion, or its stream"}})
-async def chat_completions(body: ChatRequest, answerer: AnswererDep,
-                           settings: SettingsDep) -> ChatCompletionWithCitations | StreamingResponse:
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletionWithCitations,
+    response_model_exclude_unset=True,
+    description=STREAM_DOC,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "the completion, or its stream"}},
+)
+async def chat_completions(
+    body: ChatRequest, answerer: AnswererDep, settings: SettingsDep
+) -> ChatCompletionWithCitations | StreamingResponse:
     """OpenAI chat completion. `model` may be any string: there is one model, and refusing a name
     would only break clients configured with their own. Extra fields: `citations`, `abstained`."""
     question, history = split_conversation(body.messages)
-    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": settings.model_name}
+    completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    base = {"id": completion_id, "created": created, "model": settings.model_name}
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         first, rest = await start_stream(answerer, question=question, history=history)  # errors before bytes
@@ -105,10 +110,12 @@ async def chat_completions(body: ChatRequest, answerer: AnswererDep,
     content = message_content(answer)
     message = ChatCompletionMessage(role="assistant", content=content)
     return ChatCompletionWithCitations(
-        **base,
+        id=completion_id,
+        created=created,
+        model=settings.model_name,
         object="chat.completion",
         choices=[Choice(index=0, message=message, finish_reason="stop", logprobs=None)],
-        usage=CompletionUsage(**usage(body.messages, content)),
+        usage=usage(body.messages, content),
         **extra_fields(answer),
     )
 
@@ -116,13 +123,18 @@ async def chat_completions(body: ChatRequest, answerer: AnswererDep,
 def extra_fields(answer: Answer) -> dict[str, Any]:
     extras: dict[str, Any] = {"citations": [c.model_dump() for c in answer.citations], "abstained": answer.abstained}
     if answer.mode != "extractive":
-        extras.update(mode=answer.mode, fallback=answer.fallback, answer=answer.answer,
-                      guard=answer.guard.model_dump() if answer.guard else None)
+        extras.update(
+            mode=answer.mode,
+            fallback=answer.fallback,
+            answer=answer.answer,
+            guard=answer.guard.model_dump() if answer.guard else None,
+        )
     return extras
 
 
-async def _chunks(base: dict[str, Any], first: Any, rest: Any,
-                  usage_messages: Sequence[ChatMessage] | None) -> AsyncIterator[str]:
+async def _chunks(
+    base: dict[str, Any], first: Any, rest: Any, usage_messages: Sequence[ChatMessage] | None
+) -> AsyncIterator[str]:
     def chunk(delta: dict[str, Any], finish_reason: str | None = None, **more: Any) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
         return data_only({**base, "object": "chat.completion.chunk", "choices": [choice], **more})
@@ -138,13 +150,19 @@ async def _chunks(base: dict[str, Any], first: Any, rest: Any,
             # The text went out as it came; the Sources list follows, then the structured extras
             # (for the llm mode, with the checked answer that replaces what was streamed).
             content = message_content(item)
-            for piece in word_pieces(content[len(item.answer):]):
+            for piece in word_pieces(content[len(item.answer) :]):
                 streamed.append(piece)
                 yield chunk({"content": piece})
             yield chunk({}, "stop", **extra_fields(item))
             if usage_messages is not None:  # stream_options.include_usage: one more chunk, no choices
-                yield data_only({**base, "object": "chat.completion.chunk", "choices": [],
-                                 "usage": usage(usage_messages, "".join(streamed))})
+                yield data_only(
+                    {
+                        **base,
+                        "object": "chat.completion.chunk",
+                        "choices": [],
+                        "usage": usage(usage_messages, "".join(streamed)).model_dump(exclude_none=True),
+                    }
+                )
     except QAError as error:
         yield data_only(error_body(503 if isinstance(error, LLMUnavailableError) else 500, str(error)))
     except Exception:

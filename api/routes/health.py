@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import AnswererDep
-from api.schemas import Health
+from api.schemas import Health, IndexStats
 
 router = APIRouter(tags=["health"])
 
@@ -13,4 +13,4 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", response_model=Health)
 async def healthz(answerer: AnswererDep) -> Health:
     # 503 (from get_answerer) when the index did not load, so a load balancer holds traffic back.
-    return Health(status="ok", index=answerer.snapshot.stats())
+    return Health(status="ok", index=IndexStats(**answerer.snapshot.stats()))

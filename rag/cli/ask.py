@@ -20,8 +20,9 @@ def register_ask(subparsers: Any) -> None:
     parser.add_argument("--top-k", type=int, default=None, help="chunks to retrieve (1-50)")
     parser.add_argument("--source", default=None, help="only this source id")
     parser.add_argument("--section", default=None, help="only this section title")
-    parser.add_argument("--mode", choices=["extractive", "llm"], default=None,
-                        help="answerer (default: QA_ANSWERER, extractive)")
+    parser.add_argument(
+        "--mode", choices=["extractive", "llm"], default=None, help="answerer (default: QA_ANSWERER, extractive)"
+    )
     parser.set_defaults(handler=_run_ask)
 
 
@@ -46,8 +47,10 @@ def format_answer(answer: Answer) -> str:
             lines.append(f"  [{c.n}] {c.title} — {c.section} (chars {c.start}-{c.end}): “{quote}”")
     if answer.guard is not None:
         g = answer.guard
-        lines.append(f"\nGrounding guard ({g.policy}): {g.checked} sentences checked, {g.kept} kept, "
-                     f"{g.dropped} dropped, {g.flagged} flagged, {g.recited} re-cited.")
+        lines.append(
+            f"\nGrounding guard ({g.policy}): {g.checked} sentences checked, {g.kept} kept, "
+            f"{g.dropped} dropped, {g.flagged} flagged, {g.recited} re-cited."
+        )
     if answer.fallback:
         lines.append(f"Nothing generated survived the guard: this is the {answer.fallback} answer.")
     return "\n".join(lines)
@@ -87,7 +90,7 @@ def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
         if not question:
             return 0
         try:
-            answer = answerer.answer(question, history=history[-settings.max_history_turns:], top_k=args.top_k)
+            answer = answerer.answer(question, history=history[-settings.max_history_turns :], top_k=args.top_k)
         except (InputError, LLMUnavailableError) as error:
             print(f"qa: {error}")
             continue

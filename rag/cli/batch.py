@@ -27,6 +27,8 @@ from rag.request import check_history, check_question, check_top_k
 from rag.settings import Settings
 
 if TYPE_CHECKING:
+    import httpx
+
     from rag.chain import Answerer
 
 # One row's answer: (answer, abstained, citations as dicts). Raises RowError or QAError for that row.
@@ -46,8 +48,10 @@ class BatchSummary:
     seconds: float = 0.0
 
     def line(self) -> str:
-        return (f"batch: {self.answered} answered, {self.abstained} abstained, {self.failed} failed, "
-                f"{self.skipped} skipped (already answered); {self.seconds:.1f} s")
+        return (
+            f"batch: {self.answered} answered, {self.abstained} abstained, {self.failed} failed, "
+            f"{self.skipped} skipped (already answered); {self.seconds:.1f} s"
+        )
 
 
 def register(subparsers: Any) -> None:
@@ -57,10 +61,10 @@ def register(subparsers: Any) -> None:
         description="Answer every question of INPUT into OUTPUT, one row per question with its citations. "
         "Run the same command again to resume: rows already answered are skipped.",
     )
-    parser.add_argument("input", type=Path, metavar="INPUT",
-                        help="questions: .csv with a `question` column, or .jsonl")
-    parser.add_argument("--out", required=True, type=Path, metavar="OUTPUT",
-                        help="answers: .jsonl or .csv (appended, resumable)")
+    parser.add_argument("input", type=Path, metavar="INPUT", help="questions: .csv with a `question` column, or .jsonl")
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="OUTPUT", help="answers: .jsonl or .csv (appended, resumable)"
+    )
     parser.add_argument("--api", default=None, metavar="URL", help="ask a running `qa serve` at URL instead")
     parser.add_argument("--api-key", default=None, metavar="KEY", help="bearer key for --api (default: QA_API_KEY)")
     parser.add_argument("--top-k", type=int, default=None, metavar="K", help="chunks to retrieve (1-50)")
@@ -85,21 +89,22 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
     else:
         from rag.factory import load_answerer
 
-        summary = run_batch(rows, args.out, local_asker(load_answerer(settings), args.top_k), settings,
-                            progress=not args.quiet)
+        summary = run_batch(
+            rows, args.out, local_asker(load_answerer(settings), args.top_k), settings, progress=not args.quiet
+        )
     print(summary.line())
     return 0
 
 
 def local_asker(answerer: Answerer, top_k: int | None = None) -> AskRow:
-    def ask(question, history):
+    def ask(question: str, history: list[dict[str, str]] | None) -> tuple[str, bool, list[dict[str, Any]]]:
         answer = answerer.answer(question, history=history, top_k=top_k)
         return answer.answer, answer.abstained, [c.model_dump() for c in answer.citations]
 
     return ask
 
 
-def api_client(url: str, key: str | None):
+def api_client(url: str, key: str | None) -> httpx.Client:
     """An httpx client for URL; fails with a clear QAError (exit 1) when nothing answers there."""
     import httpx
 
@@ -115,10 +120,10 @@ def api_client(url: str, key: str | None):
     return client
 
 
-def http_asker(client, top_k: int | None = None) -> AskRow:
+def http_asker(client: httpx.Client, top_k: int | None = None) -> AskRow:
     import httpx
 
-    def ask(question, history):
+    def ask(question: str, history: list[dict[str, str]] | None) -> tuple[str, bool, list[dict[str, Any]]]:
         body: dict[str, Any] = {"question": question}
         if history:
             body["history"] = history
@@ -143,7 +148,7 @@ def _transport_reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def _error_message(response) -> str:
+def _error_message(response: httpx.Response) -> str:
     try:
         message = response.json()["error"]["message"]
         if isinstance(message, str) and message:
@@ -164,8 +169,14 @@ def check_row(row: InputRow, settings: Settings) -> InputRow:
     return row
 
 
-def run_batch(rows: list[InputRow], out: Path, ask: AskRow, settings: Settings, progress: bool = True,
-              stderr: TextIO | None = None) -> BatchSummary:
+def run_batch(
+    rows: list[InputRow],
+    out: Path,
+    ask: AskRow,
+    settings: Settings,
+    progress: bool = True,
+    stderr: TextIO | None = None,
+) -> BatchSummary:
     """Answer the rows not yet in OUTPUT, appending each as it is done. Per-row problems are
     reported on stderr by line number and recorded; only an unusable OUTPUT raises."""
     from tqdm import tqdm
@@ -187,8 +198,9 @@ def run_batch(rows: list[InputRow], out: Path, ask: AskRow, settings: Settings, 
     for row in todo:
         if row.problem:
             print(f"line {row.line}: {row.problem}", file=stderr)
-    bar = tqdm(todo, total=len(todo), desc="batch", unit="q", file=stderr, disable=not progress or not todo,
-               dynamic_ncols=True)
+    bar = tqdm(
+        todo, total=len(todo), desc="batch", unit="q", file=stderr, disable=not progress or not todo, dynamic_ncols=True
+    )
     try:
         for row in bar:
             record = _answer_row(row, ask)
@@ -210,14 +222,21 @@ def run_batch(rows: list[InputRow], out: Path, ask: AskRow, settings: Settings, 
 
 
 def _answer_row(row: InputRow, ask: AskRow) -> dict[str, Any]:
-    record: dict[str, Any] = {"id": row.id, "question": row.question, "answer": "", "abstained": None,
-                              "citations": [], "error": row.problem or ""}
+    record: dict[str, Any] = {
+        "id": row.id,
+        "question": row.question,
+        "answer": "",
+        "abstained": None,
+        "citations": [],
+        "error": row.problem or "",
+    }
     if not row.problem:
         try:
             record["answer"], record["abstained"], record["citations"] = ask(row.question, row.history)
         except (RowError, QAError) as error:
             record["error"] = str(error)
-        except Exception as error:  # a bug for one row must not cost the rows after it
+        # A bug met by one row must not cost the rows after it: it is recorded, with its type, in
+        # that row's error and reported on stderr, and the batch goes on.
+        except Exception as error:  # noqa: BLE001
             record["error"] = f"internal error: {type(error).__name__}: {error}"
     return {**record, **row.carried}  # carried names never clash (see batch_io._carried_name)
-

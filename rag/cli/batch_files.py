@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -51,8 +50,10 @@ def _read_text(path: Path, role: str) -> str:
         return data.decode("utf-8-sig")  # a BOM, as spreadsheet exports write it, is fine
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise InputError(f"{role} {path} is not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}); "
-                         "save it as UTF-8 and run again") from None
+        raise InputError(
+            f"{role} {path} is not UTF-8 text (byte 0x{data[error.start]:02x} on line {line}); "
+            "save it as UTF-8 and run again"
+        ) from None
 
 
 def _carried_name(name: str) -> str:
@@ -215,8 +216,10 @@ class AnswerFile:
             except json.JSONDecodeError:
                 record = None
             if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-                raise InputError(f"OUTPUT {self.path} line {line_no} is not an answer row; "
-                                 "fix or delete that line, or choose another OUTPUT")
+                raise InputError(
+                    f"OUTPUT {self.path} line {line_no} is not an answer row; "
+                    "fix or delete that line, or choose another OUTPUT"
+                )
             records.append(record)
         return records, bool(tail.strip())
 
@@ -225,8 +228,10 @@ class AnswerFile:
         reader = csv.reader(io.StringIO(text, newline=""), strict=True)
         header = next(reader, None)
         if header is None or header[: len(FIELDS)] != list(FIELDS):
-            raise InputError(f"OUTPUT {self.path} is not a `qa batch` answers file (its header is not "
-                             f"{','.join(FIELDS)},...); choose another OUTPUT")
+            raise InputError(
+                f"OUTPUT {self.path} is not a `qa batch` answers file (its header is not "
+                f"{','.join(FIELDS)},...); choose another OUTPUT"
+            )
         self.columns += [name for name in header if name not in self.columns]
         cells_list, torn = [], False
         while True:
@@ -249,9 +254,11 @@ class AnswerFile:
                 if i == len(cells_list) - 1:
                     torn = True
                     break
-                raise InputError(f"OUTPUT {self.path} line {line_no} is not an answer row; "
-                                 "fix or delete that row, or choose another OUTPUT")
-            records.append(dict(zip(header, cells)))
+                raise InputError(
+                    f"OUTPUT {self.path} line {line_no} is not an answer row; "
+                    "fix or delete that row, or choose another OUTPUT"
+                )
+            records.append(dict(zip(header, cells, strict=True)))
         return records, torn
 
     def _rewrite(self, records: list[dict[str, Any]]) -> None:
@@ -266,7 +273,7 @@ class AnswerFile:
                     writer = csv.DictWriter(handle, self.columns, lineterminator="\n", extrasaction="ignore")
                     writer.writeheader()
                     writer.writerows(records)
-            os.replace(temporary, self.path)
+            temporary.replace(self.path)
         except OSError as error:
             raise InputError(f"cannot write OUTPUT {self.path}: {error.strerror or error}") from None
 

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable
+from functools import partial
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -42,7 +43,7 @@ def available_commands() -> dict[str, Callable[[], Register]]:
     """Every command name, with a loader that imports it only when called."""
     found: dict[str, Callable[[], Register]] = {}
     for name, target in BUILTIN.items():
-        found[name] = lambda target=target: _load(target)
+        found[name] = partial(_load, target)
     for point in entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(point.name, point.load)
     return found

@@ -36,9 +36,9 @@ def read_events(response: httpx.Response) -> list[tuple[str, dict]]:
                 events.append((name, json.loads("\n".join(data))))
             name, data = "message", []
         elif line.startswith("event:"):
-            name = line[len("event:"):].strip()
+            name = line[len("event:") :].strip()
         elif line.startswith("data:"):
-            data.append(line[len("data:"):].removeprefix(" "))
+            data.append(line[len("data:") :].removeprefix(" "))
     return events
 
 
@@ -58,8 +58,9 @@ def test_ask_cites_exact_spans_of_the_served_source_text(live_server):
 
 def test_stream_sends_the_same_answer_in_pieces_then_citations_then_done(live_server):
     plain = post(live_server, "/v1/ask", {"question": TROOPS}).json()
-    with httpx.stream("POST", f"{live_server.base_url}/v1/ask/stream", json={"question": TROOPS},
-                      timeout=30) as response:
+    with httpx.stream(
+        "POST", f"{live_server.base_url}/v1/ask/stream", json={"question": TROOPS}, timeout=30
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = read_events(response)
@@ -79,8 +80,10 @@ def test_stream_refuses_bad_input_with_a_json_error_before_streaming(live_server
 
 
 def test_follow_up_uses_the_history(live_server):
-    history = [{"role": "user", "content": "What is the South Korean model?"},
-               {"role": "assistant", "content": "A model of deterrence with US troops."}]
+    history = [
+        {"role": "user", "content": "What is the South Korean model?"},
+        {"role": "assistant", "content": "A model of deterrence with US troops."},
+    ]
     body = post(live_server, "/v1/ask", {"question": "How many US troops are there?", "history": history}).json()
     assert body["abstained"] is False and "28,000" in body["answer"]
 
@@ -133,8 +136,11 @@ def test_root_html_docs_and_openapi_are_served(live_server):
 
 
 def test_cors_is_closed_by_default_and_open_to_configured_origins(live_server, api_answerer):
-    preflight = {"Origin": "https://example.org", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization, content-type"}
+    preflight = {
+        "Origin": "https://example.org",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization, content-type",
+    }
     closed = httpx.options(f"{live_server.base_url}/v1/ask", headers=preflight, timeout=30)
     assert "access-control-allow-origin" not in closed.headers
 
@@ -146,8 +152,9 @@ def test_cors_is_closed_by_default_and_open_to_configured_origins(live_server, a
         opened = httpx.options(f"http://127.0.0.1:{port}/v1/ask", headers=preflight, timeout=30)
         assert opened.status_code == 200
         assert opened.headers["access-control-allow-origin"] == "https://example.org"
-        other = httpx.options(f"http://127.0.0.1:{port}/v1/ask", timeout=30,
-                              headers={**preflight, "Origin": "https://evil.example"})
+        other = httpx.options(
+            f"http://127.0.0.1:{port}/v1/ask", timeout=30, headers={**preflight, "Origin": "https://evil.example"}
+        )
         assert "access-control-allow-origin" not in other.headers
     finally:
         server.should_exit = True

@@ -31,9 +31,17 @@ def browser(tmp_path_factory):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP violations show up there
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                f"--user-data-dir={profile}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
     driver.set_window_size(1280, 900)
@@ -111,15 +119,20 @@ def api_ask(server, question: str, history: list | None = None, key: str | None 
 
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     text, final = "", None
-    with httpx.stream("POST", server.base_url + "/v1/ask/stream", json={"question": question, "history": history or []},
-                      headers=headers, timeout=60) as response:
+    with httpx.stream(
+        "POST",
+        server.base_url + "/v1/ask/stream",
+        json={"question": question, "history": history or []},
+        headers=headers,
+        timeout=60,
+    ) as response:
         assert response.status_code == 200, response.read()
         event = None
         for line in response.iter_lines():
             if line.startswith("event:"):
-                event = line[len("event:"):].strip()
+                event = line[len("event:") :].strip()
             elif line.startswith("data:"):
-                data = json.loads(line[len("data:"):])
+                data = json.loads(line[len("data:") :])
                 if event == "delta":
                     text += data["text"]
                 elif event == "citations":

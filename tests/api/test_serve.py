@@ -23,11 +23,21 @@ SERVE_KEY = "serve-test-key-fedcba9876543210"
 def serve(api_settings):
     """Start `qa serve --port <free>`; yields (process, base_url); always stops it."""
     port = free_port()
-    env = {**os.environ, "QA_DATA_DIR": str(api_settings.data_dir), "QA_CORPUS_DIR": str(api_settings.corpus_dir),
-           "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "QA_DATA_DIR": str(api_settings.data_dir),
+        "QA_CORPUS_DIR": str(api_settings.corpus_dir),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     env["QA_API_KEY"] = SERVE_KEY
-    process = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         yield process, f"http://127.0.0.1:{port}"
     finally:
@@ -61,8 +71,9 @@ def test_qa_serve_prints_the_chat_url_and_answers(serve):
     assert health["index"]["documents"] == 2
     assert process.stdout.readline().strip() == f"Chat page: {base_url}/"
     question = {"question": "How many American troops are stationed in South Korea?"}
-    response = httpx.post(f"{base_url}/v1/ask", json=question, timeout=30,
-                          headers={"Authorization": f"Bearer {SERVE_KEY}"})
+    response = httpx.post(
+        f"{base_url}/v1/ask", json=question, timeout=30, headers={"Authorization": f"Bearer {SERVE_KEY}"}
+    )
     assert response.status_code == 200 and "28,000" in response.json()["answer"]
     wrong = httpx.post(f"{base_url}/v1/ask", json=question, timeout=30, headers={"Authorization": "Bearer guess-1"})
     assert wrong.status_code == 401
@@ -78,14 +89,20 @@ def test_qa_serve_prints_the_chat_url_and_answers(serve):
 
 def test_qa_serve_without_an_index_says_so_in_one_line(tmp_path):
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--port", str(free_port())], env=env,
-                            capture_output=True, text=True, timeout=STARTUP_SECONDS)
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_SECONDS,
+    )
     assert result.returncode == 1
     assert "qa serve:" in result.stderr and "qa ingest" in result.stderr
     assert "Traceback" not in result.stderr and "Chat page" not in result.stdout
 
 
 def test_qa_serve_rejects_a_bad_port():
-    result = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--port", "70000"], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", "70000"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "--port must be between 1 and 65535, got 70000" in result.stderr

@@ -36,7 +36,10 @@ SOURCES = {"a": "0123456789" * 10, "b": "Finland became an EU member state in 19
 @pytest.mark.unit
 def test_locate_quotes_finds_every_occurrence():
     assert locate_quotes(["2345", "In 2023", "absent"], SOURCES) == [
-        [("a", i * 10 + 2, i * 10 + 6) for i in range(10)], [("b", 43, 50)], []]
+        [("a", i * 10 + 2, i * 10 + 6) for i in range(10)],
+        [("b", 43, 50)],
+        [],
+    ]
 
 
 @pytest.mark.unit
@@ -109,7 +112,7 @@ def test_bootstrap_interval_is_deterministic_and_sensible():
     values = [1.0] * 15 + [0.0] * 5
     low, high = bootstrap_ci(values)
     assert (low, high) == bootstrap_ci(values)  # fixed seed
-    assert low < mean(values) == 0.75 < high and 0.0 <= low and high <= 1.0
+    assert low < mean(values) == 0.75 < high and low >= 0.0 and high <= 1.0
     spread = [(i * 7919) % 101 / 100 for i in range(30)]
     assert bootstrap_ci(spread, seed=14) != bootstrap_ci(spread)  # the seed is what fixes it
     wide = bootstrap_ci([1.0, 0.0] * 5)

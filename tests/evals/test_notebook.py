@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "evals" / "review.ipynb"
-HOSTILE = "Alert <script>window.__pwned = 1</script> & <img src=x onerror=\"alert(2)\"> in the source."
+HOSTILE = 'Alert <script>window.__pwned = 1</script> & <img src=x onerror="alert(2)"> in the source.'
 
 
 def hostile_snapshot():
@@ -20,11 +20,25 @@ def hostile_snapshot():
     from rag.store import IndexVersions, SourceRecord, StoredChunk
 
     text = f"Intro paragraph.\n\nFirst sentence here. {HOSTILE} Last words of it.\n\nAnother paragraph."
-    doc = SourceRecord("evil", text, {"title": "<b>Evil</b> title", "kind": "<i>kind</i>", "author": None,
-                                   "sections": '["<h1>Section</h1>"]'})
-    chunk = StoredChunk(chunk_id="c1", source_id="evil", content_sha256="sha", section="<h1>Section</h1>", start=0,
-                        end=len(text), text=text, first_sentence=0, last_sentence=0, chunk_index=0,
-                        title="<b>Evil</b> title", page=None)
+    doc = SourceRecord(
+        "evil",
+        text,
+        {"title": "<b>Evil</b> title", "kind": "<i>kind</i>", "author": None, "sections": '["<h1>Section</h1>"]'},
+    )
+    chunk = StoredChunk(
+        chunk_id="c1",
+        source_id="evil",
+        content_sha256="sha",
+        section="<h1>Section</h1>",
+        start=0,
+        end=len(text),
+        text=text,
+        first_sentence=0,
+        last_sentence=0,
+        chunk_index=0,
+        title="<b>Evil</b> title",
+        page=None,
+    )
     versions = IndexVersions("test-embedder", "test-chunker", 4)
     return IndexSnapshot(versions, {"evil": doc}, [chunk], [], np.zeros((0, 4), np.float32))
 
@@ -38,8 +52,7 @@ def test_render_escapes_markup_from_sources_questions_and_answers():
     snapshot = hostile_snapshot()
     text = snapshot.sources["evil"].text
     start = text.index("Alert")
-    citation = make_citation(1, "evil", "<b>Evil</b> title", "<h1>Section</h1>", text, start,
-                             start + len(HOSTILE))
+    citation = make_citation(1, "evil", "<b>Evil</b> title", "<h1>Section</h1>", text, start, start + len(HOSTILE))
     answer = Answer(answer=f"{HOSTILE} [1]", abstained=False, citations=[citation])
     page = render.answer_html(answer, snapshot, question="<script>ask()</script>?")
     page += render.corpus_tables_html(snapshot)
@@ -69,8 +82,16 @@ def test_a_quote_that_is_not_its_span_is_flagged_not_highlighted():
     from evals.render import citations_html
 
     snapshot = hostile_snapshot()
-    wrong = {"n": 1, "source_id": "evil", "title": "t", "section": "s", "quote": "Intro paragraph!",
-             "start": 0, "end": 16, "page": None}
+    wrong = {
+        "n": 1,
+        "source_id": "evil",
+        "title": "t",
+        "section": "s",
+        "quote": "Intro paragraph!",
+        "start": 0,
+        "end": 16,
+        "page": None,
+    }
     shown = citations_html([wrong], snapshot)
     assert "not the text at the position it names" in shown and "<mark>" not in shown
 
@@ -80,8 +101,12 @@ def test_summary_table_says_what_passes_and_what_misses():
     from evals.render import summary_html
     from evals.results import EvalReport
 
-    report = EvalReport([], {"items": 3, "fact_recall_answerable": 0.5, "false_abstain": 0.0, "faithfulness": 1.0,
-                             "<x>": 1.0}, mode="extractive", intervals={"fact_recall_answerable": (0.25, 0.75)})
+    report = EvalReport(
+        [],
+        {"items": 3, "fact_recall_answerable": 0.5, "false_abstain": 0.0, "faithfulness": 1.0, "<x>": 1.0},
+        mode="extractive",
+        intervals={"fact_recall_answerable": (0.25, 0.75)},
+    )
     shown = summary_html(report)
     assert shown.count("✗ misses") == 1 and shown.count("✓ passes") == 2  # faithfulness: a bound of this mode
     assert "at least 0.9" in shown and "0.25 – 0.75" in shown
@@ -99,8 +124,13 @@ def test_saved_notebook_has_no_outputs_and_explains_each_step():
     assert notebook.metadata.kernelspec.name == "python3"
     headings = [cell.source.splitlines()[0] for cell in notebook.cells if cell.cell_type == "markdown"]
     assert [h for h in headings if h.startswith("## ")] == [
-        "## 1. Set-up", "## 2. What is in the corpus", "## 3. Canonical questions",
-        "## 4. How well it does: the evaluation", "## 5. The failures, to inspect", "## 6. Ask your own question"]
+        "## 1. Set-up",
+        "## 2. What is in the corpus",
+        "## 3. Canonical questions",
+        "## 4. How well it does: the evaluation",
+        "## 5. The failures, to inspect",
+        "## 6. Ask your own question",
+    ]
     assert any(cell.source.startswith("my_question = ") for cell in code)
 
 
@@ -119,8 +149,9 @@ def test_notebook_runs_top_to_bottom_on_a_real_index(corpus_settings, monkeypatc
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     # Run where Jupyter runs it (evals/); a failing cell raises CellExecutionError.
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    ).execute()
     cells = {cell.source.split("\n")[0]: cell for cell in notebook.cells if cell.cell_type == "code"}
 
     def cell(first_line: str):
@@ -136,7 +167,7 @@ def test_notebook_runs_top_to_bottom_on_a_real_index(corpus_settings, monkeypatc
     assert canonical.count("<mark>") >= 7 and "about 28,000 American troops" in canonical
     assert "The assistant declined (abstained)" in canonical
 
-    evaluation = cell("from evals.dataset import")
+    evaluation = cell("from evals.charts import")
     table = _html(evaluation)
     assert "fact_recall_answerable" in table and "exact_span_share" in table and "✓ passes" in table
     svgs = [o["data"]["image/svg+xml"] for o in evaluation.outputs if "image/svg+xml" in o.get("data", {})]

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from evals.dataset import EvalItem, load_items, validate_gold
-from evals.metrics import fact_recall, normalise_for_match
 from evals.gate import gate
+from evals.metrics import fact_recall, normalise_for_match
 from evals.scoring import evaluate
 from evals.summary import format_summary
 from rag.errors import InputError
@@ -69,8 +69,17 @@ from rag.citations import make_citation  # noqa: E402
 from rag.errors import ConfigError  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 
-ORIGINAL_KEYS = ("fact_recall_answerable", "all_facts_found", "exact_span_share", "citations", "abstain_recall",
-                 "false_abstain", "latency_p50_ms", "latency_p95_ms", "items")
+ORIGINAL_KEYS = (
+    "fact_recall_answerable",
+    "all_facts_found",
+    "exact_span_share",
+    "citations",
+    "abstain_recall",
+    "false_abstain",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "items",
+)
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +120,12 @@ def test_failure_reasons_say_what_went_wrong(full_report):
     by_id = {item.id: item for item in items}
     for result in report.items:
         item = by_id[result.id]
-        assert ("abstained on an answerable question" in result.failure_reasons) == (item.answerable and result.abstained)
-        assert ("answered an unanswerable question" in result.failure_reasons) == (not item.answerable and not result.abstained)
+        assert ("abstained on an answerable question" in result.failure_reasons) == (
+            item.answerable and result.abstained
+        )
+        assert ("answered an unanswerable question" in result.failure_reasons) == (
+            not item.answerable and not result.abstained
+        )
         missing = [r for r in result.failure_reasons if r.startswith("missing fact: ")]
         if item.answerable and not result.abstained:
             assert len(missing) == round((1 - result.fact_recall) * len(item.facts))
@@ -136,13 +149,27 @@ def test_an_invented_sentence_is_an_unsupported_failure(answerer, embeddings):
     start = text.index("In 2023, the country joined NATO.")
     citation = make_citation(1, source_id, "t", "s", text, start, start + len("In 2023, the country joined NATO."))
     chunk = next(c for c in snapshot.chunks if c.source_id == source_id and c.start <= start < c.end)
-    answer = Answer(answer="In 2023, the country joined NATO. [1]\n\nFinland joined NATO in 2021. [1]\n\nIt was late.",
-                    abstained=False, citations=[citation],
-                    retrieved=[RetrievedChunk(rank=1, chunk_id=chunk.chunk_id, source_id=source_id, section=chunk.section,
-                                              start=chunk.start, end=chunk.end)])
-    item = EvalItem("t1", "factoid", "When did Finland join NATO?", True, [["2023"]], ["In 2023, the country joined NATO."])
-    result = score_item(item, answer, 3.0, {sid: doc.text for sid, doc in snapshot.sources.items()},
-                        SupportJudge(embeddings))
+    answer = Answer(
+        answer="In 2023, the country joined NATO. [1]\n\nFinland joined NATO in 2021. [1]\n\nIt was late.",
+        abstained=False,
+        citations=[citation],
+        retrieved=[
+            RetrievedChunk(
+                rank=1,
+                chunk_id=chunk.chunk_id,
+                source_id=source_id,
+                section=chunk.section,
+                start=chunk.start,
+                end=chunk.end,
+            )
+        ],
+    )
+    item = EvalItem(
+        "t1", "factoid", "When did Finland join NATO?", True, [["2023"]], ["In 2023, the country joined NATO."]
+    )
+    result = score_item(
+        item, answer, 3.0, {sid: doc.text for sid, doc in snapshot.sources.items()}, SupportJudge(embeddings)
+    )
     assert result.scores["faithfulness"] == pytest.approx(1 / 3)
     assert result.scores["citation_recall"] == pytest.approx(1 / 3)
     assert result.scores["fact_recall"] == 1.0 and result.scores["hit@k"] == 1.0
@@ -159,8 +186,10 @@ def test_gate_adds_the_bounds_of_the_mode(tmp_path):
     summary = {"hit@k": 1.0, "false_abstain": 0.0, "faithfulness": 0.8}
     assert gate(summary, path, mode="extractive") == ["faithfulness = 0.800 < 1.0"]
     assert gate(summary, path, mode="llm") == []
-    assert gate({"hit@k": 0.5, "false_abstain": 0.2}, path, mode="llm") == ["hit@k = 0.500 < 0.9",
-                                                                             "false_abstain = 0.200 > 0.1"]
+    assert gate({"hit@k": 0.5, "false_abstain": 0.2}, path, mode="llm") == [
+        "hit@k = 0.500 < 0.9",
+        "false_abstain = 0.200 > 0.1",
+    ]
     assert gate({"false_abstain": 0.0}, path, mode="llm") == ["hit@k is not in the summary"]
 
 
@@ -203,8 +232,9 @@ def test_qa_eval_llm_mode_fails_cleanly_without_an_llm(corpus_settings):
 @pytest.mark.integration
 def test_qa_eval_prints_writes_reports_and_gates(corpus_settings, tmp_path):
     out = tmp_path / "reports"
-    result = _cli(["-m", "rag.cli", "eval", "evals/questions.jsonl", "--out", str(out), "--gate"],
-                  corpus_settings.data_dir)
+    result = _cli(
+        ["-m", "rag.cli", "eval", "evals/questions.jsonl", "--out", str(out), "--gate"], corpus_settings.data_dir
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "GATE" not in result.stderr
     for line in ("fact_recall_answerable", "faithfulness", "(answered items only; coverage", "hit@k", "kind"):
@@ -214,8 +244,18 @@ def test_qa_eval_prints_writes_reports_and_gates(corpus_settings, tmp_path):
     assert data["summary"]["faithfulness"] == 1.0 and len(data["items"]) == data["summary"]["items"]
     # A missed bound fails the run with --gate, and only reports it without.
     wrong = tmp_path / "wrong.jsonl"
-    wrong.write_text(json.dumps({"id": "w1", "kind": "factoid", "question": "When did Finland join NATO?",
-                                 "answerable": True, "facts": [["1066"]], "gold": ["In 2023, the country joined NATO."]}))
+    wrong.write_text(
+        json.dumps(
+            {
+                "id": "w1",
+                "kind": "factoid",
+                "question": "When did Finland join NATO?",
+                "answerable": True,
+                "facts": [["1066"]],
+                "gold": ["In 2023, the country joined NATO."],
+            }
+        )
+    )
     gated = _cli(["-m", "evals.run", str(wrong), "--out", str(tmp_path / "w"), "--gate"], corpus_settings.data_dir)
     assert gated.returncode == 1
     assert "GATE fact_recall_answerable = 0.000 < 0.9" in gated.stderr

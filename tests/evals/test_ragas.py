@@ -38,8 +38,13 @@ def ragas():
         from ragas import SingleTurnSample
         from ragas.metrics import IDBasedContextPrecision, NonLLMContextRecall, RougeScore, StringPresence
     assert ragas.__version__ == "0.4.3"
-    return {"sample": SingleTurnSample, "recall": NonLLMContextRecall(), "precision": IDBasedContextPrecision(),
-            "presence": StringPresence(), "rouge": RougeScore(rouge_type="rougeL", mode="recall")}
+    return {
+        "sample": SingleTurnSample,
+        "recall": NonLLMContextRecall(),
+        "precision": IDBasedContextPrecision(),
+        "presence": StringPresence(),
+        "rouge": RougeScore(rouge_type="rougeL", mode="recall"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -78,32 +83,45 @@ def test_ragas_non_llm_metrics_agree_with_ours(ragas, run, answerer, tmp_path):
         item = by_id[result.id]
         if item.gold:
             gold = locate_quotes(item.gold, texts)
-            reference = list(dict.fromkeys(
-                " ".join(s.text.split()) for spans in gold for sid, start, end in spans
-                for s in snapshot.by_source[sid].values() if s.start < end and start < s.end))
+            reference = list(
+                dict.fromkeys(
+                    " ".join(s.text.split())
+                    for spans in gold
+                    for sid, start, end in spans
+                    for s in snapshot.by_source[sid].values()
+                    if s.start < end and start < s.end
+                )
+            )
             chunk_ids = [r["chunk_id"] for r in result.retrieved]
             spans = [(r["source_id"], r["start"], r["end"]) for r in result.retrieved]
             # Full depth: ours recall@k against ragas context recall.
-            theirs = _score(ragas["recall"], Sample(retrieved_contexts=chunk_sentences(chunk_ids),
-                                                    reference_contexts=reference))
+            theirs = _score(
+                ragas["recall"], Sample(retrieved_contexts=chunk_sentences(chunk_ids), reference_contexts=reference)
+            )
             recall_full.append((result.scores["recall@k"], theirs))
             # Top chunk only: where the two can disagree, as ranks differ between questions.
-            theirs = _score(ragas["recall"], Sample(retrieved_contexts=chunk_sentences(chunk_ids[:1]),
-                                                    reference_contexts=reference))
+            theirs = _score(
+                ragas["recall"], Sample(retrieved_contexts=chunk_sentences(chunk_ids[:1]), reference_contexts=reference)
+            )
             recall_top1.append((recall_at_k(spans, gold, 1), theirs))
-            relevant = [c.chunk_id for c in snapshot.chunks
-                        if any(covers((c.source_id, c.start, c.end), occurrences) for occurrences in gold)]
+            relevant = [
+                c.chunk_id
+                for c in snapshot.chunks
+                if any(covers((c.source_id, c.start, c.end), occurrences) for occurrences in gold)
+            ]
             ours = sum(bool(r["gold"]) for r in result.retrieved) / len(result.retrieved)
-            theirs = _score(ragas["precision"], Sample(retrieved_context_ids=chunk_ids,
-                                                       reference_context_ids=relevant))
+            theirs = _score(ragas["precision"], Sample(retrieved_context_ids=chunk_ids, reference_context_ids=relevant))
             precision.append((ours, theirs))
         if item.answerable:
-            variants = [max(_score(ragas["presence"], Sample(response=result.answer, reference=v)) for v in fact)
-                        for fact in item.facts]
+            variants = [
+                max(_score(ragas["presence"], Sample(response=result.answer, reference=v)) for v in fact)
+                for fact in item.facts
+            ]
             presence.append((result.fact_recall, mean(variants)))
             answer = MARKER.sub("", result.answer)
-            rouge.append((result.fact_recall, _score(ragas["rouge"], Sample(response=answer,
-                                                                           reference=" ".join(item.gold)))))
+            rouge.append(
+                (result.fact_recall, _score(ragas["rouge"], Sample(response=answer, reference=" ".join(item.gold))))
+            )
     assert len(recall_full) >= 30 and len(presence) >= 30
 
     # Context recall: where our recall is 1, ragas finds the gold sentences too; at the top chunk
@@ -126,17 +144,41 @@ def test_ragas_non_llm_metrics_agree_with_ours(ragas, run, answerer, tmp_path):
 
     summary = report.summary
     report.external["ragas 0.4.3 (non-LLM)"] = [
-        {"metric": "non_llm_context_recall", "value": mean([t for _, t in recall_full]), "ours": "recall@k",
-         "our_value": summary["recall@k"], "items": len(recall_full)},
-        {"metric": "non_llm_context_recall, top chunk", "value": mean([t for _, t in recall_top1]),
-         "ours": "recall@1", "our_value": mean([o for o, _ in recall_top1]), "items": len(recall_top1)},
-        {"metric": "id_based_context_precision", "value": mean([t for _, t in precision]),
-         "ours": "relevant share of retrieved chunks", "our_value": mean([o for o, _ in precision]),
-         "items": len(precision)},
-        {"metric": "string_present (per fact)", "value": mean([t for _, t in presence]),
-         "ours": "fact_recall_answerable", "our_value": summary["fact_recall_answerable"], "items": len(presence)},
-        {"metric": "rouge_score (rougeL recall of gold)", "value": mean([t for _, t in rouge]),
-         "ours": "fact_recall_answerable", "our_value": summary["fact_recall_answerable"], "items": len(rouge)},
+        {
+            "metric": "non_llm_context_recall",
+            "value": mean([t for _, t in recall_full]),
+            "ours": "recall@k",
+            "our_value": summary["recall@k"],
+            "items": len(recall_full),
+        },
+        {
+            "metric": "non_llm_context_recall, top chunk",
+            "value": mean([t for _, t in recall_top1]),
+            "ours": "recall@1",
+            "our_value": mean([o for o, _ in recall_top1]),
+            "items": len(recall_top1),
+        },
+        {
+            "metric": "id_based_context_precision",
+            "value": mean([t for _, t in precision]),
+            "ours": "relevant share of retrieved chunks",
+            "our_value": mean([o for o, _ in precision]),
+            "items": len(precision),
+        },
+        {
+            "metric": "string_present (per fact)",
+            "value": mean([t for _, t in presence]),
+            "ours": "fact_recall_answerable",
+            "our_value": summary["fact_recall_answerable"],
+            "items": len(presence),
+        },
+        {
+            "metric": "rouge_score (rougeL recall of gold)",
+            "value": mean([t for _, t in rouge]),
+            "ours": "fact_recall_answerable",
+            "our_value": summary["fact_recall_answerable"],
+            "items": len(rouge),
+        },
     ]
     paths = write_reports(report, tmp_path)
     md = paths["md"].read_text(encoding="utf-8")

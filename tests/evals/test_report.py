@@ -10,8 +10,9 @@ from html.parser import HTMLParser
 
 import pytest
 
+from evals.charts import latency_histogram_svg, score_bars_svg
 from evals.dataset import load_items
-from evals.report import latency_histogram_svg, score_bars_svg, write_reports
+from evals.report import write_reports
 from evals.results import EvalReport, ItemResult
 from evals.scoring import evaluate
 from evals.summary import breakdown, intervals, summarise
@@ -54,8 +55,18 @@ def test_writes_three_reports_with_every_item(report, tmp_path):
     assert set(data["intervals"]) >= {"fact_recall_answerable", "faithfulness", "hit@k"}
     for item in data["items"]:
         assert {"question", "answer", "citations", "scores", "failure_reasons"} <= set(item)
-        assert set(item["scores"]) >= {"fact_recall", "exact_span_share", "faithfulness", "citation_recall",
-                                       "citation_precision", "hit@k", "recall@k", "mrr@10", "ndcg@10", "latency_ms"}
+        assert set(item["scores"]) >= {
+            "fact_recall",
+            "exact_span_share",
+            "faithfulness",
+            "citation_recall",
+            "citation_precision",
+            "hit@k",
+            "recall@k",
+            "mrr@10",
+            "ndcg@10",
+            "latency_ms",
+        }
     failing = [item["id"] for item in data["items"] if item["failure_reasons"]]
     assert failing == [item.id for item in report.failures()]
 
@@ -90,19 +101,52 @@ def test_html_is_self_contained_and_shows_failures_with_marked_quotes(report, tm
 @pytest.mark.unit
 def test_every_piece_of_text_is_escaped(tmp_path):
     item = ItemResult(
-        id="x<1>", kind="<b>kind</b>", question=HOSTILE, answerable=True, abstained=False,
-        answer=f"{HOSTILE} [1]", fact_recall=0.0, exact_span_share=1.0, latency_ms=12.0,
-        citations=[{"n": 1, "source_id": "s", "title": HOSTILE, "section": HOSTILE, "quote": HOSTILE,
-                    "start": 0, "end": 5, "page": None}],
-        scores={"fact_recall": 0.0, "faithfulness": 0.0}, failure_reasons=[f"missing fact: {HOSTILE}"],
+        id="x<1>",
+        kind="<b>kind</b>",
+        question=HOSTILE,
+        answerable=True,
+        abstained=False,
+        answer=f"{HOSTILE} [1]",
+        fact_recall=0.0,
+        exact_span_share=1.0,
+        latency_ms=12.0,
+        citations=[
+            {
+                "n": 1,
+                "source_id": "s",
+                "title": HOSTILE,
+                "section": HOSTILE,
+                "quote": HOSTILE,
+                "start": 0,
+                "end": 5,
+                "page": None,
+            }
+        ],
+        scores={"fact_recall": 0.0, "faithfulness": 0.0},
+        failure_reasons=[f"missing fact: {HOSTILE}"],
         sentences=[{"text": HOSTILE, "markers": [1], "supported": False, "reasons": [HOSTILE]}],
-        passages=[{"n": 1, "before": HOSTILE, "quote": "</mark><script>x</script>", "after": "& <i>", "title": HOSTILE,
-                   "section": "s"}],
-        history=[{"role": "user", "content": HOSTILE}], facts=[[HOSTILE]], gold=[HOSTILE],
+        passages=[
+            {
+                "n": 1,
+                "before": HOSTILE,
+                "quote": "</mark><script>x</script>",
+                "after": "& <i>",
+                "title": HOSTILE,
+                "section": "s",
+            }
+        ],
+        history=[{"role": "user", "content": HOSTILE}],
+        facts=[[HOSTILE]],
+        gold=[HOSTILE],
     )
     results = [item]
-    report = EvalReport(results, summarise(results), by_kind=breakdown(results), intervals=intervals(results),
-                        external={HOSTILE: [{"metric": HOSTILE, "value": 0.5, "ours": HOSTILE, "our_value": 1.0}]})
+    report = EvalReport(
+        results,
+        summarise(results),
+        by_kind=breakdown(results),
+        intervals=intervals(results),
+        external={HOSTILE: [{"metric": HOSTILE, "value": 0.5, "ours": HOSTILE, "our_value": 1.0}]},
+    )
     paths = write_reports(report, tmp_path)
     page = paths["html"].read_text(encoding="utf-8")
     names = [tag for tag, _ in _tags(page)]
@@ -124,16 +168,22 @@ def test_svg_plots_are_valid_and_follow_the_numbers(report):
     labels = [t.text for t in bars.iter(f"{SVG}text")]
     for kind in report.by_kind:
         assert kind in labels
-    titled = {r.find(f"{SVG}title").text: float(r.get("width")) for r in bars.iter(f"{SVG}rect")
-              if r.find(f"{SVG}title") is not None}
+    titled = {
+        r.find(f"{SVG}title").text: float(r.get("width"))
+        for r in bars.iter(f"{SVG}rect")
+        if r.find(f"{SVG}title") is not None
+    }
     factoid = report.by_kind["factoid"]["fact_recall"]
     assert titled[f"factoid fact_recall: {factoid:.3f}"] == pytest.approx(380 * factoid, abs=0.1)
     off_topic = report.by_kind["off_topic"]["abstain_recall"]
     assert f"off_topic abstain_recall: {off_topic:.3f}" in titled
 
     histogram = ET.fromstring(latency_histogram_svg(report))
-    counts = [int(r.find(f"{SVG}title").text.rsplit(": ", 1)[1]) for r in histogram.iter(f"{SVG}rect")
-              if r.find(f"{SVG}title") is not None]
+    counts = [
+        int(r.find(f"{SVG}title").text.rsplit(": ", 1)[1])
+        for r in histogram.iter(f"{SVG}rect")
+        if r.find(f"{SVG}title") is not None
+    ]
     assert sum(counts) == len(report.items)
     assert any("p95" in (t.text or "") for t in histogram.iter(f"{SVG}text"))
 
@@ -155,12 +205,19 @@ def test_side_by_side_block_for_two_modes(report, tmp_path):
 
 @pytest.mark.integration
 def test_external_numbers_are_rendered_and_nan_becomes_null(report, tmp_path):
-    with_external = replace(report, external={"ragas 0.4.3": [
-        {"metric": "non_llm_context_recall", "value": 0.875, "ours": "recall@k", "our_value": 1.0, "items": 40},
-        {"metric": "broken", "value": float("nan"), "ours": "", "our_value": None, "items": 0}]})
+    with_external = replace(
+        report,
+        external={
+            "ragas 0.4.3": [
+                {"metric": "non_llm_context_recall", "value": 0.875, "ours": "recall@k", "our_value": 1.0, "items": 40},
+                {"metric": "broken", "value": float("nan"), "ours": "", "our_value": None, "items": 0},
+            ]
+        },
+    )
     paths = write_reports(with_external, tmp_path)
-    assert "| ragas 0.4.3 | non_llm_context_recall | 0.875 | recall@k | 1.000 | 40 |" in \
-        paths["md"].read_text(encoding="utf-8")
+    assert "| ragas 0.4.3 | non_llm_context_recall | 0.875 | recall@k | 1.000 | 40 |" in paths["md"].read_text(
+        encoding="utf-8"
+    )
     assert "External yardsticks" in paths["html"].read_text(encoding="utf-8")
     data = json.loads(paths["json"].read_text(encoding="utf-8"))
     assert data["external"]["ragas 0.4.3"][1]["value"] is None

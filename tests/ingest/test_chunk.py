@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def _check_invariants(doc: ChunkedDocument, text: str, count, max_tokens: int, o
         covered.update(range(chunk.first_sentence, chunk.last_sentence + 1))
     assert covered == set(range(len(sentences)))
     # consecutive chunks: overlap inside a section, a clean cut between sections
-    for prev, nxt in zip(doc.chunks, doc.chunks[1:]):
+    for prev, nxt in pairwise(doc.chunks):
         if nxt.section == prev.section and overlap:
             # the overlap is repeated unless it and the next sentence do not fit together, in
             # which case the next chunk starts cleanly after the previous one
@@ -77,6 +78,7 @@ def _check_invariants(doc: ChunkedDocument, text: str, count, max_tokens: int, o
 
 
 # ---------------------------------------------------------------- pure unit tests (word counter)
+
 
 @pytest.mark.unit
 @pytest.mark.parametrize("max_tokens", [32, 45, 80, 200])
@@ -97,7 +99,7 @@ def test_consecutive_chunks_in_a_section_overlap_by_one_sentence() -> None:
     text = synthetic_text(sections=2, per_section=12)
     doc = chunk_document("doc", text, "Fallback", words, max_tokens=40, overlap=1)
     sentences = [r.sentence for r in doc.sentences]
-    pairs = [(a, b) for a, b in zip(doc.chunks, doc.chunks[1:]) if a.section == b.section]
+    pairs = [(a, b) for a, b in pairwise(doc.chunks) if a.section == b.section]
     assert pairs, "the window is small enough for several chunks per section"
     for prev, nxt in pairs:
         assert prev.last_sentence > prev.first_sentence, "every chunk here holds more than one sentence"
@@ -105,7 +107,7 @@ def test_consecutive_chunks_in_a_section_overlap_by_one_sentence() -> None:
         shared = sentences[prev.last_sentence].text
         assert prev.text.endswith(shared) and nxt.text.startswith(shared)
     # across a section boundary there is no overlap
-    boundary = [(a, b) for a, b in zip(doc.chunks, doc.chunks[1:]) if a.section != b.section]
+    boundary = [(a, b) for a, b in pairwise(doc.chunks) if a.section != b.section]
     assert boundary and all(b.first_sentence == a.last_sentence + 1 and b.start > a.end for a, b in boundary)
 
 
@@ -114,7 +116,7 @@ def test_zero_overlap_gives_disjoint_chunks() -> None:
     text = synthetic_text(sections=2, per_section=12)
     doc = chunk_document("doc", text, "Fallback", words, max_tokens=40, overlap=0)
     _check_invariants(doc, text, words, 40, overlap=0)
-    for prev, nxt in zip(doc.chunks, doc.chunks[1:]):
+    for prev, nxt in pairwise(doc.chunks):
         assert nxt.first_sentence == prev.last_sentence + 1 and nxt.start > prev.end
 
 
@@ -153,14 +155,16 @@ def test_changing_one_sentence_changes_only_the_chunks_that_contain_it() -> None
     assert len(after.chunks) == len(before.chunks)
     containing = [c.first_sentence <= target_index <= c.last_sentence for c in before.chunks]
     assert 1 <= sum(containing) <= 2  # the sentence may be the overlap of two chunks
-    for old, new, has_it in zip(before.chunks, after.chunks, containing):
+    for old, new, has_it in zip(before.chunks, after.chunks, containing, strict=False):
         assert (old.first_sentence, old.last_sentence) == (new.first_sentence, new.last_sentence)
         if has_it:
             assert old.chunk_id != new.chunk_id and replacement in new.text
         else:
             assert old.chunk_id == new.chunk_id, f"chunk {old.first_sentence}-{old.last_sentence} changed id"
     changed_sentences = [
-        i for i, (a, b) in enumerate(zip(before.sentences, after.sentences)) if a.sentence_id != b.sentence_id
+        i
+        for i, (a, b) in enumerate(zip(before.sentences, after.sentences, strict=False))
+        if a.sentence_id != b.sentence_id
     ]
     assert changed_sentences == [target_index]
 
@@ -212,14 +216,14 @@ def test_every_chunk_brings_at_least_one_new_sentence() -> None:
     long_b = "Long B " + " ".join(["b"] * 26) + "."
     text = f"Title Is Here\n\nTwo Words\n\n{short} {long_a} {long_b}"
     doc = chunk_document("doc", text, "Fallback", words, max_tokens=40)  # budget 38 after the section title
-    for prev, nxt in zip(doc.chunks, doc.chunks[1:]):
+    for prev, nxt in pairwise(doc.chunks):
         assert nxt.last_sentence > prev.last_sentence, f"{nxt.text!r} is already in {prev.text!r}"
 
 
 @pytest.mark.integration
 def test_seed_chunks_at_64_tokens_are_not_redundant(embeddings) -> None:
     _, doc = _seed_chunks(embeddings, 64)
-    redundant = [n.text for p, n in zip(doc.chunks, doc.chunks[1:]) if n.last_sentence <= p.last_sentence]
+    redundant = [n.text for p, n in pairwise(doc.chunks) if n.last_sentence <= p.last_sentence]
     assert redundant == []
 
 
@@ -244,6 +248,7 @@ def test_seed_corpus_chunks_with_word_counter() -> None:
 
 
 # ---------------------------------------------------------------- the real MiniLM tokenizer
+
 
 def _seed_chunks(embeddings, max_tokens: int = 200) -> tuple[str, ChunkedDocument]:
     text = clean_text(SEED.read_text(encoding="utf-8"))

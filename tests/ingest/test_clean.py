@@ -19,19 +19,43 @@ def _sandwich(line: str) -> str:
 
 
 BOILERPLATE_LINES = [
-    "5 min read", "3 minute read", "3-minute read", "Reading time: 4 minutes",
-    "Est. reading time 2 min", "Share this:", "Share", "Share on Facebook", "Share on X",
-    "Tweet", "Click to share on Twitter (Opens in new window)", "Follow us on Twitter",
-    "Advertisement", "ADVERTISEMENT", "Skip to content", "Print",
-    "Leave a comment", "Cancel reply", "Your email address will not be published.",
+    "5 min read",
+    "3 minute read",
+    "3-minute read",
+    "Reading time: 4 minutes",
+    "Est. reading time 2 min",
+    "Share this:",
+    "Share",
+    "Share on Facebook",
+    "Share on X",
+    "Tweet",
+    "Click to share on Twitter (Opens in new window)",
+    "Follow us on Twitter",
+    "Advertisement",
+    "ADVERTISEMENT",
+    "Skip to content",
+    "Print",
+    "Leave a comment",
+    "Cancel reply",
+    "Your email address will not be published.",
     "Required fields are marked *",
     "Save my name, email, and website in this browser for the next time I comment.",
-    "Post Comment", "Comment", "Name *", "Email *", "Website",
+    "Post Comment",
+    "Comment",
+    "Name *",
+    "Email *",
+    "Website",
     "We use cookies to improve your experience. By continuing to browse you agree to our cookie policy.",
     "This site uses cookies. Accept all cookies",
-    "Subscribe to our newsletter", "Sign up for our weekly newsletter to get the latest news",
-    "Related posts", "Related Articles", "You may also like", "Read also: Zelensky meets Macron",
-    "## Share this:", "- Share on Facebook", "**Advertisement**",
+    "Subscribe to our newsletter",
+    "Sign up for our weekly newsletter to get the latest news",
+    "Related posts",
+    "Related Articles",
+    "You may also like",
+    "Read also: Zelensky meets Macron",
+    "## Share this:",
+    "- Share on Facebook",
+    "**Advertisement**",
 ]
 
 
@@ -77,15 +101,19 @@ def test_long_cookie_line_is_not_treated_as_a_notice() -> None:
 
 @pytest.mark.unit
 def test_trailing_comment_section_is_dropped() -> None:
-    raw = (f"{PROSE_A}\n\n{PROSE_B}\n\n3 Comments\n\nJohn Smith\nMarch 3, 2025 at 10:12 am\n"
-           "Great piece, thanks!\nReply\n\nLeave a Reply\nCancel reply\nName *\nEmail *\n")
+    raw = (
+        f"{PROSE_A}\n\n{PROSE_B}\n\n3 Comments\n\nJohn Smith\nMarch 3, 2025 at 10:12 am\n"
+        "Great piece, thanks!\nReply\n\nLeave a Reply\nCancel reply\nName *\nEmail *\n"
+    )
     assert clean_text(raw) == f"{PROSE_A}\n\n{PROSE_B}"
 
 
 @pytest.mark.unit
 def test_trailing_markdown_comment_section_with_long_heading_is_dropped() -> None:
-    raw = (f"{PROSE_A}\n\n## 2 thoughts on “Security guarantees for Ukraine remain highly undefined, "
-           f"officials said”\n\nAnna\nMay 1, 2025\nAgreed.\n\n## Leave a Reply\n")
+    raw = (
+        f"{PROSE_A}\n\n## 2 thoughts on “Security guarantees for Ukraine remain highly undefined, "
+        f"officials said”\n\nAnna\nMay 1, 2025\nAgreed.\n\n## Leave a Reply\n"
+    )
     assert clean_text(raw) == PROSE_A
 
 
@@ -99,13 +127,16 @@ def test_comment_heading_followed_by_article_prose_keeps_the_prose() -> None:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("raw", [
-    "  Title  \r\n\r\n\r\n\r\nPara\u00a0one\u200b with\tspaces.   \n\n\n  •   item one\n",
-    "secu-\nrity and de-\nfence\n\n5 min read\n\n\ufeffText ﬁnal…",
-    "a-\nAdvertisement\nb and e\u0301",
-    "\n\n\nx\u00ad\u2060y  \n\n\n",
-    "Intro.\n\nAdver-\ntisement\n\nEnd.",  # the join makes a boilerplate line: needs a 2nd pass
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "  Title  \r\n\r\n\r\n\r\nPara\u00a0one\u200b with\tspaces.   \n\n\n  •   item one\n",
+        "secu-\nrity and de-\nfence\n\n5 min read\n\n\ufeffText ﬁnal…",
+        "a-\nAdvertisement\nb and e\u0301",
+        "\n\n\nx\u00ad\u2060y  \n\n\n",
+        "Intro.\n\nAdver-\ntisement\n\nEnd.",  # the join makes a boilerplate line: needs a 2nd pass
+    ],
+)
 def test_clean_text_is_idempotent(raw: str) -> None:
     once = clean_text(raw)
     assert clean_text(once) == once
@@ -113,9 +144,36 @@ def test_clean_text_is_idempotent(raw: str) -> None:
 
 @pytest.mark.unit
 def test_clean_text_is_idempotent_on_random_mixtures() -> None:
-    pieces = ["ab", " ", "\n", "\n\n\n", "\t", "-", "•", "* ", "1. ", "\u00a0", "\u200b", "\u00ad",
-              "e\u0301", "\u0301", "ﬁ", "\r", "5 min read", "Share", "Leave a Reply", "cookies",
-              "we use cookies", "3 comments", "x" * 45, "A", "\x07", "–", "’", "…"]
+    pieces = [
+        "ab",
+        " ",
+        "\n",
+        "\n\n\n",
+        "\t",
+        "-",
+        "•",
+        "* ",
+        "1. ",
+        "\u00a0",
+        "\u200b",
+        "\u00ad",
+        "e\u0301",
+        "\u0301",
+        "ﬁ",
+        "\r",
+        "5 min read",
+        "Share",
+        "Leave a Reply",
+        "cookies",
+        "we use cookies",
+        "3 comments",
+        "x" * 45,
+        "A",
+        "\x07",
+        "–",
+        "’",
+        "…",
+    ]
     rng = random.Random(1234)
     for _ in range(1000):
         raw = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
@@ -145,11 +203,20 @@ def test_line_endings_and_blank_lines() -> None:
 
 @pytest.mark.unit
 def test_bullet_lines_keep_marker_with_one_space() -> None:
-    raw = ("Features:\n  •   Israel is not a formal ally.\n\t-  second item\n  *  third\n"
-           "  –  fourth\n 1.   numbered\n 2)  other\n•glued bullet")
+    raw = (
+        "Features:\n  •   Israel is not a formal ally.\n\t-  second item\n  *  third\n"
+        "  –  fourth\n 1.   numbered\n 2)  other\n•glued bullet"
+    )
     assert clean_text(raw).split("\n") == [
-        "Features:", "• Israel is not a formal ally.", "- second item", "* third",
-        "– fourth", "1. numbered", "2) other", "• glued bullet"]
+        "Features:",
+        "• Israel is not a formal ally.",
+        "- second item",
+        "* third",
+        "– fourth",
+        "1. numbered",
+        "2) other",
+        "• glued bullet",
+    ]
 
 
 @pytest.mark.unit
@@ -171,12 +238,17 @@ def test_does_not_rewrite_sentences() -> None:
 
 # ------------------------------------------------------------------ the seed article
 
+
 def _norm(s: str) -> str:
     return " ".join(s.split())
 
 
-SEED_BOILERPLATE = ("5 min read", "Leave a Reply", "Your email address will not be published",
-                    "This website uses cookies")
+SEED_BOILERPLATE = (
+    "5 min read",
+    "Leave a Reply",
+    "Your email address will not be published",
+    "This website uses cookies",
+)
 
 
 @pytest.fixture(scope="module")

@@ -49,8 +49,8 @@ KILLER = textwrap.dedent(
     sys.exit(main(["ingest", "--quiet"]))
     """
 )
-INDEX_PY = os.path.join("ingest", "index.py")
-CHROMA_CLIENT_PY = os.path.join("chromadb", "api", "client.py")
+INDEX_PY = str(Path("ingest", "index.py"))
+CHROMA_CLIENT_PY = str(Path("chromadb", "api", "client.py"))
 
 # ---------------------------------------------------------------- corpus
 
@@ -90,27 +90,45 @@ def make_crash_corpus(root: Path, seed: bool = True, n: int = N_GENERATED) -> Pa
 
 # ---------------------------------------------------------------- processes
 
+
 def cli_env(settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    env.update(QA_DATA_DIR=str(settings.data_dir), QA_CORPUS_DIR=str(settings.corpus_dir), HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO))
+    env.update(
+        QA_DATA_DIR=str(settings.data_dir),
+        QA_CORPUS_DIR=str(settings.corpus_dir),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONPATH=str(REPO),
+    )
     return env
 
 
 def start_ingest(settings, log: Path) -> subprocess.Popen:
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", "--quiet"], cwd=REPO,
-                                env=cli_env(settings), stdout=out, stderr=out)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ingest", "--quiet"],
+            cwd=REPO,
+            env=cli_env(settings),
+            stdout=out,
+            stderr=out,
+        )
 
 
 def run_ingest_killed_at(settings, tmp_path: Path, function: str, file_suffix: str = INDEX_PY, nth: int = 1) -> int:
     """Run the CLI ingest and SIGKILL it when the nth call of `function` starts; returns its exit code."""
     script = tmp_path / "kill_at.py"
     script.write_text(KILLER)
-    result = subprocess.run([sys.executable, str(script), function, file_suffix, str(nth)], cwd=REPO,
-                            env=cli_env(settings), capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(script), function, file_suffix, str(nth)],
+        cwd=REPO,
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == -signal.SIGKILL, (
-        f"the ingest was not killed at call {nth} of {function}: rc={result.returncode}\n{result.stderr[-2000:]}")
+        f"the ingest was not killed at call {nth} of {function}: rc={result.returncode}\n{result.stderr[-2000:]}"
+    )
     return result.returncode
 
 
@@ -144,6 +162,7 @@ def ingest_in_process(settings, embeddings, **kwargs):
 
 
 # ---------------------------------------------------------------- reading the store
+
 
 def fingerprint_of(got: dict[str, list[dict]]) -> dict[str, object]:
     """What must equal a clean build: the id sets and each source's content hash."""
@@ -204,14 +223,21 @@ def copy_workspace(reference_settings, tmp_path: Path, name: str):
 
 # ---------------------------------------------------------------- a clean build, measured
 
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """A clean build of the crash corpus by the real CLI: (settings, seconds a full run takes, rows)."""
     root = tmp_path_factory.mktemp("crash-reference")
     settings = make_settings(root / "data", make_crash_corpus(root / "corpus"))
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "rag.cli", "ingest", "--quiet"], cwd=REPO, env=cli_env(settings),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ingest", "--quiet"],
+        cwd=REPO,
+        env=cli_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"ingest: {N_GENERATED + 1} added, 0 updated"), result.stdout
@@ -219,6 +245,7 @@ def reference(tmp_path_factory):
 
 
 # ---------------------------------------------------------------- kill at random moments
+
 
 def test_kill_9_at_moments_spread_over_a_run_then_repair(reference, embeddings, tmp_path) -> None:
     ref_settings, full_run, ref_rows = reference
@@ -254,12 +281,15 @@ def test_kill_9_at_moments_spread_over_a_run_then_repair(reference, embeddings, 
         state = visible_state(settings.data_dir, corpus, tmp_path / f"after-kill-{number}")
         states.append(len(state or {}))
         for sid, (chunks, announced, sentences) in (state or {}).items():
-            assert chunks == announced and sentences > 0, f"after kill {number} ({kind} {seconds:.2f} s) {sid} is partial"
+            assert chunks == announced and sentences > 0, (
+                f"after kill {number} ({kind} {seconds:.2f} s) {sid} is partial"
+            )
         if code == 0:
             break  # this run finished the index: there is nothing left to interrupt
     print(f"full run {full_run:.1f} s; exit codes {outcomes}; documents readable after each run: {states}")
     assert outcomes.count(-signal.SIGKILL) >= 3, (
-        f"too few runs were killed: {outcomes} (full run {full_run:.1f} s, documents after each: {states})")
+        f"too few runs were killed: {outcomes} (full run {full_run:.1f} s, documents after each: {states})"
+    )
 
     summary, _ = ingest_in_process(settings, embeddings)
     assert summary.failed == []
@@ -275,11 +305,12 @@ def test_kill_9_at_moments_spread_over_a_run_then_repair(reference, embeddings, 
 
 # ---------------------------------------------------------------- kill at exact points
 
+
 def test_kill_while_creating_the_collections_then_repair(tmp_path, embeddings) -> None:
     """Killed between creating the first and the second collection of a brand-new store."""
-    from rag.store import IndexReader, open_client
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
+    from rag.store import IndexReader, open_client
 
     settings = make_settings(tmp_path / "data", make_crash_corpus(tmp_path / "corpus", seed=False, n=2))
     run_ingest_killed_at(settings, tmp_path, "get_or_create_collection", CHROMA_CLIENT_PY, nth=2)
@@ -300,9 +331,9 @@ def test_kill_while_creating_the_collections_then_repair(tmp_path, embeddings) -
 
 
 def test_half_created_store_is_not_ready_for_a_plain_reader(tmp_path) -> None:
-    from rag.store import IndexReader, open_client
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
+    from rag.store import IndexReader, open_client
 
     settings = make_settings(tmp_path / "data", make_crash_corpus(tmp_path / "corpus", seed=False, n=1))
     run_ingest_killed_at(settings, tmp_path, "get_or_create_collection", CHROMA_CLIENT_PY, nth=2)
@@ -352,14 +383,16 @@ def test_kill_during_an_update_then_repair(killed_update, embeddings, tmp_path) 
     for r in got["chunks"]:
         ids.setdefault(r["metadata"]["source_id"], set()).add(r["metadata"]["chunk_id"])
     # the edited file has exactly the chunks a clean build of its new text has
-    document = prepare_document(settings.corpus_dir / "gen_02.txt", settings.corpus_dir, settings,
-                                embeddings.token_counter())
+    document = prepare_document(
+        settings.corpus_dir / "gen_02.txt", settings.corpus_dir, settings, embeddings.token_counter()
+    )
     assert ids["gen_02"] == {c.chunk_id for c in document.chunked.chunks}
     assert "A closing remark was added in 2025." in document.text
     assert ids["gen_02"] != ref_ids["gen_02"]
     # and nothing else moved
     assert {sid: v for sid, v in ids.items() if sid != "gen_02"} == {
-        sid: v for sid, v in ref_ids.items() if sid != "gen_02"}
+        sid: v for sid, v in ref_ids.items() if sid != "gen_02"
+    }
     assert_answers_with_exact_citation(settings, embeddings)
 
 
@@ -385,7 +418,8 @@ def test_two_modifications_a_kill_and_a_deletion_converge_to_a_clean_build(refer
     settings = copy_workspace(ref_settings, tmp_path, "work")
     for number in (3, 4):
         (settings.corpus_dir / f"gen_{number:02d}.txt").write_text(
-            generated_text(number, paragraphs=5, salt="modified"), encoding="utf-8")
+            generated_text(number, paragraphs=5, salt="modified"), encoding="utf-8"
+        )
     # killed while writing the second modified file: the first one is done (chunks and sentences:
     # two _add calls), the second has its old rows deleted and its new chunks, not yet its sentences
     # or its source record

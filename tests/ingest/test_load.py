@@ -22,22 +22,28 @@ def make_pdf(pages: list[list[str]], title: str | None = None, author: str | Non
     info_id = first_page_id + 2 * n_pages
     objects: dict[int, bytes] = {
         1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        2: b"<< /Type /Pages /Kids [" + b" ".join(
-            f"{first_page_id + 2 * i} 0 R".encode() for i in range(n_pages))
-           + b"] /Count " + str(n_pages).encode() + b" >>",
+        2: b"<< /Type /Pages /Kids ["
+        + b" ".join(f"{first_page_id + 2 * i} 0 R".encode() for i in range(n_pages))
+        + b"] /Count "
+        + str(n_pages).encode()
+        + b" >>",
         font_id: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
     }
     for i, lines in enumerate(pages):
         page_id, content_id = first_page_id + 2 * i, first_page_id + 2 * i + 1
-        stream = b"BT /F1 12 Tf 16 TL 72 720 Td " + b" ".join(
-            _pdf_string(line) + b" Tj T*" for line in lines) + b" ET"
-        objects[page_id] = (f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-                            f"/Resources << /Font << /F1 {font_id} 0 R >> >> "
-                            f"/Contents {content_id} 0 R >>").encode()
-        objects[content_id] = (b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n"
-                               + stream + b"\nendstream")
-    info = b"<<" + (b" /Title " + _pdf_string(title) if title else b"") + (
-        b" /Author " + _pdf_string(author) if author else b"") + b" >>"
+        stream = b"BT /F1 12 Tf 16 TL 72 720 Td " + b" ".join(_pdf_string(line) + b" Tj T*" for line in lines) + b" ET"
+        objects[page_id] = (
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            f"/Resources << /Font << /F1 {font_id} 0 R >> >> "
+            f"/Contents {content_id} 0 R >>"
+        ).encode()
+        objects[content_id] = b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream"
+    info = (
+        b"<<"
+        + (b" /Title " + _pdf_string(title) if title else b"")
+        + (b" /Author " + _pdf_string(author) if author else b"")
+        + b" >>"
+    )
     objects[info_id] = info
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = {}
@@ -49,8 +55,7 @@ def make_pdf(pages: list[list[str]], title: str | None = None, author: str | Non
     out += f"xref\n0 {size}\n0000000000 65535 f \n".encode()
     for obj_id in range(1, size):
         out += f"{offsets[obj_id]:010d} 00000 n \n".encode()
-    out += (f"trailer\n<< /Size {size} /Root 1 0 R /Info {info_id} 0 R >>\n"
-            f"startxref\n{xref_at}\n%%EOF\n").encode()
+    out += (f"trailer\n<< /Size {size} /Root 1 0 R /Info {info_id} 0 R >>\nstartxref\n{xref_at}\n%%EOF\n").encode()
     return bytes(out)
 
 
@@ -65,15 +70,29 @@ def _write(path: Path, data: str | bytes) -> Path:
 
 # ------------------------------------------------------------------ discovery and ids
 
+
 @pytest.mark.unit
 def test_discover_orders_and_skips(tmp_path: Path) -> None:
-    for rel in ("b.txt", "a.md", "sub/z.html", "sub/c.pdf", "sub/deeper/d.markdown", "x.htm",
-                "a.meta.yaml", "sub/c.meta.yml", ".hidden.txt", ".git/e.txt", "sub/.cache/f.md",
-                "README.md", "sub/README.md", "notes.docx", "data.json"):
+    for rel in (
+        "b.txt",
+        "a.md",
+        "sub/z.html",
+        "sub/c.pdf",
+        "sub/deeper/d.markdown",
+        "x.htm",
+        "a.meta.yaml",
+        "sub/c.meta.yml",
+        ".hidden.txt",
+        ".git/e.txt",
+        "sub/.cache/f.md",
+        "README.md",
+        "sub/README.md",
+        "notes.docx",
+        "data.json",
+    ):
         _write(tmp_path / rel, "x")
     found = [p.relative_to(tmp_path).as_posix() for p in discover([tmp_path], tmp_path)]
-    assert found == ["a.md", "b.txt", "sub/README.md", "sub/c.pdf", "sub/deeper/d.markdown",
-                     "sub/z.html", "x.htm"]
+    assert found == ["a.md", "b.txt", "sub/README.md", "sub/c.pdf", "sub/deeper/d.markdown", "sub/z.html", "x.htm"]
     # Deterministic and de-duplicated when a file is also named explicitly.
     again = discover([tmp_path / "x.htm", tmp_path, tmp_path / "b.txt"], tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in again] == found
@@ -85,9 +104,9 @@ def test_discover_explicit_files(tmp_path: Path) -> None:
     assert discover([txt], tmp_path) == [txt]
     assert discover([_write(tmp_path / "README.md", "doc")], tmp_path) == []
     bad = _write(tmp_path / "notes.docx", "x")
-    with pytest.raises(LoadError, match="notes.docx"):
+    with pytest.raises(LoadError, match=r"notes\.docx"):
         discover([bad], tmp_path)
-    with pytest.raises(LoadError, match="missing.txt"):
+    with pytest.raises(LoadError, match=r"missing\.txt"):
         discover([tmp_path / "missing.txt"], tmp_path)
     assert ".pdf" in SUPPORTED_SUFFIXES and ".htm" in SUPPORTED_SUFFIXES
 
@@ -110,12 +129,17 @@ def test_source_id_for(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ text and markdown
 
+
 @pytest.mark.unit
 def test_markdown_front_matter_is_metadata_not_text(tmp_path: Path) -> None:
-    src = _write(tmp_path / "sub" / "note.md", (
-        "---\ntitle: Guarantees explained\nauthor: Jane Analyst\ndate: 2025-09-14\n"
-        "language: en\nkind: analysis\nurl: https://example.org/g\ntags: [a, b]\n"
-        "edition: 3\nreviewed: true\nsource_id: hijack\npages: 7\n---\n# Heading\n\nBody text here.\n"))
+    src = _write(
+        tmp_path / "sub" / "note.md",
+        (
+            "---\ntitle: Guarantees explained\nauthor: Jane Analyst\ndate: 2025-09-14\n"
+            "language: en\nkind: analysis\nurl: https://example.org/g\ntags: [a, b]\n"
+            "edition: 3\nreviewed: true\nsource_id: hijack\npages: 7\n---\n# Heading\n\nBody text here.\n"
+        ),
+    )
     [doc] = load_file(src, tmp_path)
     assert doc.page_content == "# Heading\n\nBody text here.\n"
     m = doc.metadata
@@ -150,8 +174,9 @@ def test_title_is_capped(tmp_path: Path) -> None:
 def test_sidecar_overrides_front_matter_and_changes_hash(tmp_path: Path) -> None:
     src = _write(tmp_path / "000_x.txt", "---\ntitle: From front matter\nauthor: A\n---\nText.\n")
     before = load_file(src, tmp_path)[0].metadata
-    side = _write(tmp_path / "000_x.meta.yaml",
-                  "title: From sidecar\ndate: 2024-01-31\norigin: https://news.example/a\nauthor:\n")
+    side = _write(
+        tmp_path / "000_x.meta.yaml", "title: From sidecar\ndate: 2024-01-31\norigin: https://news.example/a\nauthor:\n"
+    )
     after = load_file(src, tmp_path)[0].metadata
     assert before["title"] == "From front matter" and after["title"] == "From sidecar"
     assert after["date"] == "2024-01-31" and after["origin"] == "https://news.example/a"
@@ -179,13 +204,16 @@ def test_non_utf8_text_names_file_and_offset(tmp_path: Path) -> None:
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("name,data,message", [
-    ("bin.txt", b"abc\x00def", "looks binary"),
-    ("empty.txt", b"", "is empty"),
-    ("blank.md", b"  \n\n\t\n", "is empty"),
-    ("only_front.md", b"---\ntitle: x\n---\n\n  \n", "is empty"),
-    ("empty.html", b"", "is empty"),
-])
+@pytest.mark.parametrize(
+    "name,data,message",
+    [
+        ("bin.txt", b"abc\x00def", "looks binary"),
+        ("empty.txt", b"", "is empty"),
+        ("blank.md", b"  \n\n\t\n", "is empty"),
+        ("only_front.md", b"---\ntitle: x\n---\n\n  \n", "is empty"),
+        ("empty.html", b"", "is empty"),
+    ],
+)
 def test_bad_text_files(tmp_path: Path, name: str, data: bytes, message: str) -> None:
     src = _write(tmp_path / name, data)
     with pytest.raises(LoadError, match=message) as info:
@@ -203,9 +231,9 @@ def test_oversized_file(tmp_path: Path) -> None:
 
 @pytest.mark.unit
 def test_unreadable_or_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(LoadError, match="gone.txt"):
+    with pytest.raises(LoadError, match=r"gone\.txt"):
         load_file(tmp_path / "gone.txt", tmp_path)
-    with pytest.raises(LoadError, match="notes.docx"):
+    with pytest.raises(LoadError, match=r"notes\.docx"):
         load_file(_write(tmp_path / "notes.docx", "x"), tmp_path)
 
 
@@ -257,8 +285,16 @@ def test_html_main_content_only(tmp_path: Path) -> None:
     src = _write(tmp_path / "page.html", HTML_PAGE)
     [doc] = load_file(src, tmp_path)
     text = doc.page_content
-    for marker in ("SCRIPT_MARKER", "SCRIPT2_MARKER", "NAV_MARKER", "FOOTER_MARKER",
-                   "COMMENT_MARKER", "Post Comment", "About us", "color: red"):
+    for marker in (
+        "SCRIPT_MARKER",
+        "SCRIPT2_MARKER",
+        "NAV_MARKER",
+        "FOOTER_MARKER",
+        "COMMENT_MARKER",
+        "Post Comment",
+        "About us",
+        "color: red",
+    ):
         assert marker not in text, marker
     for para in ARTICLE_PARAS:
         assert para in text
@@ -270,16 +306,21 @@ def test_html_main_content_only(tmp_path: Path) -> None:
     assert "5 < 6 and *never* snake_case." in text and "\\" not in text
     m = doc.metadata
     assert m["format"] == "html" and m["title"] == "Security guarantees for Ukraine"
-    assert (m["author"], m["date"], m["url"]) == ("Jane Analyst", "2025-09-14",
-                                                   "https://example.org/ukraine-guarantees")
+    assert (m["author"], m["date"], m["url"]) == (
+        "Jane Analyst",
+        "2025-09-14",
+        "https://example.org/ukraine-guarantees",
+    )
 
 
 @pytest.mark.unit
 def test_html_without_meta_has_no_invented_values(tmp_path: Path) -> None:
-    page = ("<html><head><meta charset='windows-1252'></head><body><article><h1>Plain page</h1>"
-            + "".join(f"<p>{p}</p>" for p in ARTICLE_PARAS)
-            + "<p>Caf\u00e9 society \u2013 opinions differ.</p></article>"
-            + "<footer>\u00a9 2023 Some Site</footer></body></html>")
+    page = (
+        "<html><head><meta charset='windows-1252'></head><body><article><h1>Plain page</h1>"
+        + "".join(f"<p>{p}</p>" for p in ARTICLE_PARAS)
+        + "<p>Caf\u00e9 society \u2013 opinions differ.</p></article>"
+        + "<footer>\u00a9 2023 Some Site</footer></body></html>"
+    )
     src = _write(tmp_path / "plain.htm", page.encode("cp1252"))
     [doc] = load_file(src, tmp_path)
     assert "Caf\u00e9 society \u2013 opinions differ." in doc.page_content
@@ -291,8 +332,9 @@ def test_html_without_meta_has_no_invented_values(tmp_path: Path) -> None:
 
 @pytest.mark.unit
 def test_html_without_main_content(tmp_path: Path) -> None:
-    src = _write(tmp_path / "nav.html", "<html><head><title>x</title></head><body>"
-                                        "<script>var a = 1;</script></body></html>")
+    src = _write(
+        tmp_path / "nav.html", "<html><head><title>x</title></head><body><script>var a = 1;</script></body></html>"
+    )
     with pytest.raises(LoadError, match=r"nav\.html.*no main content"):
         load_file(src, tmp_path)
 
@@ -315,7 +357,7 @@ def test_pdf_two_pages(tmp_path: Path) -> None:
     src = _write(tmp_path / "report.pdf", make_pdf([PAGE1, PAGE2], author="Think Tank"))
     docs = load_file(src, tmp_path)
     assert [d.metadata["page"] for d in docs] == [1, 2]
-    for doc, lines in zip(docs, (PAGE1, PAGE2)):
+    for doc, lines in zip(docs, (PAGE1, PAGE2), strict=False):
         for line in lines:
             assert line in doc.page_content
     assert "Finlandization" not in docs[0].page_content and "Israel" not in docs[1].page_content

@@ -43,6 +43,7 @@ SMALL_IDS = {"alpha", "sub/beta"}
 
 # ---------------------------------------------------------------- helpers
 
+
 def write_files(root: Path, files: dict[str, str | bytes]) -> None:
     for rel, content in files.items():
         path = root / rel
@@ -94,14 +95,26 @@ def ids_by_source(got: dict[str, list[dict]], kind: str = "chunks") -> dict[str,
 
 def cli_env(data_dir: Path, corpus_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    env.update(QA_DATA_DIR=str(data_dir), QA_CORPUS_DIR=str(corpus_dir), HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", PYTHONPATH=str(REPO))
+    env.update(
+        QA_DATA_DIR=str(data_dir),
+        QA_CORPUS_DIR=str(corpus_dir),
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        PYTHONPATH=str(REPO),
+    )
     return env
 
 
 def run_cli(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=300, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,
+    )
 
 
 SUMMARY_LINE = re.compile(
@@ -112,6 +125,7 @@ SUMMARY_LINE = re.compile(
 
 
 # ---------------------------------------------------------------- fixtures
+
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, embeddings):
@@ -132,6 +146,7 @@ def workspace(base, tmp_path):
 
 
 # ---------------------------------------------------------------- add, unchanged, edit, delete
+
 
 def test_first_ingest_adds_every_file(base) -> None:
     settings, summary, calls = base
@@ -193,7 +208,9 @@ def test_editing_only_a_sidecar_updates_the_metadata(workspace, embeddings) -> N
     summary, calls = ingest(workspace, embeddings)
     assert (summary.updated, summary.unchanged) == (1, 2) and calls == 1
     after = assert_consistent(workspace)
-    assert next(r for r in after["sources"] if r["id"] == "sub/beta")["metadata"]["title"] == "Beta Report, Second Edition"
+    assert (
+        next(r for r in after["sources"] if r["id"] == "sub/beta")["metadata"]["title"] == "Beta Report, Second Edition"
+    )
     titles = {r["metadata"]["title"] for r in after["chunks"] if r["metadata"]["source_id"] == "sub/beta"}
     assert titles == {"Beta Report, Second Edition"}
 
@@ -244,8 +261,13 @@ def test_bad_files_are_reported_by_path_and_good_files_still_ingested(workspace,
     from ingest.pipeline import ingest_paths
 
     factory = CountingFactory(embeddings)
-    summary = ingest_paths(None, workspace, embedder_factory=factory, progress=False,
-                           on_failure=lambda path, reason: failures.append((path, reason)))
+    summary = ingest_paths(
+        None,
+        workspace,
+        embedder_factory=factory,
+        progress=False,
+        on_failure=lambda path, reason: failures.append((path, reason)),
+    )
     failed = {Path(path).name: reason for path, reason in summary.failed}
     assert set(failed) == set(BAD_FILES)
     for path, _ in summary.failed:  # reported by their full path in the corpus
@@ -272,8 +294,11 @@ def test_unchanged_corpus_with_a_broken_file_does_not_load_the_model(workspace, 
 
 
 def test_bad_files_alone_do_not_break_a_fresh_ingest(tmp_path, embeddings) -> None:
-    corpus = make_corpus(tmp_path / "corpus", seed=False, files={
-        **BAD_FILES, "good.txt": "The good file speaks of the northern railway. It was built in 1901.\n"})
+    corpus = make_corpus(
+        tmp_path / "corpus",
+        seed=False,
+        files={**BAD_FILES, "good.txt": "The good file speaks of the northern railway. It was built in 1901.\n"},
+    )
     settings = make_settings(tmp_path / "data", corpus)
     summary, _ = ingest(settings, embeddings)
     assert summary.added == 1 and len(summary.failed) == len(BAD_FILES)
@@ -281,10 +306,14 @@ def test_bad_files_alone_do_not_break_a_fresh_ingest(tmp_path, embeddings) -> No
 
 
 def test_two_files_with_the_same_source_id_are_reported(tmp_path, embeddings) -> None:
-    corpus = make_corpus(tmp_path / "corpus", seed=False, files={
-        "twin.txt": "The first twin is plain text. It is about ships.\n",
-        "twin.md": "# Twin\n\nThe second twin is markdown. It is about trains.\n",
-    })
+    corpus = make_corpus(
+        tmp_path / "corpus",
+        seed=False,
+        files={
+            "twin.txt": "The first twin is plain text. It is about ships.\n",
+            "twin.md": "# Twin\n\nThe second twin is markdown. It is about trains.\n",
+        },
+    )
     settings = make_settings(tmp_path / "data", corpus)
     summary, _ = ingest(settings, embeddings)
     assert summary.added == 1
@@ -292,6 +321,7 @@ def test_two_files_with_the_same_source_id_are_reported(tmp_path, embeddings) ->
 
 
 # ---------------------------------------------------------------- a known file that turns unreadable
+
 
 def test_indexed_file_that_becomes_undecodable_keeps_its_old_version(workspace, embeddings) -> None:
     before = assert_consistent(workspace)
@@ -322,9 +352,14 @@ def test_indexed_file_that_loses_read_permission_keeps_its_old_version(workspace
         prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
     beta.chmod(0)
     try:
-        result = subprocess.run([*prefix, sys.executable, "-m", "rag.cli", "ingest", "--quiet"], cwd=REPO,
-                                env=cli_env(workspace.data_dir, workspace.corpus_dir), capture_output=True,
-                                text=True, timeout=300)
+        result = subprocess.run(
+            [*prefix, sys.executable, "-m", "rag.cli", "ingest", "--quiet"],
+            cwd=REPO,
+            env=cli_env(workspace.data_dir, workspace.corpus_dir),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         beta.chmod(0o644)
     assert result.returncode == 0, result.stderr
@@ -333,13 +368,19 @@ def test_indexed_file_that_loses_read_permission_keeps_its_old_version(workspace
     match = SUMMARY_LINE.match(result.stdout.strip())
     assert match, result.stdout
     assert (match["added"], match["updated"], match["unchanged"], match["removed"], match["failed"]) == (
-        "0", "0", "2", "0", "1")
+        "0",
+        "0",
+        "2",
+        "0",
+        "1",
+    )
     after = assert_consistent(workspace)
     assert {r["id"] for r in after["sources"]} == {SEED_ID, *SMALL_IDS}
     assert ids_by_source(after)["sub/beta"] == ids_by_source(before)["sub/beta"]
 
 
 # ---------------------------------------------------------------- the command line
+
 
 def test_cli_ingest_prints_one_summary_line_and_exits_0(tmp_path) -> None:
     corpus = make_corpus(tmp_path / "corpus", seed=False)
@@ -352,7 +393,12 @@ def test_cli_ingest_prints_one_summary_line_and_exits_0(tmp_path) -> None:
     match = SUMMARY_LINE.match(lines[0])
     assert match, lines[0]
     assert (match["added"], match["updated"], match["unchanged"], match["failed"], match["sources"]) == (
-        "2", "0", "0", "0", "2")
+        "2",
+        "0",
+        "0",
+        "0",
+        "2",
+    )
     assert int(match["written"]) == int(match["total"]) > 0
 
     second = run_cli("ingest", "--quiet", env=env)
@@ -390,6 +436,7 @@ def test_cli_reports_bad_paths_with_exit_2_and_no_traceback(tmp_path) -> None:
 
 # ---------------------------------------------------------------- rebuilds
 
+
 def test_changed_chunker_setting_rebuilds_and_reembeds_everything(tmp_path, embeddings) -> None:
     corpus = make_corpus(tmp_path / "corpus", seed=False)
     settings = make_settings(tmp_path / "data", corpus)
@@ -418,10 +465,11 @@ def test_changed_chunker_setting_rebuilds_and_reembeds_everything(tmp_path, embe
 
 # ---------------------------------------------------------------- reading the index
 
+
 def test_snapshot_refuses_an_index_of_another_embedder(workspace, embeddings) -> None:
-    from rag.store import IndexReader, open_client
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
+    from rag.store import IndexReader, open_client
 
     with pytest.raises(IndexNotReadyError) as error:
         load_snapshot(IndexReader(open_client(workspace), workspace.collection), embedder_version="other")
@@ -435,9 +483,9 @@ def test_snapshot_refuses_an_index_of_another_embedder(workspace, embeddings) ->
 
 
 def test_snapshot_of_a_store_never_built_is_not_ready(tmp_path) -> None:
-    from rag.store import IndexReader, open_client
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
+    from rag.store import IndexReader, open_client
 
     settings = make_settings(tmp_path / "data", tmp_path)
     with pytest.raises(IndexNotReadyError, match="run `qa ingest`"):
@@ -445,9 +493,9 @@ def test_snapshot_of_a_store_never_built_is_not_ready(tmp_path) -> None:
 
 
 def test_snapshot_of_an_empty_corpus_is_not_ready(tmp_path, embeddings) -> None:
-    from rag.store import IndexReader, open_client
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
+    from rag.store import IndexReader, open_client
 
     corpus = make_corpus(tmp_path / "corpus", seed=False, files={})
     settings = make_settings(tmp_path / "data", corpus)
@@ -458,6 +506,7 @@ def test_snapshot_of_an_empty_corpus_is_not_ready(tmp_path, embeddings) -> None:
 
 
 # ---------------------------------------------------------------- an embedder with another dimension
+
 
 @pytest.fixture(scope="module")
 def narrow_model_dir(tmp_path_factory) -> Path:
@@ -480,8 +529,9 @@ def test_an_embedder_of_another_dimension_builds_an_index_its_readers_accept(tmp
     from rag.embeddings import MiniLMEmbeddings
     from rag.factory import load_answerer
 
-    settings = make_settings(tmp_path / "data", make_corpus(tmp_path / "corpus", seed=True, files={}),
-                             embedding_model_path=narrow_model_dir)
+    settings = make_settings(
+        tmp_path / "data", make_corpus(tmp_path / "corpus", seed=True, files={}), embedding_model_path=narrow_model_dir
+    )
     model = MiniLMEmbeddings(narrow_model_dir)
     assert model.dimension == 64
     summary, calls = ingest(settings, model)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from ingest.structure import analyse
@@ -28,11 +30,12 @@ def _assert_exact_spans(text: str, default: str = DEFAULT) -> None:
     assert [s.start for s in sentences] == sorted(s.start for s in sentences)
     # Sections tile the text: contiguous, from 0 to the end.
     assert sections[0].start == 0 and sections[-1].end == len(text)
-    for before, after in zip(sections, sections[1:]):
+    for before, after in itertools.pairwise(sections):
         assert before.end == after.start
 
 
 # ---------------------------------------------------------------- headings and sections
+
 
 def test_plain_text_heading_between_blank_lines_opens_a_section() -> None:
     text = (
@@ -74,7 +77,10 @@ def test_markdown_heading_with_and_without_blank_line_after_it() -> None:
 
 
 def test_first_line_title_is_a_section_even_when_long() -> None:
-    title = "Amid tensions between the U.S. and Europe, the West is lagging behind in providing Ukraine with a viable security model"
+    title = (
+        "Amid tensions between the U.S. and Europe, the West is lagging behind in providing Ukraine "
+        "with a viable security model"
+    )
     assert len(title.split()) > 12  # longer than a heading further down may be
     text = f"{title}\n\nThe peace process has two core issues. These are borders and guarantees."
     sections, sentences = analyse(text, "metadata title")
@@ -132,6 +138,7 @@ def test_text_before_first_heading_gets_default_section_and_sections_carry_on() 
 
 # ---------------------------------------------------------------- sentences
 
+
 def test_sentence_offsets_are_exact_on_messy_spacing() -> None:
     text = (
         "Title Line\n\n"
@@ -141,8 +148,14 @@ def test_sentence_offsets_are_exact_on_messy_spacing() -> None:
     )
     sentences = _sentences(text)
     assert [s.text for s in sentences] == [
-        "Indented start.", "Two spaces after.", "Tab here!", "Question?", "“Quoted start” ends.",
-        "The idea of ’Finlandization’ surfaced.", "It refers to Finland’s Cold War status…", "Yes.",
+        "Indented start.",
+        "Two spaces after.",
+        "Tab here!",
+        "Question?",
+        "“Quoted start” ends.",
+        "The idea of ’Finlandization’ surfaced.",
+        "It refers to Finland’s Cold War status…",
+        "Yes.",
     ]
     assert sentences[-1].section == "’Finlandization’"
     _assert_exact_spans(text)
@@ -167,7 +180,10 @@ def test_abbreviations_and_initials_do_not_split_sentences() -> None:
 def test_decimal_numbers_do_not_split_sentences() -> None:
     text = "About 28,000 troops and 1.5 million people. Finland lost 9.5 percent. End."
     assert [s.text for s in _sentences(text)] == [
-        "About 28,000 troops and 1.5 million people.", "Finland lost 9.5 percent.", "End."]
+        "About 28,000 troops and 1.5 million people.",
+        "Finland lost 9.5 percent.",
+        "End.",
+    ]
 
 
 def test_bullet_items_are_separate_sentences_without_their_marker() -> None:
@@ -237,7 +253,11 @@ def test_seed_like_structure_end_to_end() -> None:
     )
     sections, sentences = analyse(text, "fallback")
     assert [s.title for s in sections] == [
-        "Amid tensions, the West is lagging behind", "An Israel model", "A South Korean model", "’Finlandization’"]
+        "Amid tensions, the West is lagging behind",
+        "An Israel model",
+        "A South Korean model",
+        "’Finlandization’",
+    ]
     by_text = {s.text: s for s in sentences}
     bullet = by_text["Israel is not a formal treaty ally but a ’quasi ally’ of the U.S."]
     assert bullet.is_list_item and bullet.section == "An Israel model"
@@ -257,4 +277,7 @@ def test_empty_and_blank_text() -> None:
 def test_sentence_ending_with_the_word_no_is_split() -> None:
     text = "Asked about NATO membership, he said no. The talks went on. See No. 5 of the list."
     assert [s.text for s in _sentences(text)] == [
-        "Asked about NATO membership, he said no.", "The talks went on.", "See No. 5 of the list."]
+        "Asked about NATO membership, he said no.",
+        "The talks went on.",
+        "See No. 5 of the list.",
+    ]

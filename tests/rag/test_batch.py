@@ -14,9 +14,9 @@ import time
 
 import pytest
 
+from evals.dataset import load_items
 from rag.cli.batch import local_asker, run_batch
 from rag.cli.batch_files import read_questions
-from evals.dataset import load_items
 from tests.servers import TEST_API_KEY  # the server fixtures come from tests/conftest.py
 
 pytestmark = pytest.mark.integration
@@ -30,10 +30,20 @@ QUESTIONS = [
 
 
 def run_cli(args, settings, timeout=300, **env):
-    environment = {**os.environ, "QA_DATA_DIR": str(settings.data_dir), "QA_CORPUS_DIR": str(settings.corpus_dir),
-                   "HF_HUB_OFFLINE": "1", **env}
-    return subprocess.run([sys.executable, "-m", "rag.cli", "batch", *args], env=environment, capture_output=True,
-                          text=True, timeout=timeout)
+    environment = {
+        **os.environ,
+        "QA_DATA_DIR": str(settings.data_dir),
+        "QA_CORPUS_DIR": str(settings.corpus_dir),
+        "HF_HUB_OFFLINE": "1",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", "batch", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def write_csv(path, header, rows):
@@ -65,19 +75,21 @@ def batch(rows_path, out, answerer, settings, stderr=None, asked=None):
             asked.append(question)
         return ask(question, history)
 
-    return run_batch(read_questions(rows_path), out, counting, settings, progress=False,
-                     stderr=stderr or io.StringIO())
+    return run_batch(read_questions(rows_path), out, counting, settings, progress=False, stderr=stderr or io.StringIO())
 
 
 def assert_exact_spans(citations, answerer):
     assert citations
     for c in citations:
-        assert answerer.snapshot.sources[c["source_id"]].text[c["start"]:c["end"]] == c["quote"]
+        assert answerer.snapshot.sources[c["source_id"]].text[c["start"] : c["end"]] == c["quote"]
 
 
 def test_cli_answers_a_csv_into_jsonl_with_carried_columns(tmp_path, corpus_settings, answerer):
-    source = write_csv(tmp_path / "in.csv", ["id", "question", "expected", "answer"],
-                       [[i, q, f"e-{i}", "mine"] for i, q in QUESTIONS] + [["", "What is the Israel model?", "", ""]])
+    source = write_csv(
+        tmp_path / "in.csv",
+        ["id", "question", "expected", "answer"],
+        [[i, q, f"e-{i}", "mine"] for i, q in QUESTIONS] + [["", "What is the Israel model?", "", ""]],
+    )
     out = tmp_path / "out.jsonl"
     result = run_cli([str(source), "--out", str(out)], corpus_settings)
     assert result.returncode == 0, result.stderr
@@ -97,12 +109,17 @@ def test_cli_answers_a_csv_into_jsonl_with_carried_columns(tmp_path, corpus_sett
 
 
 def test_jsonl_into_csv_keeps_history_and_json_citations(tmp_path, corpus_settings, answerer):
-    history = [{"role": "user", "content": "Tell me about the South Korean model."},
-               {"role": "assistant", "content": "It is one of the models discussed."}]
-    source = write_jsonl(tmp_path / "in.jsonl", [
-        {"id": "k1", "question": QUESTIONS[0][1], "topic": "korea"},
-        {"id": 2, "question": "How many US troops are there?", "history": history},
-    ])
+    history = [
+        {"role": "user", "content": "Tell me about the South Korean model."},
+        {"role": "assistant", "content": "It is one of the models discussed."},
+    ]
+    source = write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"id": "k1", "question": QUESTIONS[0][1], "topic": "korea"},
+            {"id": 2, "question": "How many US troops are there?", "history": history},
+        ],
+    )
     out = tmp_path / "out.csv"
     summary = batch(source, out, answerer, corpus_settings)
     assert (summary.answered, summary.failed) == (2, 0)
@@ -116,33 +133,42 @@ def test_jsonl_into_csv_keeps_history_and_json_citations(tmp_path, corpus_settin
 
 
 def test_malformed_rows_are_reported_by_line_and_the_rest_answered(tmp_path, corpus_settings, answerer):
-    source = write_jsonl(tmp_path / "in.jsonl", [
-        {"id": "good-1", "question": QUESTIONS[0][1]},
-        "{not json",
-        "[1, 2]",
-        {"id": "no-question"},
-        {"id": "empty", "question": "   "},
-        {"id": "number", "question": 42},
-        {"id": "long", "question": "x" * (corpus_settings.max_question_chars + 1)},
-        {"id": "bad-history", "question": "Why?", "history": [{"role": "king", "content": "hi"}]},
-        {"id": "good-1", "question": "a second row with the same id"},
-        {"id": "good-2", "question": QUESTIONS[1][1]},
-    ])
+    source = write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            {"id": "good-1", "question": QUESTIONS[0][1]},
+            "{not json",
+            "[1, 2]",
+            {"id": "no-question"},
+            {"id": "empty", "question": "   "},
+            {"id": "number", "question": 42},
+            {"id": "long", "question": "x" * (corpus_settings.max_question_chars + 1)},
+            {"id": "bad-history", "question": "Why?", "history": [{"role": "king", "content": "hi"}]},
+            {"id": "good-1", "question": "a second row with the same id"},
+            {"id": "good-2", "question": QUESTIONS[1][1]},
+        ],
+    )
     stderr = io.StringIO()
     out = tmp_path / "out.jsonl"
     summary = batch(source, out, answerer, corpus_settings, stderr=stderr)
     assert (summary.answered, summary.failed) == (2, 8)
     report = stderr.getvalue()
-    for expected in ["line 2: not valid JSON", "line 3: must be a JSON object, got list",
-                     "line 4: question is missing", "line 5: question is empty",
-                     "line 6: question must be a string, got int", "line 7: question is 2001 characters long",
-                     "line 8: history[0] must be", "line 9: duplicate id 'good-1' (first on line 1)"]:
+    for expected in [
+        "line 2: not valid JSON",
+        "line 3: must be a JSON object, got list",
+        "line 4: question is missing",
+        "line 5: question is empty",
+        "line 6: question must be a string, got int",
+        "line 7: question is 2001 characters long",
+        "line 8: history[0] must be",
+        "line 9: duplicate id 'good-1' (first on line 1)",
+    ]:
         assert expected in report
     rows = read_out(out)
     assert len(rows) == 10
     errors = {r["id"]: r["error"] for r in rows}
     assert errors["line-2"].startswith("not valid JSON") and errors["empty"] == "question is empty"
-    assert errors["good-2"] == "" and [r["error"] for r in rows if r["id"] == "good-1"][0] == ""
+    assert errors["good-2"] == "" and next(r["error"] for r in rows if r["id"] == "good-1") == ""
     assert next(r for r in rows if r["id"] == "number")["question"] == 42  # kept as given
 
     # CSV: a row with too many fields, an empty question.
@@ -152,13 +178,17 @@ def test_malformed_rows_are_reported_by_line_and_the_rest_answered(tmp_path, cor
     assert "line 3: question is empty" in stderr.getvalue()
     assert "line 4: has 3 fields, the header has 2" in stderr.getvalue()
     assert [(r["id"], bool(r["error"])) for r in read_out(tmp_path / "out.csv")] == [
-        ("line-2", False), ("line-3", True), ("line-4", True)]
+        ("line-2", False),
+        ("line-3", True),
+        ("line-4", True),
+    ]
 
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 def test_rerun_answers_only_missing_rows_and_drops_a_torn_last_row(tmp_path, corpus_settings, answerer, suffix):
-    source = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "question": q} for i, q in QUESTIONS]
-                         + [{"id": "bad", "question": ""}])
+    source = write_jsonl(
+        tmp_path / "in.jsonl", [{"id": i, "question": q} for i, q in QUESTIONS] + [{"id": "bad", "question": ""}]
+    )
     out = tmp_path / f"out{suffix}"
     first = batch(source, out, answerer, corpus_settings)
     assert (first.answered, first.abstained, first.failed) == (3, 1, 1)
@@ -204,8 +234,12 @@ def test_kill_9_mid_batch_then_resume_keeps_every_row_exactly_once(tmp_path, cor
     out = tmp_path / "out.jsonl"
     env = {**os.environ, "QA_DATA_DIR": str(corpus_settings.data_dir), "HF_HUB_OFFLINE": "1"}
     with (tmp_path / "stderr").open("w") as err:
-        process = subprocess.Popen([sys.executable, "-m", "rag.cli", "batch", str(source), "--out", str(out)],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=err)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "batch", str(source), "--out", str(out)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
         try:
             deadline = time.monotonic() + 240
             while not (out.exists() and out.read_bytes().count(b"\n") >= 3):
@@ -229,14 +263,17 @@ def test_kill_9_mid_batch_then_resume_keeps_every_row_exactly_once(tmp_path, cor
 
 
 def test_api_mode_gives_the_same_rows_as_in_process(tmp_path, live_server, api_answerer):
-    source = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "question": q} for i, q in QUESTIONS]
-                         + [{"id": "winter", "question": "When did the Winter War begin?"},
-                            {"id": "bad", "question": ""}])
+    source = write_jsonl(
+        tmp_path / "in.jsonl",
+        [{"id": i, "question": q} for i, q in QUESTIONS]
+        + [{"id": "winter", "question": "When did the Winter War begin?"}, {"id": "bad", "question": ""}],
+    )
     local = tmp_path / "local.jsonl"
     batch(source, local, api_answerer, live_server.settings)
     remote = tmp_path / "remote.jsonl"
-    result = run_cli([str(source), "--out", str(remote), "--api", live_server.base_url, "--quiet"],
-                     live_server.settings, timeout=120)
+    result = run_cli(
+        [str(source), "--out", str(remote), "--api", live_server.base_url, "--quiet"], live_server.settings, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert "line 6: question is empty" in result.stderr
     assert read_out(remote) == read_out(local)
@@ -247,8 +284,11 @@ def test_api_http_errors_are_recorded_per_row_and_the_key_never_printed(tmp_path
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": i, "question": q} for i, q in QUESTIONS[:2]])
     out = tmp_path / "out.csv"
     wrong = "wrong-key-do-not-print-0123"
-    result = run_cli([str(source), "--out", str(out), "--api", live_server_with_key.base_url, "--api-key", wrong],
-                     live_server_with_key.settings, timeout=120)
+    result = run_cli(
+        [str(source), "--out", str(out), "--api", live_server_with_key.base_url, "--api-key", wrong],
+        live_server_with_key.settings,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "0 answered, 0 abstained, 2 failed" in result.stdout
     assert "line 1: HTTP 401" in result.stderr and "line 2: HTTP 401" in result.stderr
@@ -256,8 +296,12 @@ def test_api_http_errors_are_recorded_per_row_and_the_key_never_printed(tmp_path
     assert all(r["error"].startswith("HTTP 401") for r in read_out(out))
 
     # Re-run with the key from QA_API_KEY: the failed rows are retried and answered, each once.
-    result = run_cli([str(source), "--out", str(out), "--api", live_server_with_key.base_url, "--quiet"],
-                     live_server_with_key.settings, timeout=120, QA_API_KEY=TEST_API_KEY)
+    result = run_cli(
+        [str(source), "--out", str(out), "--api", live_server_with_key.base_url, "--quiet"],
+        live_server_with_key.settings,
+        timeout=120,
+        QA_API_KEY=TEST_API_KEY,
+    )
     assert result.returncode == 0, result.stderr
     assert "2 answered, 0 abstained, 0 failed, 0 skipped" in result.stdout
     assert TEST_API_KEY not in result.stdout + result.stderr
@@ -268,8 +312,19 @@ def test_unreachable_api_is_a_clear_error(tmp_path, corpus_settings):
     from tests.servers import free_port
 
     source = write_jsonl(tmp_path / "in.jsonl", [{"question": QUESTIONS[0][1]}])
-    result = run_cli([str(source), "--out", str(tmp_path / "out.jsonl"), "--api",
-                      f"http://127.0.0.1:{free_port()}", "--api-key", "secret-key-123"], corpus_settings, timeout=60)
+    result = run_cli(
+        [
+            str(source),
+            "--out",
+            str(tmp_path / "out.jsonl"),
+            "--api",
+            f"http://127.0.0.1:{free_port()}",
+            "--api-key",
+            "secret-key-123",
+        ],
+        corpus_settings,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "cannot reach the API at http://127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr and "secret-key-123" not in result.stderr
@@ -278,15 +333,18 @@ def test_unreachable_api_is_a_clear_error(tmp_path, corpus_settings):
 @pytest.mark.parametrize(
     "name, content, args, message",
     [
-        ("latin1.csv", "question\nQu'est-ce que la finlandisation, café ?\n".encode("latin-1"), [],
-         "is not UTF-8 text (byte 0xe9 on line 2)"),
+        (
+            "latin1.csv",
+            "question\nQu'est-ce que la finlandisation, café ?\n".encode("latin-1"),
+            [],
+            "is not UTF-8 text (byte 0xe9 on line 2)",
+        ),
         ("in.csv", b"query,topic\nWhy?,x\n", [], "has no `question` column"),
         ("in.txt", b"question\nWhy?\n", [], "INPUT must end in .csv or .jsonl"),
         ("in.csv", b"question\nWhy?\n", ["--top-k", "0"], "top_k must be"),
     ],
 )
-def test_bad_input_files_exit_2_with_a_message_not_a_traceback(tmp_path, corpus_settings, name, content, args,
-                                                                message):
+def test_bad_input_files_exit_2_with_a_message_not_a_traceback(tmp_path, corpus_settings, name, content, args, message):
     source = tmp_path / name
     source.write_bytes(content)
     out = tmp_path / "out.jsonl"

@@ -13,10 +13,15 @@ pytestmark = pytest.mark.integration
 
 
 def run_qa(args, settings, stdin=None, timeout=180):
-    env = {**os.environ, "QA_DATA_DIR": str(settings.data_dir), "QA_CORPUS_DIR": str(settings.corpus_dir),
-           "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], env=env, input=stdin, capture_output=True,
-                          text=True, timeout=timeout)
+    env = {
+        **os.environ,
+        "QA_DATA_DIR": str(settings.data_dir),
+        "QA_CORPUS_DIR": str(settings.corpus_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], env=env, input=stdin, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_ask_json_prints_one_object_with_verified_citations(corpus_settings, answerer):
@@ -57,8 +62,9 @@ def test_ask_without_an_index_says_to_ingest(tmp_path, corpus_settings):
 
 
 def test_chat_keeps_the_conversation_for_follow_ups(corpus_settings):
-    result = run_qa(["chat"], corpus_settings,
-                    stdin="What is the South Korean model?\nHow many US troops are there?\n\n")
+    result = run_qa(
+        ["chat"], corpus_settings, stdin="What is the South Korean model?\nHow many US troops are there?\n\n"
+    )
     assert result.returncode == 0, result.stderr
     replies = result.stdout.split("assistant> ")[1:]
     assert len(replies) == 2

@@ -68,8 +68,11 @@ PARAPHRASES = [
     ("Bilateral guarantees cannot offer the same security as NATO.", NATO),
     ("The U.S. gave Israel written security guarantees in 1975 and 1981.", ISRAEL_LIST),
     ("An Israel-style partnership would help Washington increase its influence.", RED_CELL),
-    ("Ukraine could deter future Russian attacks with weapons supplies and military aid modeled on the "
-     "US-Israel relationship.", VIABLE),
+    (
+        "Ukraine could deter future Russian attacks with weapons supplies and military aid modeled on the "
+        "US-Israel relationship.",
+        VIABLE,
+    ),
 ]
 
 
@@ -128,25 +131,33 @@ def test_every_corpus_sentence_supports_itself_and_is_supported_by_its_paragraph
 def test_markers_and_list_bullets_are_ignored():
     support = check_support("- In 2023, the country joined NATO. [1]", FINLAND)
     assert support.supported and support.lexical == 1.0
-    assert check_support("• Israel is not a formal treaty ally but a ’quasi ally’ of the U.S. [2][3]",
-                         ISRAEL_LIST).supported
+    assert check_support(
+        "• Israel is not a formal treaty ally but a ’quasi ally’ of the U.S. [2][3]", ISRAEL_LIST
+    ).supported
 
 
 @pytest.mark.unit
 def test_numbers_are_normalised_and_number_words_in_the_passage_count():
     assert numbers_in("about 28,000 troops in the 20th century") == {"28000", "20"}
     assert numbers_in("twenty-six countries and nine percent", words=True) >= {"26", "9"}
-    assert check_support("Zelenskyy said 26 countries are ready.", "Zelenskyy said twenty-six countries are ready.").supported
+    assert check_support(
+        "Zelenskyy said 26 countries are ready.", "Zelenskyy said twenty-six countries are ready."
+    ).supported
     assert check_support("28000 troops are in South Korea.", "About 28,000 troops are in South Korea.").supported
     assert not check_support("28 troops are in South Korea.", "About 28,000 troops are in South Korea.").supported
 
 
 @pytest.mark.unit
 def test_names_aliases_and_prefixes():
-    assert names_in("In 2023, Finland joined NATO after the U.S. President spoke: Yes.") == \
-        ["Finland", "NATO", "U.S. President"]
+    assert names_in("In 2023, Finland joined NATO after the U.S. President spoke: Yes.") == [
+        "Finland",
+        "NATO",
+        "U.S. President",
+    ]
     assert check_support("Finland joined the European Union in 1995.", "Finland joined the EU in 1995.").supported
-    assert not check_support("Finland joined the European Parliament in 1995.", "Finland joined the EU in 1995.").supported
+    assert not check_support(
+        "Finland joined the European Parliament in 1995.", "Finland joined the EU in 1995."
+    ).supported
     # The sentence opener is not a name; acronyms are names anywhere.
     assert names_in("Seoul hosts troops.") == [] and names_in("NATO grew.") == ["NATO"]
     assert check_support("Washington backs Seoul.", "The U.S. backs South Korea.").supported  # aliases
@@ -162,7 +173,9 @@ def test_anchors_scattered_over_a_long_passage_do_not_add_up_to_support():
     assert not support.supported and support.reasons[0] == "number 1940 is not in the passage"
     assert check_support("In 1940, Finland joined NATO.", FINLAND, thresholds=SupportThresholds(window=20)).supported
     # Adjacent sentences (or two cited quotes, one per line) may support one sentence together.
-    assert check_support("Finland became an EU member state in 1995 and in 2023 the country joined NATO.", FINLAND).supported
+    assert check_support(
+        "Finland became an EU member state in 1995 and in 2023 the country joined NATO.", FINLAND
+    ).supported
     with pytest.raises(ValueError, match="window"):
         SupportThresholds(window=0)
 
@@ -172,8 +185,11 @@ def test_a_negation_elsewhere_in_the_passage_does_not_veto():
     # The passage negates "view" in another clause; the sentence is about the clause without it.
     assert check_support("The Israel model has gained support in Washington and among NATO members.", VIABLE).supported
     # A list that both negates "formal" and uses it plainly supports the plain use.
-    assert check_support("Regardless the lack of a formal treaty commitment, the U.S. provided written security "
-                         "guarantees to Israel (1975, 1981).", ISRAEL_LIST).supported
+    assert check_support(
+        "Regardless the lack of a formal treaty commitment, the U.S. provided written security "
+        "guarantees to Israel (1975, 1981).",
+        ISRAEL_LIST,
+    ).supported
 
 
 @pytest.mark.unit
@@ -186,8 +202,9 @@ def test_empty_inputs_and_thresholds():
     with pytest.raises(FrozenInstanceError):
         DEFAULT.lexical = 0.1  # type: ignore[misc]
     loose = SupportThresholds(lexical=0.5)
-    assert check_support("The Red Cell Project recommends that Ukraine build nuclear weapons.", RED_CELL,
-                         thresholds=loose).supported  # what the default bound is there to stop
+    assert check_support(
+        "The Red Cell Project recommends that Ukraine build nuclear weapons.", RED_CELL, thresholds=loose
+    ).supported  # what the default bound is there to stop
 
 
 @pytest.mark.integration
@@ -200,10 +217,12 @@ def test_stricter_semantic_threshold_rejects_a_paraphrase(embeddings):
 
 @pytest.mark.unit
 def test_split_answer_sentences_groups_and_markers():
-    answer = ("There are three main defining features of this model:\n- Israel is not a formal treaty ally.\n"
-              "- The U.S. provided written guarantees. [1]\n\n"
-              "First sentence here. Second sentence there. [2]\n\n"
-              "Finland joined the EU in 1995 [3], and NATO in 2023 [4]. It is known [3, 4]. No marker after.")
+    answer = (
+        "There are three main defining features of this model:\n- Israel is not a formal treaty ally.\n"
+        "- The U.S. provided written guarantees. [1]\n\n"
+        "First sentence here. Second sentence there. [2]\n\n"
+        "Finland joined the EU in 1995 [3], and NATO in 2023 [4]. It is known [3, 4]. No marker after."
+    )
     assert split_answer_sentences(answer) == [
         AnswerSentence("There are three main defining features of this model:", [1]),
         AnswerSentence("Israel is not a formal treaty ally.", [1]),
@@ -220,15 +239,22 @@ def test_split_answer_sentences_groups_and_markers():
 def test_split_answer_sentences_marker_placement():
     # After the period, before it, inside: each belongs to its own sentence; "U.S." does not split.
     assert split_answer_sentences("A is so. [1] B is so [2]. The U.S. agreed [1][2].") == [
-        AnswerSentence("A is so.", [1]), AnswerSentence("B is so.", [2]), AnswerSentence("The U.S. agreed.", [1, 2])]
+        AnswerSentence("A is so.", [1]),
+        AnswerSentence("B is so.", [2]),
+        AnswerSentence("The U.S. agreed.", [1, 2]),
+    ]
     # A marker inside a sentence does not close the group before it.
     assert split_answer_sentences("Lead. Middle [1] part.") == [
-        AnswerSentence("Lead.", []), AnswerSentence("Middle part.", [1])]
+        AnswerSentence("Lead.", []),
+        AnswerSentence("Middle part.", [1]),
+    ]
     assert split_answer_sentences("") == []
 
 
 @pytest.mark.unit
 def test_grounding_does_not_depend_on_evals():
-    code = "import sys, rag.grounding; bad = [m for m in sys.modules if m.split('.')[0] == 'evals']; assert not bad, bad"
+    code = (
+        "import sys, rag.grounding; bad = [m for m in sys.modules if m.split('.')[0] == 'evals']; assert not bad, bad"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

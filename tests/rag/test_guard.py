@@ -40,8 +40,10 @@ def run(answerer, text, documents, policy="drop"):
 
 def test_a_faithful_quote_and_a_faithful_paraphrase_pass(answerer, korea):
     documents, n = korea
-    text = (f"About 28,000 American troops are stationed in South Korea to help deter aggression from North [{n}]. "
-            f"Some 28,000 US soldiers are based in South Korea to deter the North [{n}].")
+    text = (
+        f"About 28,000 American troops are stationed in South Korea to help deter aggression from North [{n}]. "
+        f"Some 28,000 US soldiers are based in South Korea to deter the North [{n}]."
+    )
     result = run(answerer, text, documents)
     assert result.report.kept == 2 and result.report.dropped == 0
     for _, spans in result.sentences:
@@ -83,7 +85,7 @@ def test_an_uncited_true_sentence_gets_the_passage_that_supports_it(answerer, fi
     documents, _ = finland
     result = run(answerer, "Finland became an EU member state in 1995.", documents)
     assert result.report.kept == 1
-    (_, spans), = result.sentences
+    ((_, spans),) = result.sentences
     text = answerer.snapshot.sources[spans[0].source_id].text
     assert "1995" in text[spans[0].start : spans[0].end]
 
@@ -97,8 +99,9 @@ def test_a_wrong_citation_is_moved_to_the_passage_that_supports_it(answerer, kor
 
 def test_flag_policy_keeps_and_marks_unsupported_sentences(answerer, finland):
     documents, n = finland
-    result = run(answerer, f"In 2023, Finland joined NATO [{n}]. Finland joined NATO in 1940 [{n}].", documents,
-                 policy="flag")
+    result = run(
+        answerer, f"In 2023, Finland joined NATO [{n}]. Finland joined NATO in 1940 [{n}].", documents, policy="flag"
+    )
     assert result.report.kept == 1 and result.report.flagged == 1 and result.report.dropped == 0
     assert result.flagged == ["Finland joined NATO in 1940."]
     assert UNSUPPORTED_MARK == "[unsupported]"
@@ -107,6 +110,7 @@ def test_flag_policy_keeps_and_marks_unsupported_sentences(answerer, finland):
 def test_a_refusal_and_a_trailing_sources_list_are_recognised(answerer, korea):
     documents, n = korea
     assert run(answerer, "Not in the sources.", documents).declined
-    result = run(answerer, f"About 28,000 American troops are in South Korea [{n}].\n\nSources:\n[{n}] Some title",
-                 documents)
+    result = run(
+        answerer, f"About 28,000 American troops are in South Korea [{n}].\n\nSources:\n[{n}] Some title", documents
+    )
     assert result.report.checked == 1 and result.report.kept == 1

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def llm_settings(live_server, api_settings):
     # The peer is the live_server fixture: our own extractive service at /v1/chat/completions.
-    return api_settings.model_copy(update={"answerer": "llm", "llm_base_url": f"{live_server.base_url}/v1",
-                                           "llm_model": "peer"})
+    return api_settings.model_copy(
+        update={"answerer": "llm", "llm_base_url": f"{live_server.base_url}/v1", "llm_model": "peer"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +54,10 @@ def test_streaming_passes_tokens_then_the_checked_answer(llm_answerer):
 
 
 def test_follow_up_is_condensed_and_answered(llm_answerer):
-    history = [{"role": "user", "content": "What is the South Korean model?"},
-               {"role": "assistant", "content": "South Korea rebuilt with US backing."}]
+    history = [
+        {"role": "user", "content": "What is the South Korean model?"},
+        {"role": "assistant", "content": "South Korea rebuilt with US backing."},
+    ]
     answer = llm_answerer.answer("How many US troops are there?", history=history)
     assert not answer.abstained and "28,000" in answer.answer
     assert "condense" in answer.timings_ms
@@ -68,8 +71,9 @@ def test_nothing_surviving_falls_back_to_the_extractive_answer(llm_answerer):
 def test_an_unreachable_llm_is_a_clear_error_and_extractive_keeps_working(api_settings, embeddings, api_answerer):
     from rag.factory import load_answerer
 
-    dead = api_settings.model_copy(update={"answerer": "llm", "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
-                                           "llm_timeout_s": 5.0})
+    dead = api_settings.model_copy(
+        update={"answerer": "llm", "llm_base_url": f"http://127.0.0.1:{free_port()}/v1", "llm_timeout_s": 5.0}
+    )
     answerer = load_answerer(dead, embeddings)
     with pytest.raises(LLMUnavailableError, match="did not answer"):
         answerer.answer("When did Finland join NATO?")
@@ -87,21 +91,24 @@ def test_the_api_answers_503_when_its_llm_is_down_and_200_in_llm_mode(api_settin
     from api.main import create_app
     from rag.factory import load_answerer
 
-    dead = api_settings.model_copy(update={"answerer": "llm", "llm_base_url": f"http://127.0.0.1:{free_port()}/v1",
-                                           "llm_timeout_s": 5.0})
+    dead = api_settings.model_copy(
+        update={"answerer": "llm", "llm_base_url": f"http://127.0.0.1:{free_port()}/v1", "llm_timeout_s": 5.0}
+    )
     for answerer, expected in ((load_answerer(dead, embeddings), 503), (llm_answerer, 200)):
         server, thread, port = start_server(create_app(dead, answerer=answerer))
         try:
-            response = httpx.post(f"http://127.0.0.1:{port}/v1/ask", json={"question": "When did Finland join NATO?"},
-                                  timeout=60)
+            response = httpx.post(
+                f"http://127.0.0.1:{port}/v1/ask", json={"question": "When did Finland join NATO?"}, timeout=60
+            )
             assert response.status_code == expected, response.text
             if expected == 503:
                 assert "did not answer" in response.json()["error"]["message"]
             else:
                 body = response.json()
                 assert body["mode"] == "llm" and body["guard"]["checked"] >= 1
-            stream = httpx.post(f"http://127.0.0.1:{port}/v1/ask/stream",
-                                json={"question": "When did Finland join NATO?"}, timeout=60)
+            stream = httpx.post(
+                f"http://127.0.0.1:{port}/v1/ask/stream", json={"question": "When did Finland join NATO?"}, timeout=60
+            )
             assert stream.status_code == expected
         finally:
             server.should_exit = True
