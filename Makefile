@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install ingest run serve chat check test test-llm evals bench notebook clean
+.PHONY: install ingest run serve chat check test test-llm evals fit bench notebook clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,13 @@ check: install
 test: check
 	$(BIN)/python -m pytest
 
+# Every validation set of evals/sets.toml on its own subject's index, gated by evals/thresholds.toml.
 evals: ingest
-	$(BIN)/python -m evals.run --gate
+	$(BIN)/qa eval --suite validate --gate
+
+# Refit the evidence model (rag/evidence_model.json) on the tuning sets only.
+fit: ingest
+	$(BIN)/python -m evals.fit
 
 # Optional, not part of `make test`: the llm mode against a real local model (llama.cpp's server
 # with Gemma 3 270M from PyPI, in its own venv). Installing llama-cpp-python may compile it

@@ -1,4 +1,4 @@
-"""The question set: load `questions.jsonl` and validate it against the indexed source texts.
+"""A question set: load one (JSONL) and validate it against the indexed source texts.
 
 A gold quote that is not in any source is an error naming the item, so the set cannot drift
 away from the corpus unnoticed.
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evals.metrics import locate_quotes
 from rag.errors import InputError
 
 KINDS = frozenset(
@@ -21,13 +22,14 @@ KINDS = frozenset(
         "paraphrase",
         "comparison",
         "follow_up",
+        "pronoun",
         "false_premise",
         "unanswerable",
         "off_topic",
         "injection",
     }
 )
-DEFAULT_PATH = Path(__file__).with_name("questions.jsonl")
+DEFAULT_PATH = Path(__file__).parent / "sets" / "ukraine-article-tune.jsonl"
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,8 @@ def validate_gold(items: list[EvalItem], source_texts: Mapping[str, str]) -> Non
     missing = [
         f"{item.id}: {quote[:60]!r}"
         for item in items
-        for quote in item.gold
-        if not any(quote in text for text in source_texts.values())
+        for quote, found in zip(item.gold, locate_quotes(item.gold, source_texts), strict=True)
+        if not found
     ]
     if missing:
         raise InputError("gold quotes not found in the indexed sources: " + "; ".join(missing))

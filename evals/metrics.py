@@ -81,16 +81,22 @@ Span = tuple[str, int, int]
 COVER_SHARE = 0.5
 
 
+def quote_pattern(quote: str) -> re.Pattern[str] | None:
+    """The quote as a pattern in which any run of white space matches any other: a gold quote
+    written on one line still finds a sentence that a PDF wraps over two."""
+    parts = quote.split()
+    return re.compile(r"\s+".join(re.escape(part) for part in parts)) if parts else None
+
+
 def locate_quotes(quotes: Sequence[str], source_texts: Mapping[str, str]) -> list[list[Span]]:
     """For each gold quote, every place it occurs: (source_id, start, end); [] if nowhere."""
     located = []
     for quote in quotes:
+        pattern = quote_pattern(quote)
         spans = []
         for source_id, text in source_texts.items():
-            start = text.find(quote) if quote else -1
-            while start >= 0:
-                spans.append((source_id, start, start + len(quote)))
-                start = text.find(quote, start + 1)
+            if pattern is not None:
+                spans += [(source_id, m.start(), m.end()) for m in pattern.finditer(text)]
         located.append(spans)
     return located
 

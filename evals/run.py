@@ -1,4 +1,5 @@
-"""`qa eval [QUESTIONS] [--out DIR] [--mode extractive|llm] [--gate]` (also `python -m evals.run`).
+"""`qa eval [QUESTIONS] [--out DIR] [--mode extractive|llm] [--gate]` (also `python -m evals.run`),
+and `qa eval --suite validate|tune|all`: every question set of evals/sets.toml (evals/suite_run.py).
 
 Evaluates the answerer on a question set (evals/scoring.py), prints the summary and the
 failures (evals/summary.py), writes report.json, report.md and report.html to --out
@@ -42,6 +43,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mode", choices=MODES, default="extractive", help="which answerer to evaluate")
     parser.add_argument("--gate", action="store_true", help="exit 1 when a metric misses evals/thresholds.toml")
+    parser.add_argument(
+        "--suite",
+        choices=("validate", "tune", "all"),
+        default=None,
+        help="evaluate the sets of evals/sets.toml (each on its own subject's index) instead of one file",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -60,6 +67,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from evals.summary import format_summary
     from rag.llm import LLMAnswerer
 
+    if args.suite is not None:
+        from evals.suite_run import run_suite
+
+        return run_suite(settings, None if args.suite == "all" else args.suite, args.out, args.mode, args.gate)
     items = load_items(args.questions)  # a bad file fails before the model loads
     answerer = load_mode_answerer(settings, args.mode)
     texts = {sid: doc.text for sid, doc in answerer.snapshot.sources.items()}

@@ -25,6 +25,11 @@ def _values(results: Sequence[ItemResult], metric: str) -> list[float]:
     return [value for r in results if (value := r.scores.get(metric)) is not None]
 
 
+def _comparison_complete(answerable: list[ItemResult]) -> float:
+    comparisons = [r for r in answerable if r.kind == "comparison"]
+    return mean([float((r.fact_recall or 0.0) == 1.0) for r in comparisons]) if comparisons else 1.0
+
+
 def summarise(results: list[ItemResult]) -> dict[str, float]:
     """Flat numbers: the original keys first, then coverage and grounding (answered items only),
     then retrieval (items with gold quotes)."""
@@ -37,6 +42,8 @@ def summarise(results: list[ItemResult]) -> dict[str, float]:
         "items": len(results),
         "fact_recall_answerable": mean(_values(results, "fact_recall_answerable")) if answerable else 1.0,
         "all_facts_found": mean(_values(results, "all_facts_found")) if answerable else 1.0,
+        # Comparisons with every fact found: both sides answered.
+        "comparison_complete": _comparison_complete(answerable),
         "exact_span_share": exact / all_citations if all_citations else 1.0,
         "citations": all_citations,
         **abstention_rates([(r.answerable, r.abstained) for r in results]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -100,11 +100,12 @@ def chunk_document(
     count_tokens: Callable[[str], int],
     max_tokens: int = 200,
     overlap: int = 1,
+    headings: Collection[str] | None = None,
 ) -> ChunkedDocument:
     """Group consecutive sentences of one section into chunks of at most `max_tokens` word
     pieces (section title included), repeating the last `overlap` sentences of a chunk at the
     start of the next one in the same section."""
-    sections, raw_sentences = analyse(text, default_section=title)
+    sections, raw_sentences = analyse(text, default_section=title, headings=headings)
     sentences: list[Sentence] = []
     for sentence in raw_sentences:
         # Room left beside the section title, which is embedded with every chunk.

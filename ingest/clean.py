@@ -6,13 +6,15 @@ clean_text(x)). It normalises Unicode and whitespace, repairs words hyphenated a
 PDF line breaks and drops whole lines of web boilerplate (reading time, share buttons,
 comment forms, cookie notices, newsletter prompts, "related posts") plus a trailing
 comment section. It never rewrites a sentence, fixes a typo or touches quotes.
-The result goes to chunking (one string per source or PDF page).
+join_pages() puts a PDF's cleaned pages together into the one canonical text and records where
+each page lies in it. The result goes to chunking (one string per source).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 # Removed outright: zero-width space/joiners, word joiner, BOM, soft hyphen, Mongolian
 # vowel separator. They are invisible, so a quote typed by anyone would never contain them.
@@ -174,3 +176,36 @@ def _drop_comment_section(lines: list[str]) -> list[str]:
         if any(_COMMENTS_HEADING.fullmatch(v) for v in _variants(lines[i])):
             return lines[:i]
     return lines
+
+
+# The end of a sentence at the very end of a page: . ! ? or … with closing quotes or brackets.
+_ENDS_SENTENCE = re.compile(r"[.!?…][’”\"')\]]*\Z")
+
+
+def join_pages(pages: Iterable[tuple[int | None, str]]) -> tuple[str, list[list[int | None]]]:
+    """The canonical text of a document from its cleaned pages, and [page, start, end] per page.
+
+    A page whose text ends a sentence is followed by a paragraph break ("\n\n"). One that stops
+    mid-sentence, or is followed by a page that starts in lower case, goes on to the next with a
+    plain line break, as a line wrapped inside a page does, so the sentence stays one sentence
+    (and a word hyphenated across the break is joined by the rule clean_text applies inside a
+    page). Empty pages are skipped; every character of the text between a page's start and end
+    came from that page, and only the separators lie outside every page.
+    """
+    text = ""
+    spans: list[list[int | None]] = []
+    for number, cleaned in pages:
+        if not cleaned:
+            continue
+        if spans:
+            if text.endswith("-") and text[-2:-1].islower() and cleaned[0].islower():
+                text, separator = text[:-1], ""  # "secu-" | "rity": the hyphen only broke the line
+                spans[-1][2] = len(text)
+            elif _ENDS_SENTENCE.search(text) and not cleaned[0].islower():
+                separator = "\n\n"
+            else:
+                separator = "\n"
+            text += separator
+        spans.append([number, len(text), len(text) + len(cleaned)])
+        text += cleaned
+    return text, spans

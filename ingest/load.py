@@ -2,18 +2,26 @@
 
 discover() picks the source files under the corpus, load_file() reads one of them into one
 Document (text, markdown, HTML) or one Document per page (PDF). Nothing is cleaned here:
-page_content is what the file says (front matter removed, HTML reduced to its main content),
-and ingest.clean.clean_text turns it into the canonical text that citations point into.
+page_content is the text a reader of the file sees (front matter removed, Markdown rendered,
+HTML reduced to its main content, a PDF's running headers and footers left out; see
+ingest/formats.py), and ingest.clean.clean_text turns it into the canonical text that citations
+point into. The headings the markup declares travel in metadata["headings"] for the structure
+stage (ingest/pipeline.py takes them out before anything is stored).
 
 Metadata, later layers overriding earlier ones: defaults -> format metadata (HTML meta tags,
 PDF info) -> YAML front matter (.md/.txt) -> sidecar `<stem>.meta.yaml`. Unknown values stay
-None; nothing is guessed. Every failure on a bad file is a LoadError that names the file.
+None; nothing is guessed. A YAML key the loader has no slot for is kept as it is when it is a
+scalar and JSON-encoded when it is a list or mapping (Chroma metadata holds scalars only); a key
+the pipeline owns (see _RESERVED) cannot be set from YAML and is reported as a warning, never
+dropped without a word. Every failure on a bad file is a LoadError that names the file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -23,7 +31,7 @@ from typing import Any
 import yaml
 from langchain_core.documents import Document
 
-from ingest.formats import Pages, read_html, read_pdf
+from ingest.formats import Extracted, read_html, read_markdown, read_pdf
 from rag.errors import LoadError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
@@ -58,8 +66,10 @@ _RESERVED = frozenset(
         "embedder",
         "chunker",
         "dimension",
+        "headings",
     }
 )
+logger = logging.getLogger(__name__)
 _ROOT_READMES = ("readme.md", "readme.markdown")
 _SUPPORTED = "supported: " + ", ".join(SUPPORTED_SUFFIXES)
 _MAX_TITLE = 300
@@ -141,21 +151,21 @@ def load_file(path: Path, root: Path, max_bytes: int = 20_000_000) -> list[Docum
     sidecar_raw = _read_bytes(sidecar, max_bytes) if sidecar else b""
 
     front: dict[str, Any] = {}
-    fmt_meta: dict[str, Any] = {}
     if fmt in ("text", "markdown"):
         front, text = _read_text(path, raw)
-        pages: Pages = [(None, text)]
+        read = read_markdown(path, text) if fmt == "markdown" else Extracted([(None, text)])
     elif fmt == "html":
-        pages, fmt_meta = read_html(path, raw)
+        read = read_html(path, raw)
     else:
-        pages, fmt_meta = read_pdf(path, raw)
+        read = read_pdf(path, raw)
+    pages = read.pages
 
     rel = _relative(path, root)
     rel_str = rel.as_posix() if rel is not None else str(path)
     meta: dict[str, Any] = {
         "source_id": source_id_for(path, root),
         "path": rel_str,
-        "title": _first_line_title(pages[0][1], fmt),
+        "title": _first_line_title(pages[0][1]),
         "kind": "document",
         "language": None,
         "origin": rel_str,
@@ -165,10 +175,12 @@ def load_file(path: Path, root: Path, max_bytes: int = 20_000_000) -> list[Docum
         "format": fmt,
         "content_sha256": hashlib.sha256(raw + sidecar_raw).hexdigest(),
     }
-    _apply(meta, fmt_meta)
+    _apply(meta, read.meta)
     _apply(meta, front)
     if sidecar is not None:
         _apply(meta, _parse_yaml_mapping(_decode_utf8(sidecar, sidecar_raw), f"{path}: sidecar {sidecar.name}"))
+    if read.headings:
+        meta["headings"] = list(read.headings)
     return [Document(page_content=text, metadata=dict(meta, **({"page": n} if n else {}))) for n, text in pages]
 
 
@@ -202,18 +214,18 @@ def _apply(meta: dict[str, Any], layer: dict[str, Any]) -> None:
         meta[key] = value
 
 
-def _first_line_title(text: str, fmt: str) -> str | None:
+def _first_line_title(text: str) -> str | None:
+    # Markdown and HTML arrive rendered: their first line carries no heading marks.
     for line in text.splitlines():
         line = " ".join(line.split())
-        if fmt in ("markdown", "html"):
-            line = re.sub(r"^#{1,6}\s+", "", line)  # a markdown heading's marker is not title
         if line:
             return line[:_MAX_TITLE]
     return None
 
 
 def _parse_yaml_mapping(text: str, where: str) -> dict[str, Any]:
-    """Parse YAML metadata into known keys (as strings) plus scalar extras."""
+    """Parse YAML metadata into known keys (as strings) plus extras: scalars as they are, lists
+    and mappings JSON-encoded (e.g. `sources:` as a list of {title, publisher, date, url})."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -233,9 +245,28 @@ def _parse_yaml_mapping(text: str, where: str) -> dict[str, Any]:
             elif value is not None and not isinstance(value, (str, int, float)):
                 raise LoadError(f"{where}: metadata key {key!r} must be a scalar")
             out[key] = None if value is None else str(value).strip() or None
+        elif key in _RESERVED:
+            # The pipeline owns this key (an offset table, an id): YAML must not overwrite it.
+            logger.warning("%s: metadata key %r is reserved for the index and was ignored", where, key)
         elif isinstance(value, (str, int, float, bool)):
             out[key] = value
+        elif value is not None:
+            out[key] = json.dumps(_plain(value), ensure_ascii=False)
     return out
+
+
+def _plain(value: Any) -> Any:
+    """YAML data as JSON data: dates as ISO strings, mapping keys as strings, sets as lists."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_plain(v) for v in value]
+        return items if isinstance(value, (list, tuple)) else sorted(items, key=str)  # a set has no order
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)  # e.g. bytes from a !!binary tag
 
 
 # ---------------------------------------------------------------- formats

@@ -20,17 +20,18 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from ingest.chunk import ChunkedDocument, chunk_document, chunker_version
-from ingest.clean import clean_text
+from ingest.chunk import Chunk, ChunkedDocument, chunk_document, chunker_version
+from ingest.clean import clean_text, join_pages
 from ingest.index import IndexWriter
 from ingest.load import discover, find_sidecar, load_file, source_id_for
 from rag.embeddings import MiniLMEmbeddings, model_fingerprint, packaged_model_path
 from rag.errors import LoadError
+from rag.language import SentenceFacts, annotate_sentences, load_language
 from rag.settings import Settings
 from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence, open_client
 
 # Bump when cleaning or structure rules change, so old chunks are rebuilt rather than mixed.
-PIPELINE_VERSION = "clean1"
+PIPELINE_VERSION = "clean2"
 
 
 @dataclass
@@ -83,6 +84,10 @@ class LazyEmbedder:
         self._model: MiniLMEmbeddings | None = None
         self._counter: Callable[[str], int] | None = None
 
+    def annotate(self, texts: Sequence[str]) -> list[SentenceFacts]:
+        """Entities and refers-back flags of sentences (spaCy, loaded on first use)."""
+        return annotate_sentences(load_language(full=False), texts)
+
     @property
     def model(self) -> MiniLMEmbeddings:
         if self._model is None:
@@ -93,6 +98,13 @@ class LazyEmbedder:
         if self._counter is None:
             self._counter = self.model.token_counter()
         return self._counter(text)
+
+
+def chunk_embedding_text(chunk: Chunk, title: str) -> str:
+    """What a chunk is embedded as: its document's title and its section travel with its text, so
+    a passage that says "it" is still found by the name of what it is about."""
+    text = chunk.embedding_text()
+    return text if chunk.section == title else f"{title}\n{text}"
 
 
 def fingerprint(path: Path) -> str:
@@ -125,28 +137,21 @@ def index_versions(settings: Settings) -> IndexVersions:
 def prepare_document(
     path: Path, root: Path, settings: Settings, count_tokens: Callable[[str], int]
 ) -> PreparedDocument:
-    """Load, clean and chunk one file."""
+    """Load, clean and chunk one file. A PDF's pages are cleaned one by one and joined
+    (ingest.clean.join_pages: a sentence that runs over a page break stays one sentence);
+    metadata["pages"] records where each page lies in the text."""
     pages = load_file(path, root, max_bytes=settings.max_file_bytes)
     metadata = dict(pages[0].metadata)
-    parts: list[str] = []
-    page_spans: list[list[Any]] = []
-    cursor = 0
-    for page in pages:
-        cleaned = clean_text(page.page_content)
-        if not cleaned:
-            continue
-        if parts:
-            cursor += 2  # the "\n\n" that joins pages
-        page_spans.append([page.metadata.get("page"), cursor, cursor + len(cleaned)])
-        parts.append(cleaned)
-        cursor += len(cleaned)
-    text = "\n\n".join(parts)
+    # The headings the markup declared are structure, not metadata to store: the structure stage
+    # gets them (cleaned like the text they stand in), and the sections list records them.
+    declared = [clean_text(title) for title in metadata.pop("headings", None) or []]
+    text, page_spans = join_pages((page.metadata.get("page"), clean_text(page.page_content)) for page in pages)
     if not text.strip():
         raise LoadError(f"{path}: nothing is left after removing boilerplate")
     source_id = metadata.get("source_id") or source_id_for(path, root)
     title = str(metadata.get("title") or source_id)
     chunked = chunk_document(
-        source_id, text, title, count_tokens, settings.chunk_max_tokens, settings.chunk_overlap_sentences
+        source_id, text, title, count_tokens, settings.chunk_max_tokens, settings.chunk_overlap_sentences, declared
     )
     if not chunked.chunks:
         raise LoadError(f"{path}: no sentences found after cleaning")
@@ -156,14 +161,23 @@ def prepare_document(
 
 
 def _page_at(page_spans: list[list[Any]] | None, offset: int) -> int | None:
+    """The page an offset of the text came from. Pages may touch (a word hyphenated across the
+    break is joined), so a page owns [start, end); an offset at the very end of a page that
+    nothing follows still belongs to it."""
     for page, start, end in page_spans or []:
-        if start <= offset <= end:
+        if start <= offset < end:
+            return page
+    for page, _, end in page_spans or []:
+        if offset == end:
             return page
     return None
 
 
-def stored_rows(source_id: str, sha: str, document: PreparedDocument) -> tuple[list[StoredChunk], list[StoredSentence]]:
-    """The typed rows of one prepared document, for content version `sha`."""
+def stored_rows(
+    source_id: str, sha: str, document: PreparedDocument, facts: Sequence[SentenceFacts]
+) -> tuple[list[StoredChunk], list[StoredSentence]]:
+    """The typed rows of one prepared document, for content version `sha`, with what the language
+    pipeline found in each sentence (`facts`, in sentence order)."""
     pages = document.metadata.get("pages")
     title = str(document.metadata.get("title") or source_id)
     chunks = [
@@ -196,8 +210,11 @@ def stored_rows(source_id: str, sha: str, document: PreparedDocument) -> tuple[l
             paragraph=r.sentence.paragraph,
             is_list_item=r.sentence.is_list_item,
             page=_page_at(pages, r.sentence.start),
+            entities=found.entities_json(),
+            refers_back=found.refers_back,
+            instruction=found.instruction,
         )
-        for r in document.chunked.sentences
+        for r, found in zip(document.chunked.sentences, facts, strict=True)
     ]
     return chunks, sentences
 
@@ -269,9 +286,11 @@ class IngestRun:
         except LoadError as error:
             self.fail(planned.path, str(error))
             return
-        chunks, sentences = stored_rows(planned.source_id, planned.sha, document)
+        facts = self.embedder.annotate([r.sentence.text for r in document.chunked.sentences])
+        chunks, sentences = stored_rows(planned.source_id, planned.sha, document, facts)
+        title = str(document.metadata.get("title") or planned.source_id)
         vectors = self.embedder.model.encode(
-            [c.embedding_text() for c in document.chunked.chunks] + [s.text for s in sentences]
+            [chunk_embedding_text(c, title) for c in document.chunked.chunks] + [s.text for s in sentences]
         )
         chunk_vectors, sentence_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
         record = source_record(planned, self.root, document, len(chunks), len(sentences))

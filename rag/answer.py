@@ -66,6 +66,7 @@ class Answer(BaseModel):
     mode: str = "extractive"
     guard: GuardReport | None = None
     fallback: str | None = Field(default=None, description="set when the llm answer fell back to the extractive one")
+    notes: list[str] = Field(default_factory=list, description="what the sources do not cover (a side of a comparison)")
 
 
 def _render(group: list[SentenceRow]) -> str:

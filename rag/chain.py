@@ -1,20 +1,22 @@
 """The extractive answering chain, as named, typed steps a reader can follow:
 
-    AnswerRequest --prepare--> PreparedQuestion --retrieve--> Retrieval
-                  --select_evidence--> Evidence --compose--> Answer
+    AnswerRequest --prepare--> PreparedQuestion --understand--> Understanding
+                  --retrieve--> Retrieval --select_evidence--> Evidence --compose--> Answer
 
-Each step is a LangChain Runnable (`ExtractiveAnswerer.chain`), so the chain can be traced,
-batched or swapped like any other. `Answerer` is the protocol the CLI, the API and the evals use,
-whatever the mode; rag/factory.py builds one. Heavy things (model, Chroma client, in-memory index)
-are passed in, never built at import.
+`understand` reads the question (rag/question.py) and splits a comparison or a multi-part
+question into one part per side ("When did Finland join the EU and NATO?" -> the EU, NATO); each
+part is retrieved and answered with its own evidence, and a side the sources do not cover is
+named in the answer's notes. Each step is a LangChain Runnable (`ExtractiveAnswerer.chain`), so
+the chain can be traced, batched or swapped like any other. `Answerer` is the protocol the CLI,
+the API and the evals use, whatever the mode; rag/factory.py builds one.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from langchain_core.documents import Document
@@ -22,15 +24,21 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from rag.answer import Answer, abstention, compose_answer, retrieved_chunks, word_pieces
 from rag.embeddings import MiniLMEmbeddings
-from rag.evidence import score_sentences, select_evidence
-from rag.question import read_question
+from rag.evidence import EvidenceModel, ScoredSentence, score_sentences, select_evidence, window_terms
+from rag.followup import conversation_context
+from rag.question import Name, QuestionShape, read_question
 from rag.request import AnswerRequest, PreparedQuestion, prepare_question
-from rag.retrieve import HybridRetriever, weighted_terms
+from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.snapshot import IndexSnapshot, SentenceRow
 
-# A follow-up's earlier turn steers retrieval at this weight against the question's own 1.0.
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+# A follow-up's earlier turns steer retrieval at this weight against the question's own 1.0.
 FOLLOW_UP_WEIGHT = 0.5
+# Sentences per side of a comparison: the side's best evidence, and one more nearly as good.
+SIDE_SENTENCES = 2
 
 
 class Answerer(Protocol):
@@ -62,21 +70,40 @@ class Answerer(Protocol):
 
 
 @dataclass(frozen=True)
-class Retrieval:
-    """The chunks retrieved for a prepared question, and the question's vectors."""
+class Part:
+    """One thing to find: the whole question, or one side of a comparison."""
 
+    text: str  # what is searched
+    shape: QuestionShape
+    side: Name | None = None
+
+
+@dataclass(frozen=True)
+class Understanding:
     prepared: PreparedQuestion
-    documents: list[Document]
-    vectors: list[np.ndarray]
+    shape: QuestionShape
+    parts: tuple[Part, ...]
+    context: str | None  # what a follow-up leans on, from the conversation
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Per part: the chunks retrieved and the question's vectors."""
+
+    understanding: Understanding
+    documents: tuple[list[Document], ...]
+    vectors: tuple[list[np.ndarray], ...]
     retrieve_ms: float
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """The groups of consecutive source sentences chosen to answer (empty: abstain)."""
+    """The groups of consecutive source sentences chosen to answer (empty: abstain), and the
+    sides the sources did not cover."""
 
     retrieval: Retrieval
     groups: list[list[SentenceRow]]
+    uncovered: list[str]
     evidence_ms: float
 
 
@@ -85,12 +112,22 @@ class ExtractiveAnswerer:
 
     mode = "extractive"
 
-    def __init__(self, settings: Settings, snapshot: IndexSnapshot, retriever: HybridRetriever) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        snapshot: IndexSnapshot,
+        retriever: HybridRetriever,
+        nlp: Language,
+        model: EvidenceModel,
+    ) -> None:
         self.settings = settings
         self.snapshot = snapshot
         self.retriever = retriever
+        self.nlp = nlp
+        self.model = model
         self.chain: Runnable[AnswerRequest, Answer] = (
             RunnableLambda(self.prepare, name="prepare")
+            | RunnableLambda(self.understand, name="understand")
             | RunnableLambda(self.retrieve, name="retrieve")
             | RunnableLambda(self.select_evidence, name="select_evidence")
             | RunnableLambda(self.compose, name="compose")
@@ -125,39 +162,70 @@ class ExtractiveAnswerer:
         """Check the request (InputError on anything wrong)."""
         return prepare_question(request, self.settings, self.snapshot)
 
-    def retrieve(self, prepared: PreparedQuestion) -> Retrieval:
-        """Hybrid retrieval; a follow-up's earlier turn steers it at FOLLOW_UP_WEIGHT."""
+    def understand(self, prepared: PreparedQuestion) -> Understanding:
+        """Read the question; a follow-up takes the names it leans on from the conversation."""
+        vocabulary = self.snapshot.vocabulary
+        shape = read_question(prepared.question, self.nlp, vocabulary)
+        context = conversation_context(prepared.history, shape, self.nlp, vocabulary)
+        if context is not None and shape.refers_back:
+            for name in context.names:
+                shape = _with_name(shape, name, FOLLOW_UP_WEIGHT)
+        parts = tuple(_part_for_side(prepared.question, shape, side) for side in shape.sides)
+        text = context.text if context is not None else None
+        return Understanding(prepared, shape, parts or (Part(prepared.question, shape),), text)
+
+    def retrieve(self, understanding: Understanding) -> Retrieval:
+        """Hybrid retrieval for each part; a follow-up's earlier turns steer it at FOLLOW_UP_WEIGHT."""
         begin = time.perf_counter()
-        retriever = self.retriever.for_request(prepared.top_k, prepared.filters, prepared.context, FOLLOW_UP_WEIGHT)
-        documents = retriever.invoke(prepared.question)
-        vectors = retriever.query_vectors(prepared.question)  # cached: embedded once
-        return Retrieval(prepared, documents, vectors, _ms(begin))
+        prepared = understanding.prepared
+        documents, vectors = [], []
+        for part in understanding.parts:
+            retriever = self.retriever.for_request(
+                prepared.top_k, prepared.filters, understanding.context, FOLLOW_UP_WEIGHT
+            )
+            documents.append(retriever.invoke(part.text))
+            vectors.append(retriever.query_vectors(part.text))  # cached: embedded once
+        return Retrieval(understanding, tuple(documents), tuple(vectors), _ms(begin))
 
     def select_evidence(self, retrieval: Retrieval) -> Evidence:
-        """Score the retrieved chunks' sentences and pick the ones that answer the question."""
+        """Score each part's sentences and pick the ones that answer it."""
         begin = time.perf_counter()
-        question = retrieval.prepared.question
-        # Coverage is of the question's own words: a follow-up's context steers retrieval but a
-        # sentence need not repeat the earlier turn to answer this one.
-        terms = weighted_terms(question, None, FOLLOW_UP_WEIGHT)
-        scored = score_sentences(self.snapshot, retrieval.documents, retrieval.vectors, terms)
-        shape = read_question(question, self.snapshot.corpus_terms, self.snapshot.corpus_bigrams)
-        groups = select_evidence(
-            self.snapshot, scored, self.settings.abstain_threshold, self.settings.max_answer_sentences, shape, question
-        )
-        return Evidence(retrieval, groups, _ms(begin))
+        parts = retrieval.understanding.parts
+        groups: list[list[SentenceRow]] = []
+        uncovered: list[str] = []
+        for part, documents, vectors in zip(parts, retrieval.documents, retrieval.vectors, strict=True):
+            scored = score_sentences(self.snapshot, documents, vectors, part.shape, self.model)
+            if part.side is not None:
+                scored = [s for s in scored if speaks_of(self.snapshot, s, part.side)]
+            limit = SIDE_SENTENCES if part.side is not None else self.settings.max_answer_sentences
+            found = select_evidence(
+                self.snapshot, scored, self.model, limit, part.shape, self.settings.abstain_threshold
+            )
+            if part.side is not None and not found:
+                uncovered.append(part.side.text)
+            groups += [group for group in found if group not in groups]
+        if len(uncovered) == len(parts):
+            groups = []
+        return Evidence(retrieval, groups, uncovered if groups else [], _ms(begin))
 
     def compose(self, evidence: Evidence) -> Answer:
         """Quote the evidence with [n] markers and verified citations, or abstain."""
         retrieval = evidence.retrieval
-        prepared = retrieval.prepared
-        query = prepared.question if not prepared.context else f"{prepared.context} → {prepared.question}"
+        understanding = retrieval.understanding
+        prepared = understanding.prepared
+        context = understanding.context
+        query = prepared.question if not context else f"{context} → {prepared.question}"
         timings = {"retrieve": retrieval.retrieve_ms, "evidence": evidence.evidence_ms}
-        retrieved = retrieved_chunks(retrieval.documents)
+        unique: dict[str, Document] = {}
+        for documents in retrieval.documents:  # a chunk found for two sides counts once
+            for document in documents:
+                unique.setdefault(document.metadata["chunk_id"], document)
+        retrieved = retrieved_chunks(list(unique.values()))
         if not evidence.groups:
             timings["total"] = _ms(prepared.started)
             return abstention(timings, query, retrieved)
         text, citations = compose_answer(self.snapshot, evidence.groups)
+        notes = [f"The sources say nothing about this for {side}." for side in evidence.uncovered]
         timings["total"] = _ms(prepared.started)
         return Answer(
             answer=text,
@@ -166,7 +234,38 @@ class ExtractiveAnswerer:
             timings_ms=timings,
             retrieval_query=query,
             retrieved=retrieved,
+            notes=notes,
         )
+
+
+def _with_name(shape: QuestionShape, name: Name, weight: float) -> QuestionShape:
+    """The shape with a name carried over from the conversation, its terms at `weight`."""
+    terms = dict(shape.terms)
+    for term in name.terms:
+        terms.setdefault(term, weight)
+    return replace(shape, terms=terms, names=(*shape.names, name))
+
+
+def _part_for_side(question: str, shape: QuestionShape, side: Name) -> Part:
+    """The question narrowed to one side: the other sides' words leave the search text and terms."""
+    others = [s for s in shape.sides if s is not side]
+    text = question
+    for other in others:
+        text = text.replace(other.text, " ")
+    dropped = {term for other in others for term in other.terms} - side.terms
+    terms = {term: weight for term, weight in shape.terms.items() if term not in dropped}
+    names = tuple(n for n in shape.names if n not in others)
+    narrowed = replace(shape, terms=terms, names=names, sides=())
+    return Part(" ".join(text.split()), narrowed, side)
+
+
+def speaks_of(snapshot: IndexSnapshot, scored: ScoredSentence, side: Name) -> bool:
+    """Does the sentence, read in its place, speak of this side of a comparison?"""
+    sentence = scored.sentence
+    previous = snapshot.sentence_at(sentence.source_id, sentence.index - 1)
+    if previous is not None and previous.section != sentence.section:
+        previous = None
+    return side.present_in(window_terms(snapshot, sentence, previous))
 
 
 def _ms(since: float) -> float:

@@ -1,288 +1,359 @@
-"""Evidence selection without an LLM: score the sentences inside the retrieved chunks against the
-question and pick the few that answer it.
+"""Evidence selection without an LLM: score every sentence of the retrieved chunks against the
+question, decide once whether any answers it, and pick the few that do.
 
-Scores use the sentence embeddings computed at ingest (only the question is embedded now) and
-IDF-weighted term coverage; MMR keeps near-duplicates out. Hands on groups of consecutive
-sentences, each of which becomes one citation, or nothing when the best sentence is not relevant
-enough (the answerer then abstains).
+Each sentence gets a vector of features (`FEATURES`), all in [-1, 1]: how close it is in meaning
+(the sentence alone, read with the sentence before it, read under its section heading, and its
+chunk with its title and section), how much
+of the question's informative words it holds (alone, and with what surrounds it: the previous
+sentence, the section heading, the document title), how many of the question's names it or its
+surroundings mention, whether it holds the kind of answer the question asks for (a number, a
+date, a person, a place: its entities), whether it names what "how many" counts, whether the
+numbers the question states are there, and the rank of its chunk. A logistic model turns them
+into the probability that the sentence answers the question, which ranks the sentences.
+
+Whether to answer at all is one decision over all the signals (`DECISION_FEATURES`): a second
+logistic model over the best sentence's probability and features, and what the question itself
+reveals against the corpus (how much of its informative wording, and which of its names, the
+corpus never uses). Both models and the decision threshold are fitted on the tuning question
+sets by `python -m evals.fit` and shipped in rag/evidence_model.json. Names and types are
+evidence, not vetoes: a sentence that says "It was signed in 1994" under the heading "The
+Budapest Memorandum" answers "When was the Budapest Memorandum signed?".
+
+Hands on groups of consecutive sentences, each of which becomes one citation, or nothing.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
 
 import numpy as np
 from langchain_core.documents import Document
 
-from rag.lexical import ALIAS_OF
-from rag.question import QuestionShape
+from rag.lexical import tokens
+from rag.question import NUMBER_LABELS, TIME_LABELS, QuestionShape
 from rag.snapshot import IndexSnapshot, SentenceRow
 
-# Relevance = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * term coverage. Both lie in [0, 1]
-# for the sentences that matter, so one threshold (settings.abstain_threshold) applies.
-DENSE_WEIGHT = 0.6
-# Ranking adds a little for the chunk's fused retrieval rank; relevance alone decides abstention.
-RANK_BONUS = 0.05
-MMR_LAMBDA = 0.75
-# A further sentence joins the answer only if it is nearly as relevant as the best one.
-SECOND_SENTENCE_MARGIN = 0.06
-DUPLICATE_SIMILARITY = 0.9
+FEATURES = (
+    "dense",
+    "dense_read",
+    "dense_heading",
+    "dense_chunk",
+    "coverage",
+    "coverage_window",
+    "names",
+    "names_window",
+    "other_subject",
+    "type_match",
+    "type_missing",
+    "counted_missing",
+    "numbers_missing",
+    "rank",
+)
+DECISION_FEATURES = (
+    "best",
+    "best_fitting",
+    "runner_up",
+    "best_dense",
+    "best_coverage_window",
+    "best_names_window",
+    "best_type_missing",
+    "best_numbers_missing",
+    "unseen_share",
+    "absent_names",
+)
+# Entities that can be what a sentence is about (spaCy's OntoNotes labels).
+SUBJECT_LABELS = frozenset({"PERSON", "NORP", "ORG", "GPE", "LOC", "FAC", "EVENT", "LAW", "PRODUCT"})
 MAX_LIST_ITEMS = 12
-# A sentence opening with these leans on the one before it ("Given this, ..."), so that one
-# comes along to make the answer readable on its own.
-# A sentence opening with these leans on the one before it ("Given this, ...", "However, ..."),
-# so that one comes along (up to MAX_BACK_STEPS) to make the answer readable on its own.
-LEANS_BACK = re.compile(
-    r"^(?:(?:given|considering|despite|because of|due to|in spite of|besides) (?:this|that|these|those)\b"
-    r"|(?:this|these|those|such|they)\b(?! is (?:important|clear|also clear|essential|true))"
-    r"|(?:as a result|however|moreover|furthermore|in addition|additionally|also|still|nevertheless|"
-    r"at the same time|on the one hand|on the other hand|second(?:ly)?|third(?:ly)?|finally|therefore|thus|hence|"
-    r"consequently|in this case|in that case),)",
-    re.IGNORECASE,
-)
-# "...according to the same think-tank": the name is in an earlier sentence.
-REFERS_BACK = re.compile(r"\bthe (?:same|latter|former|aforementioned)\b(?! (?:time|way))", re.IGNORECASE)
-# A sentence that poses a question ("the main question is whether ...") is answered by the next.
-POSES_QUESTION = re.compile(r"\bquestion (?:is|was|remains) (?:whether|if|how|what|why|who)\b", re.IGNORECASE)
-# A question that asks for two things ("... the EU and NATO, respectively") needs room for both.
-MULTI_PART = re.compile(
-    r"\brespectively\b|\bboth\b|\band (?:what|why|how|when|who|which|where)\b|\bfor and against\b"
-    r"|\bin common\b|\bcompared?\b|\bdiffer|\bwhich (?:one|of)\b",
-    re.IGNORECASE,
-)
-# The next sentence spells out what this one announces ("... two core issues." "These are ...").
-SPELLED_OUT_NEXT = re.compile(r"^(?:these|they|those|this|it) (?:are|is|were|was|include|includes)\b", re.IGNORECASE)
-# Questions that want reasons or descriptions get room for more than one sentence, may follow
-# back-references two steps instead of one, and take the next sentence when it elaborates.
-WANTS_EXPLANATION = re.compile(
-    r"\b(?:why|how (?:does|do|did|would|could|can|is|are|was|were|might|should)|explain|describe|"
-    r"in what (?:way|sense)|what (?:are|were) the|compare|what (?:is|are) the (?:difference|pros|cons|drawback|"
-    r"advantage|disadvantage|benefit|risk))",
-    re.IGNORECASE,
-)
-EXPLANATION_MARGIN = 0.12
-# Evidence for the second alternative of a two-part question may score this much lower.
-COMPLEMENT_RATIO = 0.8
-# A sentence this close to the question in embedding space answers what it asks about even
-# when it shares none of its words (a paraphrase).
-STRONG_DENSE_MATCH = 0.65
+# Two answer sentences whose vectors are this close say the same thing (MiniLM cosine).
+DUPLICATE_SIMILARITY = 0.9
+MMR_LAMBDA = 0.75
+
+
+@dataclass(frozen=True)
+class EvidenceModel:
+    """The fitted decision: weights over FEATURES, a bias, the probability below which the
+    answerer abstains, and how far below the best a further sentence may score."""
+
+    weights: dict[str, float]
+    bias: float
+    decision_weights: dict[str, float]
+    decision_bias: float
+    threshold: float  # on the decision probability
+    margin: float
+    explanation_margin: float
+    provenance: str = ""
+
+    def probability(self, features: Mapping[str, float]) -> float:
+        """That one sentence answers the question."""
+        return _logistic(self.bias, self.weights, features)
+
+    def answer_probability(self, features: Mapping[str, float]) -> float:
+        """That the question can be answered from the best sentences found."""
+        return _logistic(self.decision_bias, self.decision_weights, features)
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=1, sort_keys=True) + "\n"
+
+
+def _logistic(bias: float, weights: Mapping[str, float], features: Mapping[str, float]) -> float:
+    z = bias + sum(weights.get(name, 0.0) * value for name, value in features.items())
+    return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+
+@lru_cache(maxsize=1)
+def default_model() -> EvidenceModel:
+    """The model shipped in rag/evidence_model.json."""
+    data = json.loads(files("rag").joinpath("evidence_model.json").read_text(encoding="utf-8"))
+    return EvidenceModel(**data)
 
 
 @dataclass(frozen=True)
 class ScoredSentence:
     sentence: SentenceRow
-    relevance: float
-    dense: float
-    coverage: float
     chunk_rank: int
+    features: dict[str, float]
+    probability: float
 
-    @property
-    def ranking(self) -> float:
-        return self.relevance + RANK_BONUS / self.chunk_rank
+
+def sentence_features(
+    snapshot: IndexSnapshot,
+    documents: Sequence[Document],
+    question_vectors: Sequence[np.ndarray],
+    shape: QuestionShape,
+) -> list[tuple[SentenceRow, int, dict[str, float]]]:
+    """Every sentence of the retrieved chunks (once, with its best chunk's rank), with its features."""
+    rows: dict[str, tuple[SentenceRow, int, int]] = {}
+    for document in documents:
+        position = snapshot.chunk_position[document.metadata["chunk_id"]]
+        rank = int(document.metadata.get("rank", 1))
+        for sentence in snapshot.sentences_of(snapshot.chunks[position]):
+            # A sentence addressed to an assistant is an instruction planted in a document, never evidence.
+            if sentence.sentence_id not in rows and not sentence.facts.instruction:
+                rows[sentence.sentence_id] = (sentence, rank, position)
+    if not rows:
+        return []
+    queries = np.vstack(question_vectors).astype(np.float32)
+    out = []
+    for sentence, rank, position in rows.values():
+        previous = _previous(snapshot, sentence)
+        vector = snapshot.sentence_vectors[sentence.row]
+        read = vector + snapshot.sentence_vectors[previous.row] if previous is not None else vector
+        read = read / (np.linalg.norm(read) or 1.0)
+        heading = snapshot.heading_vectors.get(sentence.section)
+        headed = vector + heading if heading is not None else vector
+        headed = headed / (np.linalg.norm(headed) or 1.0)
+        features = {
+            "dense": float(np.max(queries @ vector)),
+            "dense_read": float(np.max(queries @ read)),
+            "dense_heading": float(np.max(queries @ headed)),
+            "dense_chunk": float(np.max(queries @ snapshot.chunk_vectors[position])),
+            **_lexical(snapshot, sentence, previous, shape),
+            "rank": 1.0 / rank,
+        }
+        out.append((sentence, rank, features))
+    return out
+
+
+def _previous(snapshot: IndexSnapshot, sentence: SentenceRow) -> SentenceRow | None:
+    previous = snapshot.sentence_at(sentence.source_id, sentence.index - 1)
+    return previous if previous is not None and previous.section == sentence.section else None
+
+
+def window_terms(snapshot: IndexSnapshot, sentence: SentenceRow, previous: SentenceRow | None) -> set[str]:
+    """What a reader has in mind reading the sentence: it, the sentence before, its section
+    heading and its document's title."""
+    terms = set(sentence.terms) | snapshot.heading_terms(sentence.section)
+    terms |= snapshot.heading_terms(snapshot.title_of(sentence.source_id))
+    if previous is not None:
+        terms |= previous.terms
+    return terms
+
+
+def _lexical(
+    snapshot: IndexSnapshot, sentence: SentenceRow, previous: SentenceRow | None, shape: QuestionShape
+) -> dict[str, float]:
+    window = window_terms(snapshot, sentence, previous)
+    names = shape.names
+    type_match = _type_match(sentence, shape) if shape.typed else 0.0
+    return {
+        "coverage": snapshot.term_stats.coverage(shape.terms, sentence.terms),
+        "coverage_window": snapshot.term_stats.coverage(shape.terms, window),
+        "names": sum(n.present_in(sentence.terms) for n in names) / len(names) if names else 1.0,
+        "names_window": sum(n.present_in(window) for n in names) / len(names) if names else 1.0,
+        "other_subject": _other_subject(sentence, shape),
+        "type_match": type_match,
+        "type_missing": 1.0 if shape.typed and type_match == 0.0 else 0.0,
+        "counted_missing": 1.0 if shape.counted and shape.counted not in sentence.terms else 0.0,
+        "numbers_missing": 1.0 if any(n not in window for n in shape.numbers) else 0.0,
+    }
+
+
+def _other_subject(sentence: SentenceRow, shape: QuestionShape) -> float:
+    """1 when the sentence names none of the question's names but names another person, place
+    or organisation that is not what the question asks for ("Sweden ... joined in 2024" for a
+    question about Finland): it is likely about something else."""
+    if not shape.names or any(n.present_in(sentence.terms) for n in shape.names):
+        return 0.0
+    asked = set(shape.terms) | {stem for name in shape.names for stem in name.stems}
+    others = [
+        e
+        for e in sentence.facts.entities
+        if e.label in SUBJECT_LABELS and e.label not in shape.answer_labels and not set(tokens(e.text)) <= asked
+    ]
+    return 1.0 if others else 0.0
+
+
+def _type_match(sentence: SentenceRow, shape: QuestionShape) -> float:
+    """1 when the sentence holds an entity of a wanted label that the question does not already
+    name (half when "which countries" wants several and it holds one); numbers and dates written
+    in digits count even where the entity recogniser missed them."""
+    asked = set(shape.terms) | {stem for name in shape.names for stem in name.stems}
+    new = {
+        e.text.lower()
+        for e in sentence.facts.entities
+        if e.label in shape.answer_labels and not set(tokens(e.text)) <= asked
+    }
+    if not new and shape.answer_labels & (NUMBER_LABELS | TIME_LABELS):
+        # Digits the entity recogniser left unlabelled; a year inside a DATE is no count.
+        taken = [(e.start, e.end) for e in sentence.facts.entities if e.label not in shape.answer_labels]
+        new = {
+            m.group(0)
+            for m in re.finditer(r"\d[\d,.]*", sentence.text)
+            if m.group(0).replace(",", "") not in shape.numbers and not any(a <= m.start() < b for a, b in taken)
+        }
+    if not new:
+        return 0.0
+    return 1.0 if len(new) >= 2 or not shape.wants_several else 0.5
 
 
 def score_sentences(
     snapshot: IndexSnapshot,
     documents: Sequence[Document],
     question_vectors: Sequence[np.ndarray],
-    query_terms: Mapping[str, float],
+    shape: QuestionShape,
+    model: EvidenceModel,
 ) -> list[ScoredSentence]:
-    """Every sentence of the retrieved chunks, scored once (overlapping chunks share some)."""
-    seen: set[str] = set()
-    rows: list[tuple[SentenceRow, int]] = []
-    for document in documents:
-        chunk = snapshot.chunks[snapshot.chunk_position[document.metadata["chunk_id"]]]
-        for sentence in snapshot.sentences_of(chunk):
-            if sentence.sentence_id not in seen:
-                seen.add(sentence.sentence_id)
-                rows.append((sentence, int(document.metadata.get("rank", 1))))
-    if not rows:
-        return []
-    matrix = snapshot.sentence_vectors[[row.row for row, _ in rows]]
-    # A follow-up brings two vectors (with and without its context): the better match counts.
-    dense_scores = np.max(matrix @ np.vstack(question_vectors).astype(np.float32).T, axis=1)
-    scored = []
-    for (sentence, rank), dense in zip(rows, dense_scores, strict=True):
-        coverage = snapshot.term_stats.coverage(query_terms, sentence.terms | snapshot.section_terms(sentence.section))
-        relevance = DENSE_WEIGHT * max(float(dense), 0.0) + (1 - DENSE_WEIGHT) * coverage
-        scored.append(ScoredSentence(sentence, relevance, float(dense), coverage, rank))
-    scored.sort(key=lambda s: (-s.ranking, s.sentence.source_id, s.sentence.index))
+    """The retrieved chunks' sentences, most probable answer first."""
+    scored = [
+        ScoredSentence(sentence, rank, features, model.probability(features))
+        for sentence, rank, features in sentence_features(snapshot, documents, question_vectors, shape)
+    ]
+    scored.sort(key=lambda s: (-s.probability, s.sentence.source_id, s.sentence.index))
     return scored
 
 
-class EvidencePicker:
-    """What select_evidence needs for one question: the expansion of each candidate sentence
-    (what it needs to stand alone) and the terms around it, each worked out once."""
+def decision_features(
+    snapshot: IndexSnapshot, scored: Sequence[ScoredSentence], shape: QuestionShape
+) -> dict[str, float]:
+    """What the answer-or-abstain decision sees: the best sentence and the question against the corpus."""
+    best = scored[0] if scored else None
+    stats = snapshot.term_stats
+    total = sum(weight * stats.idf(term) for term, weight in shape.terms.items())
+    unseen = sum(weight * stats.idf(term) for term, weight in shape.terms.items() if term not in stats.frequency)
+    absent = [n for n in shape.names if not (n.aliases & stats.frequency.keys() or n.present_in(stats.vocabulary))]
+    features = best.features if best is not None else {}
+    fitting = [s.probability for s in scored if _fits(s.features)]
+    return {
+        "best": best.probability if best is not None else 0.0,
+        # The best sentence that also holds every name and number the question states (around it)
+        # and the kind of answer it asks for: a question built on a false premise often finds
+        # close sentences, but none that fits all of it.
+        "best_fitting": max(fitting, default=0.0),
+        "runner_up": scored[1].probability if len(scored) > 1 else 0.0,
+        "best_dense": features.get("dense", 0.0),
+        "best_coverage_window": features.get("coverage_window", 0.0),
+        "best_names_window": features.get("names_window", 0.0),
+        "best_type_missing": features.get("type_missing", 0.0),
+        "best_numbers_missing": features.get("numbers_missing", 0.0),
+        "unseen_share": unseen / total if total > 0 else 1.0,
+        "absent_names": len(absent) / len(shape.names) if shape.names else 0.0,
+    }
 
-    def __init__(self, snapshot: IndexSnapshot, threshold: float, shape: QuestionShape | None, explain: bool) -> None:
-        self.snapshot = snapshot
-        self.threshold = threshold
-        self.shape = shape
-        self.explain = explain
-        self.expansions: dict[str, list[SentenceRow]] = {}
-        self.windows: dict[str, set[str]] = {}
 
-    def expansion(self, item: ScoredSentence) -> list[SentenceRow]:
-        key = item.sentence.sentence_id
-        if key not in self.expansions:
-            self.expansions[key] = _expand(self.snapshot, item.sentence, self.explain)
-        return self.expansions[key]
-
-    def window_of(self, item: ScoredSentence) -> set[str]:
-        """The terms of the expanded sentence, its section title and its paragraph."""
-        key = item.sentence.sentence_id
-        if key not in self.windows:
-            terms: set[str] = set()
-            for sentence in self.expansion(item):
-                terms |= sentence.terms
-            self.windows[key] = (
-                terms
-                | self.snapshot.section_terms(item.sentence.section)
-                | self.snapshot.paragraph_terms(item.sentence)
-            )
-        return self.windows[key]
-
-    def qualifies(self, item: ScoredSentence, floor: float | None = None) -> bool:
-        """Relevant enough, and fits what the question asks for (a count, a time, its names)."""
-        if item.relevance < (self.threshold if floor is None else floor):
-            return False
-        window = self.window_of(item)
-        if self.shape is None:
-            return True
-        unit = self.expansion(item)
-        unit_terms: set[str] = set()
-        for sentence in unit:
-            unit_terms |= sentence.terms
-        return self.shape.satisfied_by(
-            " ".join(s.text for s in unit),
-            window,
-            _with_aliases(unit_terms),
-            strong_match=item.dense >= STRONG_DENSE_MATCH,
-            near_terms=unit_terms | self.snapshot.section_terms(item.sentence.section),
-        )
-
-    def speaks_of(self, item: ScoredSentence) -> set[str]:
-        """Stricter than the paragraph window: the evidence itself (or its section title)."""
-        terms = set(self.snapshot.section_terms(item.sentence.section))
-        for sentence in self.expansions.get(item.sentence.sentence_id) or [item.sentence]:
-            terms |= sentence.terms
-        return terms
-
-    def diverse(self, best: ScoredSentence, eligible: list[ScoredSentence], max_sentences: int) -> list[ScoredSentence]:
-        """The best sentence, then MMR over the eligible ones, skipping near-duplicates."""
-        chosen = [best]
-        vectors = self.snapshot.sentence_vectors
-
-        def redundancy(candidate: ScoredSentence) -> float:
-            return max(float(vectors[candidate.sentence.row] @ vectors[c.sentence.row]) for c in chosen)
-
-        while eligible and len(chosen) < max_sentences:
-            candidate = max(eligible, key=lambda c: MMR_LAMBDA * c.ranking - (1 - MMR_LAMBDA) * redundancy(c))
-            eligible.remove(candidate)
-            if redundancy(candidate) < DUPLICATE_SIMILARITY:
-                chosen.append(candidate)
-        return chosen
-
-    def complements(self, scored: Sequence[ScoredSentence], chosen: list[ScoredSentence]) -> None:
-        """ "the Israel model and the South Korean model, respectively": each alternative the
-        answer has not covered yet gets its own best evidence. The question already passed the
-        threshold once, so the second part may be found a little below it."""
-        if self.shape is None:
-            return
-        for group in self.shape.names:
-            for name in group if len(group) > 1 else ():
-                if any(name.present_in(self.speaks_of(item)) for item in chosen):
-                    continue
-                extra = next(
-                    (
-                        item
-                        for item in scored
-                        if item not in chosen
-                        and self.qualifies(item, COMPLEMENT_RATIO * self.threshold)
-                        and name.present_in(self.speaks_of(item))
-                    ),
-                    None,
-                )
-                if extra is not None:
-                    chosen.append(extra)
+def _fits(features: Mapping[str, float]) -> bool:
+    return (
+        features.get("names_window", 1.0) >= 1.0
+        and features.get("numbers_missing", 0.0) == 0.0
+        and features.get("type_missing", 0.0) == 0.0
+        and features.get("counted_missing", 0.0) == 0.0
+    )
 
 
 def select_evidence(
     snapshot: IndexSnapshot,
     scored: Sequence[ScoredSentence],
-    threshold: float,
+    model: EvidenceModel,
     max_sentences: int,
-    shape: QuestionShape | None = None,
-    question: str = "",
+    shape: QuestionShape,
+    threshold: float | None = None,
 ) -> list[list[SentenceRow]]:
-    """The best sentence that passes the threshold and satisfies what the question asks for
-    (a count, a time, the names it mentions); then MMR over others near it; then lists and
-    back-references come along; neighbours merge into groups (one citation each), best first.
-    Nothing (abstain) when no sentence qualifies."""
-    explain = bool(WANTS_EXPLANATION.search(question))
-    multi_part = explain or bool(MULTI_PART.search(question))
-    picker = EvidencePicker(snapshot, threshold, shape, explain)
-    ranked = [item for item in scored if item.relevance >= threshold]
-    best = next((item for item in ranked if picker.qualifies(item)), None)
-    if best is None:
+    """The best sentence if it clears the threshold; then others nearly as probable, kept apart by
+    MMR; each with what it needs to stand alone; neighbours merged into groups (one citation
+    each), best first. Nothing (abstain) when the best does not clear the threshold."""
+    floor = model.threshold if threshold is None else threshold
+    if not scored or shape.instruction:
         return []
-    margin = EXPLANATION_MARGIN if multi_part else SECOND_SENTENCE_MARGIN
-    floor = max(threshold, best.relevance - margin)
-    eligible = [s for s in ranked if s is not best and s.relevance >= floor and picker.qualifies(s)]
-    chosen = picker.diverse(best, eligible, max_sentences)
-    if multi_part:
-        picker.complements(scored, chosen)
+    if model.answer_probability(decision_features(snapshot, scored, shape)) < floor:
+        return []
+    best = scored[0]
+    margin = model.explanation_margin if shape.wants_explanation else model.margin
+    eligible = [s for s in scored[1:] if s.probability >= best.probability - margin]
+    chosen = _diverse(snapshot, best, eligible, max_sentences)
     keys: dict[tuple[str, int], float] = {}
     for item in chosen:
-        for sentence in picker.expansions[item.sentence.sentence_id]:
+        for sentence in expand(snapshot, item.sentence, shape.wants_explanation):
             key = (sentence.source_id, sentence.index)
-            keys[key] = max(keys.get(key, 0.0), item.ranking)
+            keys[key] = max(keys.get(key, 0.0), item.probability)
     return _group(snapshot, keys)
 
 
-def _with_aliases(terms: set[str]) -> set[str]:
-    out = set(terms)
-    for term in terms:
-        out |= ALIAS_OF.get(term, frozenset())
-    return out
+def _diverse(
+    snapshot: IndexSnapshot, best: ScoredSentence, eligible: list[ScoredSentence], max_sentences: int
+) -> list[ScoredSentence]:
+    chosen = [best]
+    vectors = snapshot.sentence_vectors
+
+    def redundancy(candidate: ScoredSentence) -> float:
+        return max(float(vectors[candidate.sentence.row] @ vectors[c.sentence.row]) for c in chosen)
+
+    while eligible and len(chosen) < max_sentences:
+        candidate = max(eligible, key=lambda c: MMR_LAMBDA * c.probability - (1 - MMR_LAMBDA) * redundancy(c))
+        eligible.remove(candidate)
+        if redundancy(candidate) < DUPLICATE_SIMILARITY:
+            chosen.append(candidate)
+    return chosen
 
 
-def _expand(snapshot: IndexSnapshot, sentence: SentenceRow, explain: bool = False) -> list[SentenceRow]:
-    """The sentence plus what it needs to stand alone: earlier sentences it leans on, the
-    items of a list it announces, the answer to a question it quotes, or the next sentence
-    that spells out what it announces (for an explanation, also one that builds on it)."""
+def expand(snapshot: IndexSnapshot, sentence: SentenceRow, explain: bool = False) -> list[SentenceRow]:
+    """The sentence plus what it needs to stand alone: the sentences it refers back to, the items
+    of a list that follows it, and the answer to a question it poses."""
     out = [sentence]
     current = sentence
     for _ in range(2 if explain else 1):
-        if current.is_list_item or not (LEANS_BACK.match(current.text) or REFERS_BACK.search(current.text)):
-            break
-        previous = snapshot.sentence_at(current.source_id, current.index - 1)
-        if previous is None or previous.section != current.section or previous.is_list_item:
+        previous = _previous(snapshot, current)
+        if not current.facts.refers_back or current.is_list_item or previous is None or previous.is_list_item:
             break
         out.insert(0, previous)
         current = previous
-    if sentence.text.rstrip().endswith(":"):
-        # A list announced by "...:" brings its items along.
+    following = snapshot.sentence_at(sentence.source_id, sentence.index + 1)
+    if not sentence.is_list_item and following is not None and following.is_list_item:
         for offset in range(1, MAX_LIST_ITEMS + 1):
             item = snapshot.sentence_at(sentence.source_id, sentence.index + offset)
             if item is None or not item.is_list_item or item.section != sentence.section:
                 break
             out.append(item)
         return out
-    current = sentence
-    for step in range(2 if explain else 1):
-        following = snapshot.sentence_at(current.source_id, current.index + 1)
-        if following is None or following.section != current.section or following.is_list_item:
-            break
-        asks = current.text.rstrip("’”\"' ").endswith("?") or POSES_QUESTION.search(current.text)
-        spelled_out = step == 0 and SPELLED_OUT_NEXT.match(following.text)
-        builds_on = explain and following.paragraph == current.paragraph and LEANS_BACK.match(following.text)
-        if not (asks or spelled_out or builds_on):
-            break
-        out.append(following)
-        current = following
+    if following is not None and following.section == sentence.section and not following.is_list_item:
+        poses = sentence.text.rstrip("’”\"' ").endswith("?")
+        continues = explain and following.paragraph == sentence.paragraph and following.facts.refers_back
+        if poses or continues:
+            out.append(following)
     return out
 
 

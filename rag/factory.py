@@ -1,8 +1,9 @@
 """The one factory: settings (and a mode) in, a ready `Answerer` out.
 
-Builds everything once: the embedding model, the Chroma client, the in-memory index and the
-retriever; for the llm mode also the chat client (no request is sent until a question comes).
-The optional llm dependency is imported inside its branch.
+Builds everything once: the embedding model, the language pipeline (spaCy), the Chroma client,
+the in-memory index, the retriever and the evidence model; for the llm mode also the chat client
+(no request is sent until a question comes). The optional llm dependency is imported inside its
+branch.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from rag.chain import Answerer, ExtractiveAnswerer
 from rag.embeddings import MiniLMEmbeddings
 from rag.errors import ConfigError
+from rag.evidence import default_model
+from rag.language import load_language
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.snapshot import load_snapshot
@@ -39,6 +42,7 @@ def load_extractive(settings: Settings, embeddings: MiniLMEmbeddings | None = No
     client = open_client(settings)
     reader = IndexReader(client, settings.collection)
     snapshot = load_snapshot(reader, embedder_version=embeddings.version)
+    snapshot.embed_headings(embeddings.encode)
     if snapshot.versions.dimension != embeddings.dimension:
         raise ConfigError(
             f"index vectors have {snapshot.versions.dimension} dimensions, the model {embeddings.dimension}"
@@ -52,6 +56,6 @@ def load_extractive(settings: Settings, embeddings: MiniLMEmbeddings | None = No
     retriever = HybridRetriever(
         snapshot=snapshot, vectorstore=vectorstore, embeddings=embeddings, k=settings.top_k, rrf_k=settings.rrf_k
     )
-    answerer = ExtractiveAnswerer(settings, snapshot, retriever)
+    answerer = ExtractiveAnswerer(settings, snapshot, retriever, load_language(), default_model())
     answerer.answer("warm-up")  # the first call pays one-off costs (tokenizer, Chroma query path)
     return answerer

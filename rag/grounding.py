@@ -10,8 +10,9 @@ meets all three:
    name in the sentence occurs in the window. A name is an acronym anywhere ("NATO", "U.S.") or
    capitalised words not opening the sentence (months included, so "September 2025" is a name
    and a year); adjacent name words form one name, which its initials also satisfy ("EU" for
-   "European Union"). A name word counts as present through a country alias ("American" for
-   "U.S.", rag.lexical.ALIAS_OF) or when one is a prefix of the other ("Korea"/"Korean"). The
+   "European Union"). A name counts as present when the window names the same country
+   (rag/places.py: "U.S." and "the United States"), and a name word when one is a prefix of the
+   other ("Korea"/"Korean"). The
    passage's number words count as numbers ("twenty-six" supports "26"); the sentence's do not,
    so a sentence saying "one of the ..." needs no "1" in its passage.
 2. No negation flip. Negation cues are not/no/never/cannot/nor/without, n't, and "rather than",
@@ -40,7 +41,8 @@ from typing import Protocol
 import numpy as np
 
 from rag.answer_sentences import clean_sentence
-from rag.lexical import ALIAS_OF, NEGATIONS, tokens
+from rag.lexical import NEGATIONS, tokens
+from rag.places import country_code
 from rag.sentences import LIST_MARKER, split_sentences
 
 
@@ -182,15 +184,16 @@ def names_in(sentence: str) -> list[str]:
     return list(dict.fromkeys(" ".join(words) for words in names))
 
 
-def _name_present(name: str, passage_stems: set[str]) -> bool:
-    """Every word of the name is in the passage (an alias or a longer/shorter form of it will do),
-    or the passage has the name's initials ("EU" for "European Union")."""
+def _name_present(name: str, passage_stems: set[str], passage_countries: set[str]) -> bool:
+    """Every word of the name is in the passage (a longer or shorter form of it will do), the
+    passage names the same country, or it has the name's initials ("EU" for "European Union")."""
     if _initials_present(name, passage_stems):
+        return True
+    code = country_code(name)
+    if code is not None and code in passage_countries:
         return True
     for term in tokens(name):
         if term in passage_stems:
-            continue
-        if term in ALIAS_OF and not ALIAS_OF[term].isdisjoint(passage_stems):
             continue
         # "Korea" meets "Korean" and "Israel" "Israeli": one name is the other with a suffix.
         if len(term) >= 4 and any(len(p) >= 4 and (p.startswith(term) or term.startswith(p)) for p in passage_stems):
@@ -205,7 +208,7 @@ def _initials_present(name: str, passage_stems: set[str]) -> bool:
 
 
 def _term_present(term: str, passage_stems: set[str]) -> bool:
-    return term in passage_stems or (term in ALIAS_OF and not ALIAS_OF[term].isdisjoint(passage_stems))
+    return term in passage_stems
 
 
 @dataclass(frozen=True)
@@ -279,8 +282,14 @@ def _judge_window(
     stems = set(window_tokens) | window_numbers  # "twenty-six" in the passage covers "26"
     hard = [f"number {n} is not in the passage" for n in sorted(numbers_in(text) - window_numbers)]
     names = names_in(text)
-    hard += [f"name {name!r} is not in the passage" for name in names if not _name_present(name, stems)]
+    countries = {code for found in names_in(window) if (code := country_code(found)) is not None}
+    hard += [f"name {name!r} is not in the passage" for name in names if not _name_present(name, stems, countries)]
+    # A name's words count as there when the passage has its initials or names the same country.
     by_initials = {t for name in names if _initials_present(name, stems) for t in tokens(name)}
+    # (Capitalised words count too: a sentence may open with its country, "Washington backs ...".)
+    spoken = [*names, *re.findall(r"\b[A-Z][\w’'.-]*", text)]
+    by_initials |= {t for name in spoken if country_code(name) in countries for t in tokens(name)}
+    by_initials |= {t for name in names if _name_present(name, stems, countries) for t in tokens(name)}
     window_negations = negations_in(window)
     flip = _flip(negations, stems - NEGATIONS, {n.focus for n in window_negations}, thresholds.min_shared)
     if flip:

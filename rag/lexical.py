@@ -1,7 +1,12 @@
-"""Lexical side of retrieval and evidence scoring: a tokenizer with light stemming, BM25 over
-chunks, and IDF-weighted term coverage for sentences. Built in memory from the stored chunks at
-start-up, so Chroma stays the only thing persisted (and a Chroma server works with no local
-files)."""
+"""The lexical side of retrieval and evidence scoring: content-word stems, BM25 over chunks, and
+IDF-weighted term coverage for sentences. Built in memory from the stored rows at start-up, so
+Chroma stays the only thing persisted (and a Chroma server works with no local files).
+
+Words are stemmed with the Snowball (Porter 2) English stemmer, so "provide", "provided" and
+"provides" meet; stop words are spaCy's English list, except negations (they flip meaning) and
+number words (they are facts). Acronyms keep their letters: "U.S." and "US" are one term, and an
+upper-case acronym is never a stop word ("US" is not "us").
+"""
 
 from __future__ import annotations
 
@@ -10,37 +15,27 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
-ACRONYM = re.compile(r"\b(?:[A-Za-z]\.){2,}")
+from snowballstemmer import stemmer as snowball
+
+DOTTED_ACRONYM = re.compile(r"\b(?:[A-Za-z]\.){2,}")
 WORD = re.compile(r"[^\W_]+(?:[’'][^\W_]+)*", re.UNICODE)
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it its
-    itself just me more most my myself no nor not of off on once only or other our ours ourselves
-    out over own same she should so some such than that the their theirs them themselves then there
-    these they this those through to too under until up very was we were what when where which while
-    who whom why will with would you your yours yourself yourselves s t don now may might must shall
-    yet ever one upon per via within without whether according article text say says said tell
-    told mention mentioned mentions describe described explain give list name named kind sort
-    source sources author please know""".split()
-)
-# Names that stand for the same country: the country, its people and its capital (news writes
-# "Kyiv" for Ukraine and "Washington" for the US). General knowledge, not tuned to one text.
-ALIAS_GROUPS = """
-us usa america american americans washington | ukraine ukrainian ukrainians kyiv kiev |
-russia russian russians moscow kremlin | finland finnish finn finns helsinki |
-korea korean koreans seoul | israel israeli israelis jerusalem | britain british uk london |
-france french paris | germany german berlin | china chinese beijing | japan japanese tokyo |
-poland polish warsaw | estonia estonian tallinn | europe european europeans brussels eu |
-soviet ussr | canada canadian ottawa | australia australian canberra | italy italian rome
-"""
+DIGIT_GROUP = re.compile(r"(?<=\d)[,.](?=\d{3}\b)")
 # Words whose presence flips meaning; kept even though they are stop words elsewhere.
 NEGATIONS = frozenset({"no", "not", "never", "nor", "cannot", "without"})
 
+_STEMMER = snowball("english")
 
-def _alias_groups() -> list[frozenset[str]]:
-    return [frozenset(stem(w) for w in group.split()) for group in ALIAS_GROUPS.split("|")]
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """spaCy's English stop words without negations and number words. Read on first use: importing
+    spaCy brings in its machine-learning stack, which a module import must not."""
+    from spacy.lang.en.lex_attrs import like_num
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(w for w in STOP_WORDS if not like_num(w) and w not in NEGATIONS) | {"s"}
 
 
 def normalise(text: str) -> str:
@@ -48,56 +43,33 @@ def normalise(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch)).lower().replace("’", "'")
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A deliberately small suffix stripper: enough to meet 'troops'/'troop', 'stationed'/
-    'station' and 'guarantees'/'guarantee' on both sides, never clever enough to confuse words."""
+    """The Snowball stem of a lower-case word (a possessive 's goes first); numbers stay as they are."""
     if word.endswith("'s"):
         word = word[:-2]
-    if len(word) <= 3 or word.isdigit():
+    if word.isdigit():
         return word
-    for suffix, replacement, min_len in (
-        ("ysis", "ys", 6),
-        ("yses", "ys", 6),
-        ("ysed", "ys", 6),
-        ("yzed", "ys", 6),
-        ("ysing", "ys", 7),
-        ("yzing", "ys", 7),
-        ("yse", "ys", 5),
-        ("yze", "ys", 5),
-        ("ies", "y", 5),
-        ("sses", "ss", 5),
-        ("ness", "", 7),
-        ("ments", "ment", 6),
-        ("ings", "", 7),
-        ("ing", "", 6),
-        ("edly", "", 7),
-        ("ed", "", 5),
-        ("es", "e", 5),
-        ("s", "", 4),
-    ):
-        if not word.endswith(suffix) or len(word) < min_len:
-            continue
-        if suffix in ("s", "es") and word.endswith(("ss", "us", "is")):
-            return word  # "class", "status", "crisis" are not plurals
-        return word[: len(word) - len(suffix)] + replacement
-    return word
+    return str(_STEMMER.stemWord(word))
 
 
-ALIASES: list[frozenset[str]] = _alias_groups()
-ALIAS_OF: dict[str, frozenset[str]] = {term: group for group in ALIASES for term in group}
+def words(text: str) -> list[tuple[str, bool]]:
+    """The words of a text in order, lower-cased, each with whether it was written as an acronym
+    (two or more capitals, or dotted letters)."""
+    text = DIGIT_GROUP.sub("", text)  # "28,000" -> "28000"
+    text = DOTTED_ACRONYM.sub(lambda m: m.group(0).replace(".", "").upper(), text)  # "U.S." -> "US"
+    out = []
+    for match in WORD.finditer(text):
+        raw = match.group(0)
+        acronym = len(raw) >= 2 and sum(ch.isupper() for ch in raw) >= 2 and raw.upper() == raw
+        out.append((normalise(raw), acronym))
+    return out
 
 
 def tokens(text: str) -> list[str]:
     """Content-word stems, in order; numbers keep their digits ("28,000" -> "28000")."""
-    text = re.sub(r"(?<=\d)[,.](?=\d{3}\b)", "", text)
-    text = ACRONYM.sub(lambda m: m.group(0).replace(".", ""), text)  # "U.S." and "US" meet
-    out = []
-    for match in WORD.finditer(normalise(text)):
-        word = match.group(0)
-        if word in STOPWORDS and word not in NEGATIONS:
-            continue
-        out.append(stem(word))
-    return out
+    stop = stopwords()
+    return [stem(word) for word, acronym in words(text) if acronym or word not in stop]
 
 
 def content_terms(text: str) -> list[str]:
@@ -106,10 +78,11 @@ def content_terms(text: str) -> list[str]:
 
 
 class BM25:
-    """Okapi BM25 over a fixed list of texts, with weighted query terms."""
+    """Okapi BM25 over a fixed list of term lists, with weighted query terms. k1 = 1.5 and
+    b = 0.75 are the usual defaults (Robertson and Zaragoza, 2009)."""
 
-    def __init__(self, texts: Iterable[str], k1: float = 1.5, b: float = 0.75) -> None:
-        self.docs = [Counter(tokens(t)) for t in texts]
+    def __init__(self, documents: Iterable[Iterable[str]], k1: float = 1.5, b: float = 0.75) -> None:
+        self.docs = [Counter(terms) for terms in documents]
         self.lengths = [sum(d.values()) for d in self.docs]
         self.avg_length = (sum(self.lengths) / len(self.lengths)) if self.lengths else 0.0
         frequency: Counter[str] = Counter()
@@ -139,17 +112,18 @@ class BM25:
 
 class TermStats:
     """Inverse document frequency over sentences, for coverage: how much of a question's
-    informative content a sentence (and its section title) contains. A term the corpus never
+    informative content a sentence (and what surrounds it) contains. A term the corpus never
     uses gets the highest weight, so a question about something absent scores low."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    def __init__(self, documents: Iterable[Iterable[str]]) -> None:
         frequency: Counter[str] = Counter()
         n = 0
-        for text in texts:
+        for terms in documents:
             n += 1
-            frequency.update(set(tokens(text)))
+            frequency.update(set(terms))
         self.n = max(n, 1)
         self.frequency = frequency
+        self.vocabulary = frozenset(frequency)
         self.unseen_idf = math.log(1 + self.n / 0.5)
 
     def idf(self, term: str) -> float:
@@ -157,14 +131,8 @@ class TermStats:
         return math.log(1 + self.n / (df + 0.5)) if df else self.unseen_idf
 
     def coverage(self, query: Mapping[str, float], present: set[str] | frozenset[str]) -> float:
-        """IDF-weighted share of query terms present; a country name counts as present when
-        any of its aliases is ("Kyiv" / "Ukraine")."""
+        """IDF-weighted share of the query's terms that are present."""
         total = sum(weight * self.idf(term) for term, weight in query.items())
         if total <= 0:
             return 0.0
-        found = sum(
-            weight * self.idf(term)
-            for term, weight in query.items()
-            if term in present or (term in ALIAS_OF and not ALIAS_OF[term].isdisjoint(present))
-        )
-        return found / total
+        return sum(weight * self.idf(term) for term, weight in query.items() if term in present) / total

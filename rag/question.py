@@ -1,290 +1,264 @@
-"""What a question asks for, read from its surface: the expected answer type, the names and
-numbers it takes for granted. All are hard constraints on evidence. They let the answerer
-abstain on "How many Patriot systems has Ukraine received?" when the sources name Patriots but
-give no count, or on "Why did South Korea join NATO in 2023?" when 2023 belongs to Finland.
+"""What a question asks for, read from its parse (spaCy): the kind of answer (the entity labels an
+answer holds), the names and numbers it takes for granted, the sides it compares, and whether it
+is an instruction to the assistant rather than a question about the documents.
+
+None of this forbids a sentence: rag/evidence.py turns each into a feature of one calibrated
+score. The mapping from question words to answer types follows the coarse classes of question
+classification (Li and Roth, 2002: NUMERIC, LOCATION, HUMAN, ...) onto spaCy's OntoNotes entity
+labels; the head nouns that name a type ("which year", "what percentage") are the general English
+words for those types.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from rag.lexical import ALIAS_OF, STOPWORDS, normalise, stem, tokens
+from rag.language import Entity, addresses_assistant
+from rag.lexical import tokens
+from rag.vocabulary import Vocabulary
 
-NUMBER_WORDS = (
-    "one two three four five six seven eight nine ten eleven twelve dozen dozens hundred hundreds "
-    "thousand thousands million millions billion billions half third quarter percent"
-).split()
-COUNT = re.compile(r"\d|\b(?:" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
-PERCENT = re.compile(r"%|\bper ?cent\b|\bpercentage\b|\b(?:half|third|quarter|fifth|tenth)s?\b", re.IGNORECASE)
-YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
-MONTH = re.compile(
-    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\b", re.IGNORECASE
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span, Token
+
+NUMBER_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
+TIME_LABELS = frozenset({"DATE", "TIME"})
+AGENT_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE"})
+PLACE_ANSWER_LABELS = frozenset({"GPE", "LOC", "FAC"})
+# Entities that are names a question can take for granted (not quantities or times).
+NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
+# Head nouns of "which/what X" that name the answer's type, by type.
+TYPE_NOUNS = {
+    "year": TIME_LABELS, "date": TIME_LABELS, "month": TIME_LABELS, "day": TIME_LABELS,
+    "decade": TIME_LABELS, "century": TIME_LABELS, "period": TIME_LABELS, "time": TIME_LABELS,
+    "country": frozenset({"GPE", "NORP"}), "nation": frozenset({"GPE", "NORP"}), "state": frozenset({"GPE", "NORP"}),
+    "city": frozenset({"GPE"}), "capital": frozenset({"GPE"}), "place": PLACE_ANSWER_LABELS,
+    "percentage": frozenset({"PERCENT"}), "percent": frozenset({"PERCENT"}), "share": frozenset({"PERCENT"}),
+    "proportion": frozenset({"PERCENT"}), "number": NUMBER_LABELS, "amount": NUMBER_LABELS,
+    "person": frozenset({"PERSON"}), "leader": frozenset({"PERSON"}), "organization": frozenset({"ORG"}),
+}  # fmt: skip
+# "How far/long/big ..." asks for a measure; "how old" for an age or a date.
+MEASURE_LABELS = NUMBER_LABELS | TIME_LABELS
+HOW_LABELS = dict.fromkeys(
+    ("long", "far", "old", "big", "large", "wide", "deep", "high", "tall", "often"), MEASURE_LABELS
 )
-TIME_WORDS = re.compile(r"\b(?:century|centuries|decades?|ago)\b", re.IGNORECASE)
-ASKS_COUNT = re.compile(
-    r"\b(?:how (?:many|much|large|big|long|far)|what (?:number|amount|size)|"
-    r"what is the (?:number|amount|size))\b",
-    re.IGNORECASE,
-)
-ASKS_PERCENT = re.compile(
-    r"\b(?:what|which|how (?:large|big|much)(?: a)?) (?:share|percentage|proportion|fraction|"
-    r"percent)\b",
-    re.IGNORECASE,
-)
-ASKS_TIME = re.compile(
-    r"^\s*(?:and\s+)?when\b|\b(?:what|which) (?:year|years|date|month|decade|century|day)\b", re.IGNORECASE
-)
-# "How many American troops are ...": the counted thing is the last word before the verb.
-COUNTED = re.compile(
-    r"\bhow many ((?:[\w’'.-]+ ){0,3}?[\w’'-]+?)(?: (?:are|is|were|was|did|does|do|would|will|has|have|had|"
-    r"can|could|should|might|must)\b|[?,]|$)",
-    re.IGNORECASE,
-)
-ASKS_MONEY = re.compile(
-    r"\bhow much (?:money|funding|aid|did .{0,60}\bcost|does .{0,60}\bcost)|\bwhat (?:is|was|were) "
-    r"the (?:cost|budget|price|value)|\b(?:cost|price|budget|worth) (?:of|in) (?:dollars|euros)\b",
-    re.IGNORECASE,
-)
-MONEY = re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds|usd|eur|budget|billion|million|trillion)\b", re.IGNORECASE)
-# The words that only say what kind of answer is wanted, not what it is about.
-WH_WORDS = frozenset(
-    tokens(
-        "year years date month day decade century time many much number amount share "
-        "percentage proportion fraction percent name names large big long far exactly "
-        "specifically precisely"
-    )
-)
-# "Which countries ..." wants countries named (two or more for the plural); "which countries'
-# newspapers" asks for newspapers, so a possessive is not the answer type.
-ASKS_COUNTRY = re.compile(
-    r"\b(?:which|what) (?:other )?(countries|country|nations|nation|states)\b(?![’'])", re.IGNORECASE
-)
-NOT_COUNTRIES = frozenset(stem(w) for w in "europe european europeans brussels eu".split())
-# Who- and name-questions want a name that the question does not already contain.
-ASKS_NAME = re.compile(
-    r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\bwhat (?:is|was|are|were) the names?\b|\bname the\b", re.IGNORECASE
-)
-QUESTION_OPENERS = frozenset(
-    "what who whom which when where why how is are was were do does did can could "
-    "should would will has have had in on at for according and but so apart besides "
-    "if given ignore tell please".split()
-)
-CAPITALISED = re.compile(r"\b[A-Z][\w’'.-]*")
-NUMBER_IN_QUESTION = re.compile(r"\b\d[\d,.]*\b")
+WH_LABELS = {
+    "when": TIME_LABELS,
+    "who": AGENT_LABELS,
+    "whom": AGENT_LABELS,
+    "whose": AGENT_LABELS,
+    "where": PLACE_ANSWER_LABELS,
+}
+COMPARISON_PREDICATES = frozenset({"differ", "different", "compare", "contrast", "similar", "distinguish", "resemble"})
+PRONOUNS_REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those"})
 
 
 @dataclass(frozen=True)
 class Name:
-    words: tuple[frozenset[str], ...]  # each word: the stems any of which satisfies it
+    """A name the question mentions, and the terms any of which shows it in a text."""
 
-    def present_in(self, window: set[str] | frozenset[str]) -> bool:
-        return all(_word_present(word, window) for word in self.words)
+    text: str
+    stems: tuple[str, ...]
+    aliases: frozenset[str] = frozenset()  # a country term or an acronym standing for the whole name
+
+    def present_in(self, terms: set[str] | frozenset[str]) -> bool:
+        if self.aliases & terms:
+            return True
+        return bool(self.stems) and all(stem in terms for stem in self.stems)
+
+    @property
+    def terms(self) -> set[str]:
+        return set(self.aliases) or set(self.stems)
 
 
 @dataclass(frozen=True)
 class QuestionShape:
-    wants_count: bool = False
-    wants_percent: bool = False
-    wants_time: bool = False
-    wants_name: bool = False
-    wants_money: bool = False
-    counted: str | None = None  # stem of what "how many" counts; the evidence must name it
-    wants_country: int = 0  # how many countries the answer must name (0: not a country question)
-    names: tuple[tuple[Name, ...], ...] = ()  # groups of alternatives: one name of each group must appear
-    numbers: tuple[str, ...] = ()  # numbers the question states, digits only
-    question_terms: frozenset[str] = frozenset()
-    predicate_terms: frozenset[str] = frozenset()  # content words that are neither names nor wh-words
+    """What the evidence is scored against."""
+
+    text: str
+    terms: dict[str, float]  # weighted query terms: content stems, names by their alias terms
+    answer_labels: frozenset[str] = frozenset()  # entity labels an answer holds; empty: not typed
+    wants_several: bool = False  # "which countries": more than one
+    counted: str | None = None  # the stem of what "how many" counts
+    names: tuple[Name, ...] = ()
+    numbers: tuple[str, ...] = ()
+    sides: tuple[Name, ...] = ()  # two or more names compared or asked about in turn
+    wants_explanation: bool = False
+    instruction: bool = False
+    refers_back: bool = False  # "it", "they", "that treaty" without a name of its own
 
     @property
     def typed(self) -> bool:
-        return (
-            self.wants_count
-            or self.wants_percent
-            or self.wants_time
-            or self.wants_name
-            or self.wants_money
-            or self.wants_country > 0
-        )
-
-    def satisfied_by(  # noqa: PLR0911 - one return per constraint the evidence fails
-        self,
-        text: str,
-        window_terms: set[str] | frozenset[str],
-        text_terms: set[str] | frozenset[str],
-        strong_match: bool = False,
-        near_terms: set[str] | frozenset[str] | None = None,
-    ) -> bool:
-        """Can evidence `text` (with `text_terms`), read with the terms of its paragraph and
-        section (`window_terms`), answer this? A typed question (how many, when, who, ...)
-        also needs the evidence to speak of what the question asks about: one of its predicate
-        words, unless the sentence is a strong semantic match anyway."""
-        if self.wants_money and not MONEY.search(text):
-            return False
-        if self.wants_country and _new_countries(text_terms, self.question_terms) < self.wants_country:
-            return False
-        if self.wants_count and not COUNT.search(YEAR.sub(" ", text)):
-            return False
-        if self.counted and self.counted not in text_terms and not strong_match:
-            return False
-        if self.wants_percent and not PERCENT.search(text):
-            return False
-        if self.wants_time and not (YEAR.search(text) or MONTH.search(text) or TIME_WORDS.search(text)):
-            return False
-        if self.wants_name and not _new_name(text, self.question_terms):
-            return False
-        if any(number not in window_terms for number in self.numbers):
-            return False
-        if self.typed and self.predicate_terms and not strong_match and not (self.predicate_terms & text_terms):
-            return False
-        # A number belongs to what stands near it: for "how many / how much / what share"
-        # the names must be in the evidence itself (or its section title), not just the paragraph.
-        quantity = self.wants_count or self.wants_percent or self.wants_money
-        names_window = near_terms if (quantity and near_terms is not None) else window_terms
-        for group in self.names:
-            present = [name for name in group if name.present_in(names_window)]
-            if not present or all(_only_in_enumeration(name, text) for name in present):
-                return False
-        return True
+        return bool(self.answer_labels)
 
 
-def _word_present(word: frozenset[str], window: set[str] | frozenset[str]) -> bool:
-    for term in word:
-        if term in window:
-            return True
-        # "Korean" meets "Korea": the same name with a suffix.
-        if len(term) >= 5 and any(len(w) >= 5 and w[:5] == term[:5] for w in window):
-            return True
-    return False
-
-
-def _new_name(text: str, question_terms: frozenset[str]) -> bool:
-    """A capitalised word inside a sentence (not its first word) that the question lacks and
-    that is not a country or its people (those are context, not an answer to "who")."""
-    for match in CAPITALISED.finditer(text):
-        before = text[: match.start()].rstrip()
-        if not before or before[-1] in ".!?:•-–":
-            continue
-        stems = set(tokens(match.group(0)))
-        if stems and not stems & question_terms and not any(s in ALIAS_OF for s in stems):
-            return True
-    return False
-
-
-def _new_countries(text_terms: set[str] | frozenset[str], question_terms: frozenset[str]) -> int:
-    """How many countries (by their name, people or capital) the evidence names that the
-    question does not. Europe and the EU are not countries."""
-    asked = {term for q in question_terms for term in ALIAS_OF.get(q, frozenset())}
-    found = {
-        ALIAS_OF[term] for term in text_terms if term in ALIAS_OF and term not in asked and term not in NOT_COUNTRIES
-    }
-    return len(found)
-
-
-ENUMERATION = re.compile(
-    r"(?:\b[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*, ){2,}(?:and |or )?[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*"
-)
-
-
-def _only_in_enumeration(name: Name, text: str) -> bool:
-    """True when every mention of the name is one item in a list of three or more names
-    ("Canada, Japan, Australia, ..."): such a sentence is about the group, not about it."""
-    lists = [m.span() for m in ENUMERATION.finditer(text)]
-    if not lists:
-        return False
-    mentions = [
-        m for m in CAPITALISED.finditer(text) if Name(tuple(name.words[:1])).present_in(set(tokens(m.group(0))))
-    ]
-    return bool(mentions) and all(any(a <= m.start() < b for a, b in lists) for m in mentions)
-
-
-def _capitalised_runs(question: str) -> list[tuple[list[str], int, int]]:
-    """Runs of capitalised words with their span in the question."""
-    runs: list[tuple[list[str], int, int]] = []
-    previous_end = -2
-    for match in CAPITALISED.finditer(question):
-        word = match.group(0)
-        if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word):  # U.S. -> US
-            word = word.replace(".", "")
-        word = re.sub(r"(?:[’']s?|\.)$", "", word)
-        if not word:
-            continue
-        lowered = normalise(word)
-        if (match.start() == 0 or question[: match.start()].strip() == "") and lowered in QUESTION_OPENERS:
-            continue
-        if lowered in STOPWORDS or lowered in QUESTION_OPENERS:
-            previous_end = -2
-            continue
-        if runs and question[previous_end : match.start()].strip() == "":
-            runs[-1][0].append(word)
-            runs[-1] = (runs[-1][0], runs[-1][1], match.end())
-        else:
-            runs.append(([word], match.start(), match.end()))
-        previous_end = match.end()
-    return runs
-
-
-# "the Israel model and the South Korean model", "Israel, Korea or Finland": names joined like
-# this are alternatives the question compares or chooses between, so one of them is enough.
-COORDINATION = re.compile(r"^(?:\s*(?:,|and|or|the|a|an|[a-z-]+ (?=and|or))\s*){1,5}$")
-
-
-def _coordinated(gap: str) -> bool:
-    words = gap.split()
-    return len(words) <= 5 and bool(re.search(r"(?:^|\s)(?:and|or)(?:\s|$)|,", gap)) and bool(COORDINATION.match(gap))
-
-
-def _counted(question: str) -> str | None:
-    match = COUNTED.search(question)
-    if not match:
-        return None
-    stems = tokens(match.group(1))
-    return stems[-1] if stems else None
-
-
-def _countries_wanted(question: str) -> int:
-    match = ASKS_COUNTRY.search(question)
-    if not match:
-        return 0
-    return 2 if match.group(1).lower() in ("countries", "nations", "states") else 1
-
-
-def read_question(
-    question: str, corpus_terms: frozenset[str], corpus_bigrams: frozenset[tuple[str, str]]
-) -> QuestionShape:
-    """Answer type from the wording; names are runs of capitalised words that the corpus
-    knows (a multi-word name only if the corpus has it as a phrase). A name the corpus never
-    uses cannot be checked, so it is left to the relevance score instead of blocking."""
-    groups: list[list[Name]] = []
-    name_terms: set[str] = set()
-    previous_end = None
-    for run, start, end in _capitalised_runs(question):
-        name_terms.update(s for word in run for s in tokens(word))
-        stems = [s for word in run for s in tokens(word)]
-        if not stems or not all(s in corpus_terms or s in ALIAS_OF for s in stems):
-            continue
-        if len(stems) > 1 and not all((a, b) in corpus_bigrams for a, b in itertools.pairwise(stems)):
-            continue
-        name = Name(tuple(ALIAS_OF.get(s, frozenset({s})) for s in stems))
-        if any(name in group for group in groups):
-            continue
-        if groups and previous_end is not None and _coordinated(question[previous_end:start]):
-            groups[-1].append(name)
-        else:
-            groups.append([name])
-        previous_end = end
-    numbers = tuple(dict.fromkeys(n.replace(",", "").rstrip(".") for n in NUMBER_IN_QUESTION.findall(question)))
+def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionShape:
+    doc = nlp(text)
+    spans = name_spans(doc, vocabulary)
+    names = [name for _, name in spans]
+    labels, several, type_word = _answer_type(doc)
+    if not labels and any(t.tag_ in ("JJR", "RBR") for t in doc):
+        labels = MEASURE_LABELS  # "Which is deeper, X or Y?" is settled by measures or dates
+    framing = _framing_tokens(doc) | ({type_word.i} if type_word is not None else set())
+    # Content words by their lemma ("deeper" -> deep, "went" -> go), names as written.
+    content = [t.text if t.pos_ in ("PROPN", "NUM") or t.is_upper else t.lemma_ for t in doc if t.i not in framing]
+    terms: dict[str, float] = {}
+    for term in tokens(" ".join(content)):
+        terms[term] = 1.0
+    entities = [Entity(e.start_char, e.end_char, e.label_, e.text) for e in doc.ents]
+    for extra in vocabulary.enrich(terms, entities) - set(terms):
+        terms[extra] = 1.0
+    for name in names:  # a name found by its alias needs none of its own words
+        if name.aliases:
+            for stem in name.stems:
+                terms.pop(stem, None)
+            for alias in name.aliases:
+                terms[alias] = 1.0
     return QuestionShape(
-        wants_count=bool(ASKS_COUNT.search(question)),
-        wants_percent=bool(ASKS_PERCENT.search(question)),
-        wants_time=bool(ASKS_TIME.search(question)),
-        wants_name=bool(ASKS_NAME.search(question)),
-        wants_money=bool(ASKS_MONEY.search(question)),
-        wants_country=_countries_wanted(question),
-        counted=_counted(question),
-        names=tuple(tuple(group) for group in groups),
-        numbers=numbers,
-        question_terms=frozenset(tokens(question)),
-        predicate_terms=frozenset(tokens(question)) - name_terms - WH_WORDS - frozenset(numbers),
+        text=text,
+        terms=terms,
+        answer_labels=labels,
+        wants_several=several,
+        counted=_counted(doc),
+        names=tuple(names),
+        numbers=tuple(dict.fromkeys(t.text.replace(",", "") for t in doc if t.like_num and t.text[:1].isdigit())),
+        sides=tuple(_sides(doc, spans)),
+        wants_explanation=_wants_explanation(doc),
+        instruction=is_instruction(doc),
+        refers_back=not names and any(t.lower_ in PRONOUNS_REFERRING for t in doc),
     )
+
+
+def name_spans(doc: Doc, vocabulary: Vocabulary) -> list[tuple[Span, Name]]:
+    """Entities that are names, then runs of proper nouns no entity covers; one per name text."""
+    spans: list[Span] = [e for e in doc.ents if e.label_ in NAME_LABELS]
+    covered = {t.i for span in spans for t in span}
+    run: list[Token] = []
+    for token in [*doc, None]:
+        if token is not None and token.pos_ == "PROPN" and token.i not in covered:
+            run.append(token)
+            continue
+        # "Group of Seven": one function word between proper nouns keeps the run going.
+        joins = token is not None and run and token.pos_ in ("ADP", "DET") and token.i + 1 < len(doc)
+        if joins and token is not None and doc[token.i + 1].pos_ == "PROPN" and doc[token.i + 1].i not in covered:
+            run.append(token)
+            continue
+        if run:
+            spans.append(doc[run[0].i : run[-1].i + 1])
+            run = []
+    found: dict[str, tuple[Span, Name]] = {}
+    for span in sorted(spans, key=lambda s: s.start):
+        stems = tuple(tokens(span.text))
+        if not stems or span.text in found:
+            continue
+        aliases = vocabulary.enrich(stems, [Entity(0, len(span.text), span.label_ or "PROPN", span.text)]) - set(stems)
+        found[span.text] = (span, Name(span.text, stems, frozenset(aliases)))
+    return list(found.values())
+
+
+def _answer_type(doc: Doc) -> tuple[frozenset[str], bool, Token | None]:
+    """The entity labels an answer holds, whether several are wanted, and the word that said so."""
+    for token in doc:
+        word = token.lower_
+        following = doc[token.i + 1].lower_ if token.i + 1 < len(doc) else ""
+        labels = WH_LABELS.get(word)
+        if word == "how":
+            labels = NUMBER_LABELS if following in ("many", "much") else HOW_LABELS.get(following)
+        elif word == "when" and token.i > 2:
+            labels = None  # "... when ..." inside the question is a clause, not its question word
+        if labels is not None:
+            return labels, False, None
+        if word in ("which", "what") and token.dep_ in ("det", "attr", "nsubj", "dobj", "pobj"):
+            noun = token.head if token.dep_ == "det" else _next_noun(doc, token)
+            if noun is not None and noun.lemma_.lower() in TYPE_NOUNS:
+                return TYPE_NOUNS[noun.lemma_.lower()], noun.tag_ in ("NNS", "NNPS"), noun
+    return frozenset(), False, None
+
+
+def _next_noun(doc: Doc, token: Token) -> Token | None:
+    for candidate in doc[token.i + 1 : token.i + 4]:
+        if candidate.pos_ in ("NOUN", "PROPN"):
+            return candidate
+    return None
+
+
+def _counted(doc: Doc) -> str | None:
+    """The noun a "how many" counts ("How many American troops ..." -> troop)."""
+    for token in doc:
+        if token.lower_ == "many" and token.i > 0 and doc[token.i - 1].lower_ == "how":
+            noun = token.head if token.head.pos_ in ("NOUN", "PROPN") else _next_noun(doc, token)
+            if noun is not None:
+                stems = tokens(noun.text)
+                return stems[-1] if stems else None
+    return None
+
+
+def _framing_tokens(doc: Doc) -> set[int]:
+    """Words that frame the request rather than say what it is about: an opening phrase closed by
+    a comma ("According to the article, ..."), and an imperative request verb with its pronoun
+    object ("Tell me about ...", "List ...")."""
+    framing: set[int] = set()
+    for token in doc[:8]:
+        if token.text == ",":
+            if token.i > 0 and doc[0].pos_ in ("ADP", "VERB", "SCONJ", "ADV"):
+                framing.update(range(token.i + 1))
+            break
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is not None and root.tag_ == "VB" and not any(c.dep_ in ("nsubj", "nsubjpass") for c in root.children):
+        framing.add(root.i)
+        framing.update(c.i for c in root.children if c.pos_ == "PRON")
+    framing.update(t.i for t in doc if t.lower_ in ("please",))
+    return framing
+
+
+def _sides(doc: Doc, spans: list[tuple[Span, Name]]) -> list[Name]:
+    """Names in phrases joined by "and"/"or" ("the signing of X or the entry of Y") or set
+    against each other ("X differs from Y", "Is X longer than Y", "Compare X with Y"): each is a
+    side the answer should cover."""
+    sides: list[Name] = []
+
+    def first_name(tokens_in: set[int]) -> Name | None:
+        return next((name for span, name in spans if span.start in tokens_in), None)
+
+    for token in doc:
+        left: Name | None = None
+        right: Name | None = None
+        if token.dep_ == "conj":
+            inside = {t.i for t in token.subtree}
+            right = first_name(inside)
+            left = first_name({t.i for t in token.head.subtree} - inside)
+        elif token.dep_ == "pobj" and _compares(token.head):
+            right = first_name({t.i for t in token.subtree})
+            governor = token.head.head
+            around = [*governor.children, *governor.head.children]
+            others = [c for c in around if c.dep_ in ("nsubj", "nsubjpass", "dobj", "attr")]
+            left = next((n for c in others if (n := first_name({t.i for t in c.subtree})) is not None), None)
+        if left is not None and right is not None and left is not right:
+            for name in (left, right):
+                if name not in sides:
+                    sides.append(name)
+    return sides if len(sides) >= 2 else []
+
+
+def _compares(preposition: Token) -> bool:
+    """ "than" after a comparative ("longer than"), or "from"/"with"/"to" after a predicate of
+    comparison ("differ from", "compared with", "similar to")."""
+    governor = preposition.head
+    if preposition.lower_ == "than":
+        return governor.tag_ in ("JJR", "RBR")
+    return preposition.lower_ in ("from", "with", "to") and governor.lemma_.lower() in COMPARISON_PREDICATES
+
+
+def _wants_explanation(doc: Doc) -> bool:
+    first = doc[0].lower_ if len(doc) else ""
+    if first == "why":
+        return True
+    if first == "how" and len(doc) > 1 and doc[1].pos_ in ("AUX", "VERB"):
+        return True
+    return any(t.dep_ == "ROOT" and t.lemma_.lower() in ("explain", "describe", "compare") for t in doc)
+
+
+def is_instruction(doc: Doc) -> bool:
+    """A message that addresses the assistant's own set-up instead of asking about the documents."""
+    return addresses_assistant(doc)

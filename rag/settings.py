@@ -36,8 +36,9 @@ class Settings(BaseSettings):
     top_k: int = Field(default=6, ge=1, le=50)
     rrf_k: int = Field(default=60, ge=1)
     max_answer_sentences: int = Field(default=3, ge=1, le=10)
-    # Calibrated on evals/questions.jsonl by `python -m evals.calibrate`; see README.
-    abstain_threshold: float = Field(default=0.40, ge=0.0, le=1.0)
+    # None: the threshold fitted with the evidence model (rag/evidence_model.json, `python -m
+    # evals.fit` on the tuning question sets). A value overrides it: higher abstains more.
+    abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=2_000, ge=10)
     max_history_turns: int = Field(default=20, ge=0)
 

@@ -1,35 +1,46 @@
 """The index as the answerer sees it: loaded once at start-up from Chroma into memory.
 
-Holds every source's canonical text (what citations quote), the chunk records with a BM25
-index, and the sentence embeddings computed at ingest. Only rows that a source record vouches
-for are loaded, so a half-finished ingest is invisible here.
+Holds every source's canonical text (what citations quote), the chunks with their vectors and a
+BM25 index, and the sentences with the vectors and entities computed at ingest, each with its
+terms: content stems plus the country and acronym terms that make different names of one thing
+meet (rag/vocabulary.py). Only rows that a source row vouches for are loaded, so a half-finished
+ingest is invisible here.
 """
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from rag.errors import IndexNotReadyError
+from rag.language import SentenceFacts
 from rag.lexical import BM25, TermStats, tokens
 from rag.store import IndexReader, IndexVersions, SourceRecord, StoredChunk, StoredSentence
+from rag.vocabulary import Vocabulary
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SentenceRow(StoredSentence):
-    """A stored sentence as the answerer scores it: its row in the embedding matrix and its
-    content-word stems."""
+    """A stored sentence as the answerer scores it: its row in the embedding matrix, its terms
+    and what ingest found in it."""
 
     row: int
     terms: frozenset[str]
+    facts: SentenceFacts
+
+    @property
+    def labels(self) -> frozenset[str]:
+        return frozenset(e.label for e in self.facts.entities)
 
     @classmethod
-    def of(cls, stored: StoredSentence, row: int) -> SentenceRow:
+    def of(cls, stored: StoredSentence, row: int, vocabulary: Vocabulary) -> SentenceRow:
         fields = {name: getattr(stored, name) for name in StoredSentence.__dataclass_fields__}
-        return cls(**fields, row=row, terms=frozenset(tokens(stored.text)))
+        facts = SentenceFacts.from_stored(stored.text, stored.entities, stored.refers_back, stored.instruction)
+        terms = frozenset(vocabulary.enrich(tokens(stored.text), facts.entities))
+        return cls(**fields, row=row, terms=terms, facts=facts)
 
 
 @dataclass
@@ -39,6 +50,11 @@ class IndexSnapshot:
     chunks: list[StoredChunk]
     sentences: list[SentenceRow]
     sentence_vectors: np.ndarray
+    chunk_vectors: np.ndarray
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    # Each section heading's vector (embedded once at start-up by `embed_headings`): a sentence is
+    # matched read under its heading too, so "It opened in 1869" meets "When did X open?".
+    heading_vectors: dict[str, np.ndarray] = field(default_factory=dict)
     chunk_position: dict[str, int] = field(init=False)
     by_source: dict[str, dict[int, SentenceRow]] = field(init=False)
     bm25: BM25 = field(init=False)
@@ -49,40 +65,40 @@ class IndexSnapshot:
         self.by_source = {}
         for sentence in self.sentences:
             self.by_source.setdefault(sentence.source_id, {})[sentence.index] = sentence
-        self._paragraph_terms: dict[tuple[str, int], frozenset[str]] = {}
-        grouped: dict[tuple[str, int], set[str]] = {}
-        for sentence in self.sentences:
-            grouped.setdefault((sentence.source_id, sentence.paragraph), set()).update(sentence.terms)
-        self._paragraph_terms = {key: frozenset(terms) for key, terms in grouped.items()}
-        self._section_terms: dict[str, frozenset[str]] = {}
-        self.corpus_terms = frozenset(self.term_stats_terms())
-        bigrams: set[tuple[str, str]] = set()
-        for text in [s.text for s in self.sentences] + [c.section for c in self.chunks]:
-            stems = tokens(text)
-            bigrams.update(itertools.pairwise(stems))
-        self.corpus_bigrams = frozenset(bigrams)
-        self.bm25 = BM25(f"{c.section}\n{c.text}" for c in self.chunks)
-        self.term_stats = TermStats(s.text for s in self.sentences)
+        self._heading_terms: dict[str, frozenset[str]] = {}
+        self.bm25 = BM25(self._chunk_terms(chunk) for chunk in self.chunks)
+        self.term_stats = TermStats(s.terms for s in self.sentences)
+
+    def _chunk_terms(self, chunk: StoredChunk) -> list[str]:
+        """Section and text stems, plus the alias terms its sentences carry (once each)."""
+        terms = tokens(chunk.section) + tokens(chunk.text)
+        extra: set[str] = set()
+        for sentence in self.sentences_of(chunk):
+            extra |= sentence.terms
+        return terms + sorted(extra - set(terms))
+
+    def embed_headings(self, encode: Callable[[list[str]], np.ndarray]) -> None:
+        """Embed every section heading once (a few dozen short texts)."""
+        headings = sorted({s.section for s in self.sentences if s.section})
+        if headings:
+            self.heading_vectors = dict(zip(headings, encode(headings), strict=True))
 
     def sentences_of(self, chunk: StoredChunk) -> list[SentenceRow]:
         rows = self.by_source.get(chunk.source_id, {})
         return [rows[i] for i in range(chunk.first_sentence, chunk.last_sentence + 1) if i in rows]
 
-    def term_stats_terms(self) -> set[str]:
-        terms: set[str] = set()
-        for sentence in self.sentences:
-            terms |= sentence.terms
-        for chunk in self.chunks:
-            terms |= set(tokens(chunk.section))
-        return terms
-
-    def paragraph_terms(self, sentence: SentenceRow) -> frozenset[str]:
-        return self._paragraph_terms.get((sentence.source_id, sentence.paragraph), frozenset())
+    def heading_terms(self, heading: str) -> frozenset[str]:
+        """Terms of a section heading or a document title (memoised: there are few)."""
+        if heading not in self._heading_terms:
+            self._heading_terms[heading] = frozenset(self.vocabulary.enrich(tokens(heading)))
+        return self._heading_terms[heading]
 
     def section_terms(self, section: str) -> frozenset[str]:
-        if section not in self._section_terms:
-            self._section_terms[section] = frozenset(tokens(section))
-        return self._section_terms[section]
+        return self.heading_terms(section)
+
+    def title_of(self, source_id: str) -> str:
+        source = self.sources.get(source_id)
+        return source.title if source else source_id
 
     def sentence_at(self, source_id: str, index: int) -> SentenceRow | None:
         return self.by_source.get(source_id, {}).get(index)
@@ -107,12 +123,28 @@ def load_snapshot(reader: IndexReader, embedder_version: str | None = None) -> I
     def vouched(row: StoredChunk | StoredSentence) -> bool:
         return current.get(row.source_id) == row.content_sha256
 
-    chunks = sorted((c for c in reader.chunks() if vouched(c)), key=lambda c: (c.source_id, c.start, c.end))
+    dimension = versions.dimension or 0
+    chunk_rows = sorted(
+        ((c, v) for c, v in reader.chunks_with_vectors() if vouched(c)),
+        key=lambda cv: (cv[0].source_id, cv[0].start, cv[0].end),
+    )
+    vocabulary = Vocabulary.learn(record.text for record in sources.values())
     sentences: list[SentenceRow] = []
     vectors: list[np.ndarray] = []
     for stored, vector in reader.sentences():
         if vouched(stored):
-            sentences.append(SentenceRow.of(stored, len(sentences)))
+            sentences.append(SentenceRow.of(stored, len(sentences), vocabulary))
             vectors.append(vector)
-    matrix = np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, versions.dimension or 0), np.float32)
-    return IndexSnapshot(versions, sources, chunks, sentences, matrix)
+    return IndexSnapshot(
+        versions,
+        sources,
+        [c for c, _ in chunk_rows],
+        sentences,
+        _matrix(vectors, dimension),
+        _matrix([v for _, v in chunk_rows], dimension),
+        vocabulary,
+    )
+
+
+def _matrix(vectors: list[np.ndarray], dimension: int) -> np.ndarray:
+    return np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, dimension), np.float32)

@@ -172,6 +172,9 @@ class StoredSentence:
     paragraph: int
     is_list_item: bool
     page: int | None
+    entities: str = "[]"  # JSON [[start, end, label], ...] relative to the sentence (rag/language.py)
+    refers_back: bool = False  # opens by pointing at what came before ("It ...", "However, ...")
+    instruction: bool = False  # addressed to an assistant: never evidence (rag/language.py)
 
     @property
     def row_id(self) -> str:
@@ -180,6 +183,9 @@ class StoredSentence:
     def to_metadata(self) -> dict[str, Any]:
         return clean_metadata(
             {
+                "entities": self.entities,
+                "refers_back": self.refers_back,
+                "instruction": self.instruction,
                 "sentence_id": self.sentence_id,
                 "source_id": self.source_id,
                 "content_sha256": self.content_sha256,
@@ -207,6 +213,9 @@ class StoredSentence:
             paragraph=int(meta.get("paragraph", 0)),
             is_list_item=bool(meta.get("is_list_item", False)),
             page=_page(meta.get("page")),
+            entities=str(meta.get("entities", "[]")),
+            refers_back=bool(meta.get("refers_back", False)),
+            instruction=bool(meta.get("instruction", False)),
         )
 
 
@@ -339,6 +348,11 @@ class IndexReader(StoreCollections):
     def chunks(self) -> Iterator[StoredChunk]:
         for row in self.read_all("chunks"):
             yield StoredChunk.from_stored(row["document"], row["metadata"])
+
+    def chunks_with_vectors(self) -> Iterator[tuple[StoredChunk, np.ndarray]]:
+        """Each chunk with its embedding (section and text, embedded at ingest)."""
+        for row in self.read_all("chunks", with_embeddings=True):
+            yield StoredChunk.from_stored(row["document"], row["metadata"]), row["embedding"]
 
     def sentences(self) -> Iterator[tuple[StoredSentence, np.ndarray]]:
         """Each sentence with the embedding ingest computed for it."""

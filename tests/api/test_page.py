@@ -262,14 +262,17 @@ def test_narrow_screen_has_no_horizontal_scrolling(browser, live_server):
     browser.set_window_size(375, 800)
     try:
         wait(browser, lambda d: d.execute_script("return window.innerWidth") <= 375)
-        item = ask(browser, "What is the Israel model?")
+        item = ask(browser, "Why does the issue of security guarantees divide EU Member States?")
         citations = css(item, ".answer-text button.cite")
         assert citations, "expected a cited answer"
-        citations[-1].click()
-        mark = wait_passage(browser)
-        assert len(text_of(mark)) > 300, "the test wants a long citation"
-        width = browser.execute_script("return document.documentElement.scrollWidth")
-        assert width <= 375 + 1
+        longest = 0
+        for citation in citations:  # every passage opened, the longest quote among them
+            citation.click()
+            mark = wait_passage(browser)
+            longest = max(longest, len(text_of(mark)))
+            width = browser.execute_script("return document.documentElement.scrollWidth")
+            assert width <= 375 + 1
+        assert longest > 300, "the test wants a long citation"
     finally:
         browser.set_window_size(1280, 900)
 

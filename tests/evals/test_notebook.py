@@ -40,7 +40,9 @@ def hostile_snapshot():
         page=None,
     )
     versions = IndexVersions("test-embedder", "test-chunker", 4)
-    return IndexSnapshot(versions, {"evil": doc}, [chunk], [], np.zeros((0, 4), np.float32))
+    return IndexSnapshot(
+        versions, {"evil": doc}, [chunk], [], np.zeros((0, 4), np.float32), np.zeros((1, 4), np.float32)
+    )
 
 
 @pytest.mark.unit
@@ -109,7 +111,12 @@ def test_summary_table_says_what_passes_and_what_misses():
     )
     shown = summary_html(report)
     assert shown.count("✗ misses") == 1 and shown.count("✓ passes") == 2  # faithfulness: a bound of this mode
-    assert "at least 0.9" in shown and "0.25 – 0.75" in shown
+    import tomllib
+
+    from evals.gate import THRESHOLDS_PATH
+
+    bound = tomllib.loads(THRESHOLDS_PATH.read_text(encoding="utf-8"))["min"]["fact_recall_answerable"]
+    assert f"at least {bound}" in shown and "0.25 – 0.75" in shown
     assert "&lt;x&gt;" in shown and "<x>" not in shown
 
 
@@ -158,7 +165,10 @@ def test_notebook_runs_top_to_bottom_on_a_real_index(corpus_settings, monkeypatc
         return next(c for line, c in cells.items() if line.startswith(first_line))
 
     printed = "".join(o.get("text", "") for o in cell("import os").outputs if o.get("name") == "stdout")
-    assert f"Index at {corpus_settings.data_dir}: 1 document(s)" in printed
+    from ingest.load import discover
+
+    documents = len(discover([corpus_settings.corpus_dir], corpus_settings.corpus_dir))
+    assert f"Index at {corpus_settings.data_dir}: {documents} document(s)" in printed
     corpus = _html(cell("display(HTML(render.corpus_tables_html"))
     assert "An Israel model" in corpus and "A South Korean model" in corpus and "unknown" in corpus
 

@@ -1,4 +1,5 @@
-"""The quality bar of the core issue, measured on evals/questions.jsonl with the real pipeline."""
+"""The quality bar, measured with the real pipeline on the validation question sets of both
+subjects (evals/sets.toml): sets never used to fit the evidence model."""
 
 from __future__ import annotations
 
@@ -15,18 +16,28 @@ from rag.errors import InputError
 
 
 @pytest.mark.integration
-def test_question_set_meets_the_thresholds(answerer, capsys):
-    texts = {sid: doc.text for sid, doc in answerer.snapshot.sources.items()}
-    report = evaluate(answerer, load_items(), texts)
+def test_every_validation_set_meets_the_gate(corpus_settings, embeddings, capsys):
+    from evals.suite import load_sets
+    from evals.suite_run import evaluate_sets, table
+
+    sets = load_sets("validate")
+    assert {s.subject for s in sets} == {"ukraine", "canals"}  # two subjects, one unrelated to Ukraine
+    reports = evaluate_sets(corpus_settings, sets, embeddings=embeddings)
     with capsys.disabled():
-        print("\n" + format_summary(report))
-    summary = report.summary
-    assert summary["items"] >= 50
-    assert summary["exact_span_share"] == 1.0
-    assert summary["fact_recall_answerable"] >= 0.90
-    assert summary["abstain_recall"] >= 0.90
-    assert summary["false_abstain"] <= 0.10
-    assert gate(summary) == []
+        print("\n" + table(reports, {s.name: s.part for s in sets}))
+    for name, report in reports.items():
+        assert report.summary["items"] >= 35, name  # sets of about forty questions
+        assert report.summary["exact_span_share"] == 1.0, name
+        assert gate(report.summary) == [], name
+
+
+@pytest.mark.unit
+def test_tuning_and_validation_sets_share_no_question():
+    from evals.suite import load_sets
+
+    tune = {item.question for s in load_sets("tune") for item in load_items(s.path)}
+    validate = {item.question for s in load_sets("validate") for item in load_items(s.path)}
+    assert tune and validate and not tune & validate
 
 
 @pytest.mark.unit
@@ -102,7 +113,8 @@ def test_extractive_answers_are_grounded_and_retrieval_finds_the_gold(full_repor
     for result in answered:
         assert result.sentences and all(s["markers"] and s["supported"] for s in result.sentences), result.id
         assert result.scores["faithfulness"] == 1.0
-    assert summary["hit@k"] >= 0.95 and summary["retrieval_k"] == 6
+    # One retrieval of top_k chunks per part of a question: a comparison retrieves for each side,
+    assert summary["hit@k"] >= 0.95 and summary["retrieval_k"] >= 6  # a chunk found for two sides counts once
     assert 0.0 < summary["mrr@10"] <= summary["hit@k"] and 0.0 < summary["ndcg@10"] <= 1.0
     for result in report.items:
         assert (result.scores["hit@k"] is None) == (not result.gold)
@@ -233,7 +245,8 @@ def test_qa_eval_llm_mode_fails_cleanly_without_an_llm(corpus_settings):
 def test_qa_eval_prints_writes_reports_and_gates(corpus_settings, tmp_path):
     out = tmp_path / "reports"
     result = _cli(
-        ["-m", "rag.cli", "eval", "evals/questions.jsonl", "--out", str(out), "--gate"], corpus_settings.data_dir
+        ["-m", "rag.cli", "eval", "evals/sets/ukraine-article-validate.jsonl", "--out", str(out), "--gate"],
+        corpus_settings.data_dir,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "GATE" not in result.stderr
@@ -258,7 +271,7 @@ def test_qa_eval_prints_writes_reports_and_gates(corpus_settings, tmp_path):
     )
     gated = _cli(["-m", "evals.run", str(wrong), "--out", str(tmp_path / "w"), "--gate"], corpus_settings.data_dir)
     assert gated.returncode == 1
-    assert "GATE fact_recall_answerable = 0.000 < 0.9" in gated.stderr
+    assert "GATE fact_recall_answerable = 0.000 < " in gated.stderr
     assert "missing fact: 1066" in gated.stdout
     ungated = _cli(["-m", "evals.run", str(wrong), "--out", str(tmp_path / "w")], corpus_settings.data_dir)
     assert ungated.returncode == 0 and "GATE fact_recall_answerable" in ungated.stderr

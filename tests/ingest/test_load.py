@@ -9,54 +9,7 @@ import pytest
 
 from ingest.load import SUPPORTED_SUFFIXES, discover, load_file, source_id_for
 from rag.errors import LoadError
-
-
-def _pdf_string(text: str) -> bytes:
-    return b"(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").encode("latin-1") + b")"
-
-
-def make_pdf(pages: list[list[str]], title: str | None = None, author: str | None = None) -> bytes:
-    """A minimal valid PDF (Helvetica text, correct xref) with one list of lines per page."""
-    n_pages = len(pages)
-    font_id, first_page_id = 3, 4
-    info_id = first_page_id + 2 * n_pages
-    objects: dict[int, bytes] = {
-        1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        2: b"<< /Type /Pages /Kids ["
-        + b" ".join(f"{first_page_id + 2 * i} 0 R".encode() for i in range(n_pages))
-        + b"] /Count "
-        + str(n_pages).encode()
-        + b" >>",
-        font_id: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-    }
-    for i, lines in enumerate(pages):
-        page_id, content_id = first_page_id + 2 * i, first_page_id + 2 * i + 1
-        stream = b"BT /F1 12 Tf 16 TL 72 720 Td " + b" ".join(_pdf_string(line) + b" Tj T*" for line in lines) + b" ET"
-        objects[page_id] = (
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-            f"/Resources << /Font << /F1 {font_id} 0 R >> >> "
-            f"/Contents {content_id} 0 R >>"
-        ).encode()
-        objects[content_id] = b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream"
-    info = (
-        b"<<"
-        + (b" /Title " + _pdf_string(title) if title else b"")
-        + (b" /Author " + _pdf_string(author) if author else b"")
-        + b" >>"
-    )
-    objects[info_id] = info
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = {}
-    for obj_id in sorted(objects):
-        offsets[obj_id] = len(out)
-        out += f"{obj_id} 0 obj\n".encode() + objects[obj_id] + b"\nendobj\n"
-    xref_at = len(out)
-    size = max(objects) + 1
-    out += f"xref\n0 {size}\n0000000000 65535 f \n".encode()
-    for obj_id in range(1, size):
-        out += f"{offsets[obj_id]:010d} 00000 n \n".encode()
-    out += (f"trailer\n<< /Size {size} /Root 1 0 R /Info {info_id} 0 R >>\nstartxref\n{xref_at}\n%%EOF\n").encode()
-    return bytes(out)
+from tests.ingest.pdf_files import make_pdf
 
 
 def _write(path: Path, data: str | bytes) -> Path:
@@ -141,13 +94,16 @@ def test_markdown_front_matter_is_metadata_not_text(tmp_path: Path) -> None:
         ),
     )
     [doc] = load_file(src, tmp_path)
-    assert doc.page_content == "# Heading\n\nBody text here.\n"
+    # Markdown arrives rendered: the "#" is markup, the heading is declared to the structure stage.
+    assert doc.page_content == "Heading\n\nBody text here."
+    assert doc.metadata["headings"] == ["Heading"]
     m = doc.metadata
     assert m["source_id"] == "sub/note" and m["path"] == "sub/note.md" and m["format"] == "markdown"
     assert (m["title"], m["author"], m["date"]) == ("Guarantees explained", "Jane Analyst", "2025-09-14")
     assert (m["language"], m["kind"], m["url"]) == ("en", "analysis", "https://example.org/g")
     assert m["origin"] == "sub/note.md"
-    assert m["edition"] == 3 and m["reviewed"] is True and "tags" not in m
+    assert m["edition"] == 3 and m["reviewed"] is True
+    assert m["tags"] == '["a", "b"]'  # a list the loader has no slot for is kept, JSON-encoded
     assert "pages" not in m  # reserved: the pipeline keeps a PDF's page offsets there
     assert "page" not in m
     assert m["content_sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
@@ -299,9 +255,18 @@ def test_html_main_content_only(tmp_path: Path) -> None:
     for para in ARTICLE_PARAS:
         assert para in text
     blocks = text.split("\n\n")
-    assert blocks[0] == "# Security guarantees for Ukraine"
-    assert "## An Israel model" in blocks and "## Finlandization" in blocks
-    assert "- Israel is not a formal treaty ally.\n- Written assurances date from 1975 and 1981." in blocks
+    # Headings are lines of their own without "#" marks (a reader sees none); they are declared.
+    assert blocks[0] == "Security guarantees for Ukraine"
+    assert "An Israel model" in blocks and "Finlandization" in blocks
+    assert "#" not in text
+    assert doc.metadata["headings"] == [
+        "Security guarantees for Ukraine",
+        "An Israel model",
+        "A South Korean model",
+        "Finlandization",
+    ]
+    # List items carry the bullet a browser draws, not a Markdown "-".
+    assert "• Israel is not a formal treaty ally.\n• Written assurances date from 1975 and 1981." in blocks
     # Rendered from the XML, not trafilatura's markdown: no backslash escapes in prose.
     assert "5 < 6 and *never* snake_case." in text and "\\" not in text
     m = doc.metadata

@@ -227,7 +227,7 @@ def test_kill_9_mid_batch_then_resume_keeps_every_row_exactly_once(tmp_path, cor
     from evals.dataset import DEFAULT_PATH
 
     questions = [item.question for item in load_items(DEFAULT_PATH)]
-    questions += [item.question for item in load_items(DEFAULT_PATH.with_name("heldout.jsonl"))]
+    questions += [item.question for item in load_items(DEFAULT_PATH.with_name("ukraine-article-validate.jsonl"))]
     questions = list(dict.fromkeys(questions))[:60]
     assert len(questions) == 60
     source = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i:02d}", "question": q} for i, q in enumerate(questions)])

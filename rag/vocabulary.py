@@ -1,0 +1,81 @@
+"""Names that mean the same thing, as extra terms on both sides of a match.
+
+Two sources, neither tied to one corpus:
+- countries: a place or people named in a text (spaCy's GPE, NORP and LOC entities) adds the
+  country's code term (rag/places.py), so "U.S." in a question meets "the United States" in a
+  sentence, while "North Korea" never meets "South Korea";
+- acronyms the corpus defines itself: "Group of Seven (G7)" or "G7 (Group of Seven)" anywhere in
+  the corpus teaches that the long form and the acronym are one name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rag.language import Entity
+from rag.lexical import tokens
+from rag.places import country_term
+
+# Entity labels that name a country, its people or a region (spaCy's OntoNotes labels).
+PLACE_LABELS = frozenset({"GPE", "NORP", "LOC"})
+# "Long Form Words (LFW)" and "LFW (Long Form Words)": capitalised words joined by lower-case
+# function words, then an acronym in brackets, or the other way round. An acronym is 2 to 10
+# characters starting with a capital and holding at least one more capital or digit.
+_ACRONYM = r"[A-Z](?=[A-Za-z0-9&.\-]*[A-Z0-9])[A-Za-z0-9&.\-]{1,9}"
+_LONG = r"[A-Z][\w’'\-]*(?:[ \t]+(?:[a-z]{1,4}[ \t]+){0,2}[A-Z][\w’'\-]*){1,8}"  # within one line
+LONG_THEN_SHORT = re.compile(rf"(?P<long>{_LONG})\s*\((?P<short>{_ACRONYM})\)")
+SHORT_THEN_LONG = re.compile(rf"\b(?P<short>{_ACRONYM})\s*\((?P<long>{_LONG})\)")
+
+
+@dataclass
+class Vocabulary:
+    """Acronyms learned from the corpus: the stems of each long form -> the acronym's term."""
+
+    acronyms: dict[tuple[str, ...], str] = field(default_factory=dict)
+
+    @classmethod
+    def learn(cls, texts: Iterable[str]) -> Vocabulary:
+        vocabulary = cls()
+        for text in texts:
+            for pattern in (LONG_THEN_SHORT, SHORT_THEN_LONG):
+                for match in pattern.finditer(text):
+                    vocabulary.add(match.group("long"), match.group("short"))
+        return vocabulary
+
+    def add(self, long: str, short: str) -> None:
+        """Record `short` as the acronym of the longest tail of `long` whose first word starts with
+        the acronym's first letter ("Leaders of the Group of Seven (G7)" -> "Group of Seven")."""
+        short_terms = tokens(short)
+        if len(short_terms) != 1:
+            return
+        words = long.split()
+        for start, word in enumerate(words):
+            if word[0].upper() == short[0].upper():
+                long_stems = tuple(tokens(" ".join(words[start:])))
+                if len(long_stems) >= 2:
+                    self.acronyms.setdefault(long_stems, short_terms[0])
+                return
+
+    def enrich(self, terms: Iterable[str], entities: Iterable[Entity] = ()) -> set[str]:
+        """`terms` plus the country terms of the entities and the acronyms of long forms present."""
+        ordered = list(terms)
+        out = set(ordered)
+        for entity in entities:
+            if entity.label in PLACE_LABELS:
+                term = country_term(entity.text)
+                if term:
+                    out.add(term)
+        if self.acronyms:
+            out.update(self.acronyms_in(ordered))
+        return out
+
+    def acronyms_in(self, ordered: list[str]) -> set[str]:
+        """The acronyms whose long form occurs, word for word, in a sequence of stems."""
+        found = set()
+        for long_stems, short in self.acronyms.items():
+            width = len(long_stems)
+            if any(tuple(ordered[i : i + width]) == long_stems for i in range(len(ordered) - width + 1)):
+                found.add(short)
+        return found
