@@ -13,6 +13,7 @@ the API and the evals use, whatever the mode; rag/factory.py builds one.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -181,7 +182,7 @@ class ExtractiveAnswerer:
         documents, vectors = [], []
         for part in understanding.parts:
             retriever = self.retriever.for_request(
-                prepared.top_k, prepared.filters, understanding.context, FOLLOW_UP_WEIGHT
+                prepared.top_k, prepared.filters, understanding.context, FOLLOW_UP_WEIGHT, part.shape.terms
             )
             documents.append(retriever.invoke(part.text))
             vectors.append(retriever.query_vectors(part.text))  # cached: embedded once
@@ -251,6 +252,12 @@ def _part_for_side(question: str, shape: QuestionShape, side: Name) -> Part:
     others = [s for s in shape.sides if s is not side]
     text = question
     for other in others:
+        # The other side goes with the word that joined it ("X or Y" -> "X"), so the search text
+        # still reads as a question about this side.
+        name = re.escape(other.text)
+        after = rf"\s*,?\s*\b(?:and|or|versus|vs\.?|with|than|from)\b\s*(?:the\s+)?{name}"
+        before = rf"(?:the\s+)?{name}\s*,?\s*\b(?:and|or|versus|vs\.?)\b\s*"
+        text = re.sub(f"{after}|{before}", " ", text, count=1, flags=re.IGNORECASE)
         text = text.replace(other.text, " ")
     dropped = {term for other in others for term in other.terms} - side.terms
     terms = {term: weight for term, weight in shape.terms.items() if term not in dropped}

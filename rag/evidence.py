@@ -304,7 +304,7 @@ def select_evidence(
     best = scored[0]
     margin = model.explanation_margin if shape.wants_explanation else model.margin
     eligible = [s for s in scored[1:] if s.probability >= best.probability - margin]
-    chosen = _diverse(snapshot, best, eligible, max_sentences)
+    chosen = _diverse(snapshot, best, eligible, max_sentences, shape.wants_explanation)
     keys: dict[tuple[str, int], float] = {}
     for item in chosen:
         for sentence in expand(snapshot, item.sentence, shape.wants_explanation):
@@ -314,9 +314,13 @@ def select_evidence(
 
 
 def _diverse(
-    snapshot: IndexSnapshot, best: ScoredSentence, eligible: list[ScoredSentence], max_sentences: int
+    snapshot: IndexSnapshot, best: ScoredSentence, eligible: list[ScoredSentence], max_sentences: int, explain: bool
 ) -> list[ScoredSentence]:
+    """The best, then MMR over the eligible; a sentence the chosen ones already bring along
+    (the one a choice refers back to, a list's items) is not chosen again."""
     chosen = [best]
+    covered = {s.sentence_id for s in expand(snapshot, best.sentence, explain)}
+    eligible = [c for c in eligible if c.sentence.sentence_id not in covered]
     vectors = snapshot.sentence_vectors
 
     def redundancy(candidate: ScoredSentence) -> float:
@@ -327,6 +331,8 @@ def _diverse(
         eligible.remove(candidate)
         if redundancy(candidate) < DUPLICATE_SIMILARITY:
             chosen.append(candidate)
+            covered |= {s.sentence_id for s in expand(snapshot, candidate.sentence, explain)}
+            eligible = [c for c in eligible if c.sentence.sentence_id not in covered]
     return chosen
 
 

@@ -54,13 +54,27 @@ class HybridRetriever(BaseRetriever):
     # For follow-ups: text of the earlier turn, mixed in at a lower weight.
     context: str | None = None
     context_weight: float = 0.5
+    # The question's terms as the answerer understood them (lemmas, country and acronym terms);
+    # None: the query's own words.
+    terms: dict[str, float] | None = None
 
     def for_request(
-        self, top_k: int, filters: dict[str, str], context: str | None = None, context_weight: float = 0.5
+        self,
+        top_k: int,
+        filters: dict[str, str],
+        context: str | None = None,
+        context_weight: float = 0.5,
+        terms: dict[str, float] | None = None,
     ) -> HybridRetriever:
         """This retriever set up for one request (a copy; the shared one is never changed)."""
         return self.model_copy(
-            update={"k": top_k, "filters": filters, "context": context, "context_weight": context_weight}
+            update={
+                "k": top_k,
+                "filters": filters,
+                "context": context,
+                "context_weight": context_weight,
+                "terms": terms,
+            }
         )
 
     def query_vectors(self, query: str) -> list[np.ndarray]:
@@ -88,7 +102,10 @@ class HybridRetriever(BaseRetriever):
             for position, chunk in enumerate(self.snapshot.chunks)
             if all(getattr(chunk, key) == value for key, value in filters.items())
         ]
-        lexical = self.snapshot.bm25.scores(weighted_terms(query, self.context, self.context_weight), allowed)
+        query_terms = weighted_terms(query, self.context, self.context_weight)
+        if self.terms is not None:
+            query_terms = {**{t: w for t, w in query_terms.items() if w < 1.0}, **self.terms}
+        lexical = self.snapshot.bm25.scores(query_terms, allowed)
         lexical_ids = [self.snapshot.chunks[position].chunk_id for position, _ in lexical[:candidates]]
         rankings.append(lexical_ids)
 

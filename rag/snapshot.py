@@ -9,6 +9,7 @@ ingest is invisible here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,12 @@ import numpy as np
 from rag.errors import IndexNotReadyError
 from rag.language import SentenceFacts
 from rag.lexical import BM25, TermStats, tokens
+from rag.places import country_term
 from rag.store import IndexReader, IndexVersions, SourceRecord, StoredChunk, StoredSentence
 from rag.vocabulary import Vocabulary
+
+# Runs of capitalised words ("Republic of Korea", "US–ROK"): the names a heading may hold.
+CAPITALISED_RUN = re.compile(r"[A-Z][\w’'.]*(?:[ –-](?:of |the )?[A-Z][\w’'.]*)*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,9 +93,15 @@ class IndexSnapshot:
         return [rows[i] for i in range(chunk.first_sentence, chunk.last_sentence + 1) if i in rows]
 
     def heading_terms(self, heading: str) -> frozenset[str]:
-        """Terms of a section heading or a document title (memoised: there are few)."""
+        """Terms of a section heading or a document title (memoised: there are few). Headings get
+        no entity annotation, so their capitalised names are looked up as countries directly."""
         if heading not in self._heading_terms:
-            self._heading_terms[heading] = frozenset(self.vocabulary.enrich(tokens(heading)))
+            terms = self.vocabulary.enrich(tokens(heading))
+            for name in CAPITALISED_RUN.findall(heading):
+                words = name.split()
+                parts = [" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)]
+                terms |= {t for part in (name, *parts) if (t := country_term(part)) is not None}
+            self._heading_terms[heading] = frozenset(terms)
         return self._heading_terms[heading]
 
     def section_terms(self, section: str) -> frozenset[str]:

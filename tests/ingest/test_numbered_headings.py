@@ -6,24 +6,14 @@ lines at all), so that the rule that tells them apart is checked from both sides
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from ingest.structure import analyse
+from tests.ingest.structure_checks import assert_exact_spans
 
 pytestmark = pytest.mark.unit
 
 DEFAULT = "Lead"
-
-
-def _check_spans(text: str) -> None:
-    sections, sentences = analyse(text, DEFAULT)
-    for s in sentences:
-        assert text[s.start : s.end] == s.text and s.text == s.text.strip()
-    assert sections[0].start == 0 and sections[-1].end == len(text)
-    for before, after in itertools.pairwise(sections):
-        assert before.end == after.start
 
 
 def test_numbered_plain_text_headings_open_sections() -> None:
@@ -50,7 +40,7 @@ def test_numbered_plain_text_headings_open_sections() -> None:
     assert not by_text["The fee doubles in August."].is_list_item
     assert not any(s.text.startswith(("1.", "2.", "10.")) or s.text == "Mooring fees" for s in sentences)
     assert sections[1].start == text.index("1. Mooring fees")
-    _check_spans(text)
+    assert_exact_spans(text)
 
 
 def test_dotted_section_numbers_are_headings_too() -> None:
@@ -101,7 +91,7 @@ def test_a_numbered_heading_followed_by_its_own_numbered_list() -> None:
     assert [s.title for s in sections] == [DEFAULT, "3. Loading order", "4. Departure"]
     items = [(s.text, s.section) for s in sentences if s.is_list_item]
     assert items == [(x, "3. Loading order") for x in ("Fuel drums", "Fresh water", "Passenger luggage")]
-    _check_spans(text)
+    assert_exact_spans(text)
 
 
 PDF_LIKE = (
@@ -138,7 +128,7 @@ def test_numbered_headings_without_blank_lines_open_sections_inside_a_block() ->
     # The heading splits the block: what follows it is a new paragraph.
     assert by_text["Its findings are summarised below."].paragraph != by_text[planks].paragraph
     assert sections[1].start == PDF_LIKE.index("1. Gate timber")
-    _check_spans(PDF_LIKE)
+    assert_exact_spans(PDF_LIKE)
 
 
 def test_a_number_at_the_start_of_a_wrapped_line_is_no_heading() -> None:

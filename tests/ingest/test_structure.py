@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from ingest.structure import analyse
+from tests.ingest.structure_checks import assert_exact_spans
 
 pytestmark = pytest.mark.unit
 
@@ -19,19 +18,6 @@ def _sentences(text: str, default: str = DEFAULT):
 
 def _by_text(text: str, default: str = DEFAULT):
     return {s.text: s for s in _sentences(text, default)}
-
-
-def _assert_exact_spans(text: str, default: str = DEFAULT) -> None:
-    sections, sentences = analyse(text, default)
-    for s in sentences:
-        assert 0 <= s.start < s.end <= len(text)
-        assert text[s.start : s.end] == s.text
-        assert s.text == s.text.strip(), f"sentence span not trimmed: {s.text!r}"
-    assert [s.start for s in sentences] == sorted(s.start for s in sentences)
-    # Sections tile the text: contiguous, from 0 to the end.
-    assert sections[0].start == 0 and sections[-1].end == len(text)
-    for before, after in itertools.pairwise(sections):
-        assert before.end == after.start
 
 
 # ---------------------------------------------------------------- headings and sections
@@ -53,7 +39,7 @@ def test_plain_text_heading_between_blank_lines_opens_a_section() -> None:
     assert by_text["The model is debated."].section == "An Israel model"
     heading_at = text.index("An Israel model")
     assert sections[1].start == heading_at and sections[0].end == heading_at
-    _assert_exact_spans(text)
+    assert_exact_spans(text)
 
 
 def test_markdown_heading_with_and_without_blank_line_after_it() -> None:
@@ -73,7 +59,7 @@ def test_markdown_heading_with_and_without_blank_line_after_it() -> None:
     assert by_text["Finland kept its independence."].section == "Finlandization, briefly."
     assert by_text["It joined NATO in 2023."].section == "Finlandization, briefly."
     assert not any(s.text.startswith("#") for s in sentences)
-    _assert_exact_spans(text)
+    assert_exact_spans(text)
 
 
 def test_first_line_title_is_a_section_even_when_long() -> None:
@@ -87,7 +73,7 @@ def test_first_line_title_is_a_section_even_when_long() -> None:
     assert sections[0].title == title and sections[0].start == 0
     assert [s.section for s in sentences] == [title, title]
     assert title not in {s.text for s in sentences}
-    _assert_exact_spans(text, "metadata title")
+    assert_exact_spans(text, "metadata title")
 
 
 def test_the_same_long_line_later_in_the_text_is_not_a_heading() -> None:
@@ -133,7 +119,7 @@ def test_text_before_first_heading_gets_default_section_and_sections_carry_on() 
     # Paragraph numbers: the same inside a block, different across blocks.
     assert sentences[0].paragraph == sentences[1].paragraph
     assert sentences[2].paragraph == sentences[3].paragraph != sentences[4].paragraph
-    _assert_exact_spans(text)
+    assert_exact_spans(text)
 
 
 # ---------------------------------------------------------------- sentences
@@ -158,7 +144,7 @@ def test_sentence_offsets_are_exact_on_messy_spacing() -> None:
         "Yes.",
     ]
     assert sentences[-1].section == "’Finlandization’"
-    _assert_exact_spans(text)
+    assert_exact_spans(text)
 
 
 def test_abbreviations_and_initials_do_not_split_sentences() -> None:
@@ -174,7 +160,7 @@ def test_abbreviations_and_initials_do_not_split_sentences() -> None:
         "The U.K. voted no later.",
         "Done.",
     ]
-    _assert_exact_spans(text)
+    assert_exact_spans(text)
 
 
 def test_decimal_numbers_do_not_split_sentences() -> None:
@@ -211,7 +197,7 @@ def test_bullet_items_are_separate_sentences_without_their_marker() -> None:
         assert text[line_start : s.start] == marker, "the marker is excluded from the span"
     assert all(s.section == "Features Of The Model" for s in sentences)
     assert len({s.paragraph for s in sentences}) == 1
-    _assert_exact_spans(text)
+    assert_exact_spans(text)
 
 
 def test_list_items_are_split_even_without_end_punctuation() -> None:
@@ -235,7 +221,7 @@ def test_wrapped_paragraph_splits_on_sentence_punctuation() -> None:
     ]
     assert not any(s.is_list_item for s in sentences)
     assert len({s.paragraph for s in sentences}) == 1
-    _assert_exact_spans(text)
+    assert_exact_spans(text)
 
 
 def test_seed_like_structure_end_to_end() -> None:
@@ -264,7 +250,7 @@ def test_seed_like_structure_end_to_end() -> None:
     troops = by_text["About 28,000 American troops are also stationed in South Korea to help deter aggression."]
     assert troops.section == "A South Korean model" and not troops.is_list_item
     assert by_text["In 2023, the country joined NATO."].section == "’Finlandization’"
-    _assert_exact_spans(text, "fallback")
+    assert_exact_spans(text, "fallback")
 
 
 def test_empty_and_blank_text() -> None:
