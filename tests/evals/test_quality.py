@@ -21,7 +21,7 @@ def test_every_validation_set_meets_the_gate(corpus_settings, embeddings, capsys
     from evals.suite_run import evaluate_sets, table
 
     sets = load_sets("validate")
-    assert {s.subject for s in sets} == {"ukraine", "canals"}  # two subjects, one unrelated to Ukraine
+    assert {"ukraine", "canals", "lighthouses"} <= {s.subject for s in sets}  # two subjects unrelated to Ukraine
     reports = evaluate_sets(corpus_settings, sets, embeddings=embeddings)
     with capsys.disabled():
         print("\n" + table(reports, {s.name: s.part for s in sets}))
