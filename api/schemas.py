@@ -72,6 +72,9 @@ class AskResponse(BaseModel):
     mode: str = "extractive"
     guard: GuardReport | None = Field(default=None, description="llm mode: what the grounding guard dropped or flagged")
     fallback: str | None = Field(default=None, description="llm mode: 'extractive' when nothing generated survived")
+    notes: list[str] = Field(
+        default_factory=list, description="what the sources do not cover, e.g. a side of a comparison"
+    )
 
 
 class SourceSummary(BaseModel):

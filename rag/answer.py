@@ -68,6 +68,15 @@ class Answer(BaseModel):
     fallback: str | None = Field(default=None, description="set when the llm answer fell back to the extractive one")
     notes: list[str] = Field(default_factory=list, description="what the sources do not cover (a side of a comparison)")
 
+    def public_fields(self) -> set[str]:
+        """What `qa ask --json` and `POST /v1/ask` show: the mode's fields only, notes when there are some."""
+        fields = {"answer", "abstained", "citations", "timings_ms"}
+        if self.notes:
+            fields.add("notes")
+        if self.mode != "extractive":
+            fields |= {"mode", "guard", "fallback"}
+        return fields
+
 
 def _render(group: list[SentenceRow]) -> str:
     parts: list[str] = []

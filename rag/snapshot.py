@@ -36,10 +36,6 @@ class SentenceRow(StoredSentence):
     terms: frozenset[str]
     facts: SentenceFacts
 
-    @property
-    def labels(self) -> frozenset[str]:
-        return frozenset(e.label for e in self.facts.entities)
-
     @classmethod
     def of(cls, stored: StoredSentence, row: int, vocabulary: Vocabulary) -> SentenceRow:
         fields = {name: getattr(stored, name) for name in StoredSentence.__dataclass_fields__}
@@ -103,9 +99,6 @@ class IndexSnapshot:
                 terms |= {t for part in (name, *parts) if (t := country_term(part)) is not None}
             self._heading_terms[heading] = frozenset(terms)
         return self._heading_terms[heading]
-
-    def section_terms(self, section: str) -> frozenset[str]:
-        return self.heading_terms(section)
 
     def title_of(self, source_id: str) -> str:
         source = self.sources.get(source_id)

@@ -34,10 +34,7 @@ async def answer_request(answerer: AnswererDep, body: AskRequest) -> Answer:
 async def ask(body: AskRequest, answerer: AnswererDep) -> AskResponse:
     """Answer one question with exact-span citations (the object `qa ask --json` prints)."""
     answer = await answer_request(answerer, body)
-    fields = {"answer", "abstained", "citations", "timings_ms"}
-    if answer.mode != "extractive":
-        fields |= {"mode", "guard", "fallback"}
-    return AskResponse.model_validate(answer.model_dump(include=fields))
+    return AskResponse.model_validate(answer.model_dump(include=answer.public_fields()))
 
 
 @router.post(

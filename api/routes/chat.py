@@ -63,7 +63,7 @@ def shorten(text: str, limit: int = QUOTE_CHARS) -> str:
 def message_content(answer: Answer) -> str:
     if not answer.citations:
         return answer.answer
-    lines = [answer.answer, "", "Sources:"]
+    lines = [answer.answer, *(f"({note})" for note in answer.notes), "", "Sources:"]
     for c in answer.citations:
         where = f"{c.title} — {c.section}" if c.section else c.title
         lines.append(f"[{c.n}] {where}: “{shorten(c.quote)}”")

@@ -38,7 +38,7 @@ def _filters(args: argparse.Namespace) -> dict[str, str]:
 
 
 def format_answer(answer: Answer) -> str:
-    lines = [answer.answer]
+    lines = [answer.answer, *(f"({note})" for note in answer.notes)]
     if answer.citations:
         lines.append("")
         lines.append("Sources:")
@@ -64,10 +64,7 @@ def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
     check_top_k(args.top_k, settings.top_k)
     answer = load_answerer(settings, mode=args.mode).answer(args.question, top_k=args.top_k, filters=_filters(args))
     if args.json:
-        fields = {"answer", "abstained", "citations", "timings_ms"}
-        if answer.mode != "extractive":
-            fields |= {"mode", "guard", "fallback"}
-        print(json.dumps(answer.model_dump(include=fields), ensure_ascii=False))
+        print(json.dumps(answer.model_dump(include=answer.public_fields()), ensure_ascii=False))
     else:
         print(format_answer(answer))
     return 0

@@ -100,6 +100,16 @@ def test_off_topic_question_abstains_without_citations(live_server):
     assert body["abstained"] is True and body["citations"] == []
 
 
+def test_a_side_the_sources_do_not_cover_is_named_in_the_notes(live_server):
+    body = httpx.post(
+        f"{live_server.base_url}/v1/ask", json={"question": "When did Finland and Narnia join NATO?"}, timeout=60
+    ).json()
+    assert not body["abstained"] and "2023" in body["answer"]
+    assert any("Narnia" in note for note in body["notes"])
+    plain = httpx.post(f"{live_server.base_url}/v1/ask", json={"question": TROOPS}, timeout=60).json()
+    assert "notes" not in plain  # only when there is something to say
+
+
 def test_sources_list_and_detail_agree(live_server):
     response = httpx.get(f"{live_server.base_url}/v1/sources", timeout=30)
     assert response.status_code == 200
