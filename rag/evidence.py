@@ -337,13 +337,16 @@ def _diverse(
 
 
 def expand(snapshot: IndexSnapshot, sentence: SentenceRow, explain: bool = False) -> list[SentenceRow]:
-    """The sentence plus what it needs to stand alone: the sentences it refers back to, the items
-    of a list that follows it, and the answer to a question it poses."""
+    """The sentence plus what it needs to stand alone: the sentences of its paragraph it refers
+    back to (a paragraph's first sentence leans on no other), the items of a list that follows it,
+    and the answer to a question it poses."""
     out = [sentence]
     current = sentence
     for _ in range(2 if explain else 1):
         previous = _previous(snapshot, current)
         if not current.facts.refers_back or current.is_list_item or previous is None or previous.is_list_item:
+            break
+        if previous.paragraph != current.paragraph:
             break
         out.insert(0, previous)
         current = previous
