@@ -165,7 +165,7 @@ Supports = Callable[[str, str], bool]
 def cited_passage(markers: Iterable[int], quotes: Mapping[int, str]) -> str:
     """The union text of the citations named by `markers` (each quote once, in marker order);
     markers naming no citation add nothing."""
-    return "\n".join(dict.fromkeys(quotes[n] for n in markers if n in quotes))
+    return "\n\n".join(dict.fromkeys(quotes[n] for n in markers if n in quotes))
 
 
 def faithfulness(sentences: Sequence[AnswerSentence], quotes: Mapping[int, str], supports: Supports) -> float:

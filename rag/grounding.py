@@ -249,13 +249,21 @@ def _flip(
 
 
 def passage_sentences(passage: str) -> list[str]:
-    """The passage's sentences; each line (a list item, or one cited quote of several) apart."""
+    """The passage's sentences. A blank line (between cited quotes or paragraphs) and a list
+    marker at the start of a line end a sentence; any other line break is only where the source
+    wrapped its lines (a PDF's, say), so a sentence runs on across it."""
     sentences: list[str] = []
-    for line in passage.splitlines():
-        line = line.strip()
-        bullet = LIST_MARKER.match(line)
-        body = line[bullet.end() :] if bullet else line
-        sentences += [" ".join(body[a:b].split()) for a, b in split_sentences(body, 0, len(body))]
+    for block in re.split(r"\n\s*\n", passage):
+        items: list[str] = []
+        for line in block.splitlines():
+            line = line.strip()
+            bullet = LIST_MARKER.match(line)
+            if bullet or not items:
+                items.append(line[bullet.end() :] if bullet else line)
+            else:
+                items[-1] = f"{items[-1]} {line}"
+        for body in items:
+            sentences += [" ".join(body[a:b].split()) for a, b in split_sentences(body, 0, len(body))]
     return sentences or [" ".join(passage.split())]
 
 

@@ -123,7 +123,7 @@ def guard_answer(
         cited = [documents[m - 1] for m in sentence.markers if 1 <= m <= len(documents)]
         supporting: list[Document] = []
         if cited:
-            passage = "\n".join(d.page_content for d in cited)
+            passage = "\n\n".join(d.page_content for d in cited)
             if check_support(sentence.text, passage, embeddings=encoder).supported:
                 supporting = cited
         if not supporting:

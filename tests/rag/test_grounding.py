@@ -18,6 +18,7 @@ from rag.grounding import (
     check_support,
     names_in,
     numbers_in,
+    passage_sentences,
 )
 from tests.conftest import CORPUS, REPO
 
@@ -125,6 +126,28 @@ def test_every_corpus_sentence_supports_itself_and_is_supported_by_its_paragraph
         context = paragraph(sentence.text) if "\n" not in sentence.text else sentence.text
         in_paragraph = check_support(sentence.text, context)
         assert in_paragraph.supported, (sentence.text, in_paragraph.reasons)
+
+
+@pytest.mark.unit
+def test_a_quote_wrapped_over_several_lines_supports_itself():
+    # A PDF wraps its lines: a cited sentence holds line breaks, and its last name may sit on the
+    # fourth line. Line breaks inside a paragraph are not sentence ends; blank lines and list
+    # markers are.
+    wrapped = (
+        "Rather than join the next venture, she founded her own, the Coastal\n"
+        "Survey Expedition, aimed at the unexplored shore north of\n"
+        "the bay, by way of the relay station on Hope Island, and far\n"
+        "from Portugal."
+    )
+    assert check_support(" ".join(wrapped.split()), wrapped).supported
+    assert check_support(wrapped, wrapped).supported
+    assert passage_sentences("Intro:\n- one item\n- two\nwrapped. Next one.\n\nA quote.") == [
+        "Intro:",
+        "one item",
+        "two wrapped.",
+        "Next one.",
+        "A quote.",
+    ]
 
 
 @pytest.mark.unit
