@@ -31,7 +31,7 @@ from rag.settings import Settings
 from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence, open_client
 
 # Bump when cleaning or structure rules change, so old chunks are rebuilt rather than mixed.
-PIPELINE_VERSION = "clean2"
+PIPELINE_VERSION = "clean3"
 
 
 @dataclass

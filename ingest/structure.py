@@ -111,17 +111,20 @@ def numbered_heading(line: str, before: str | None, after: str | None) -> bool:
     )
 
 
-def _heading_inside_block(lines: list[str], i: int, before: str | None, after: str | None) -> bool:
+def _heading_inside_block(
+    lines: list[str], i: int, before: str | None, after: str | None, after_heading: bool = False
+) -> bool:
     """A numbered heading among the lines of a block (PDF text has no blank lines around one):
     the line before it ends a sentence (or is a list item that ends before the margin), it stops
     short of the block's right margin itself (a wrapped line would not: the next word did not
     fit on it), and the line after it starts a sentence. The block's longest line stands for its
-    margin. `before` and `after`: the nearest lines outside the block, as numbered_heading wants."""
+    margin. `before` and `after`: the nearest lines outside the block, as numbered_heading wants.
+    `after_heading`: the line before is a heading (the title), which ends nothing but stands apart."""
     line = lines[i]
     previous = lines[i - 1] if i > 0 else None
     following = lines[i + 1] if i + 1 < len(lines) else None
     margin = max(len(x) for x in lines)
-    if previous is not None and not (
+    if previous is not None and not after_heading and not (
         _SENTENCE_END.search(previous) or (LIST_MARKER.match(previous) and _stops_short(previous, line, margin))
     ):
         return False
@@ -141,6 +144,23 @@ def _title_inside_block(lines: list[str]) -> bool:
     margin = max(len(x) for x in lines)
     starts = following[:1].isupper() or following[:1].isdigit() or following[:1] in _OPENERS
     return heading_text(lines[0], first_block=True) is not None and starts and _stops_short(lines[0], following, margin)
+
+
+def _title_lines(lines: list[str]) -> int:
+    """How many lines the title at the top of a block takes: a long title wraps, and its next
+    line has a title's shape too, is no numbered heading, and stops short of the margin itself
+    (a wrapped line of prose would not)."""
+    margin = max(len(x) for x in lines)
+    count = 1
+    while count + 1 < len(lines):
+        line, following = lines[count], lines[count + 1]
+        title = " ".join(x.strip() for x in lines[: count + 1])
+        if HEADING_NUMBER.match(line) or heading_text(title, first_block=True) is None:
+            break
+        if not _stops_short(line, following, margin):
+            break
+        count += 1
+    return count
 
 
 def _stops_short(line: str, following: str, margin: int) -> bool:
@@ -167,9 +187,14 @@ def _block_headings(
         # A markdown heading directly followed by its paragraph, with no blank line between.
         found[0] = markdown.group(2).strip()
     elif first_block and _title_inside_block(lines):
-        found[0] = lines[0].strip()
+        for i in range(_title_lines(lines)):
+            found[i] = " ".join(line.strip() for line in lines[: _title_lines(lines)])
     for i, line in enumerate(lines):
-        if i not in found and HEADING_NUMBER.match(line) and _heading_inside_block(lines, i, before, after):
+        if (
+            i not in found
+            and HEADING_NUMBER.match(line)
+            and _heading_inside_block(lines, i, before, after, after_heading=i - 1 in found)
+        ):
             found[i] = line
     return found
 
@@ -198,6 +223,8 @@ def analyse(
             if i not in found:
                 body.append(span)
                 continue
+            if i and found.get(i - 1) == found[i]:
+                continue  # a title wrapped onto a further line: one heading
             if body:
                 _add_block_sentences(text, body, current, block_no + splits, sentences)
                 splits, body = splits + 1, []

@@ -153,3 +153,37 @@ def test_a_wrapped_numbered_item_that_fills_the_line_is_no_heading() -> None:
     sections, sentences = analyse(text, DEFAULT)
     assert [s.title for s in sections] == [DEFAULT]
     assert sum(s.is_list_item for s in sentences) == 2
+
+
+def test_a_pdf_title_wrapped_over_two_lines_is_one_heading_and_the_numbered_one_follows() -> None:
+    # PDF text: a long title in a large font wraps, then the first numbered heading, then prose
+    # that wraps at the margin; no blank lines anywhere.
+    text = (
+        "Harbour Rules of Port Elsby and the Inner\n"
+        "Basin Authority\n"
+        "1. Mooring fees\n"
+        "Boats pay by their length at the quay, and the fee doubles\n"
+        "in August when the basin is full. Nobody pays twice.\n"
+    )
+    sections, sentences = analyse(text, DEFAULT)
+    assert [s.title for s in sections] == [
+        "Harbour Rules of Port Elsby and the Inner Basin Authority",
+        "1. Mooring fees",
+    ]
+    assert [s.text for s in sentences if s.section == "1. Mooring fees"] == [
+        "Boats pay by their length at the quay, and the fee doubles\nin August when the basin is full.",
+        "Nobody pays twice.",
+    ]
+    assert not any("Basin Authority" in s.text for s in sentences)
+    assert_exact_spans(text)
+
+
+def test_prose_that_wraps_under_a_title_is_not_taken_into_it() -> None:
+    text = (
+        "Harbour Rules\n"
+        "Every vessel that enters the inner basin after dark must carry\n"
+        "a pilot on board. Fees are due on arrival.\n"
+    )
+    sections, sentences = analyse(text, DEFAULT)
+    assert [s.title for s in sections] == ["Harbour Rules"]
+    assert sentences[0].text.startswith("Every vessel")
