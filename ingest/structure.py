@@ -124,8 +124,12 @@ def _heading_inside_block(
     previous = lines[i - 1] if i > 0 else None
     following = lines[i + 1] if i + 1 < len(lines) else None
     margin = max(len(x) for x in lines)
-    if previous is not None and not after_heading and not (
-        _SENTENCE_END.search(previous) or (LIST_MARKER.match(previous) and _stops_short(previous, line, margin))
+    if (
+        previous is not None
+        and not after_heading
+        and not (
+            _SENTENCE_END.search(previous) or (LIST_MARKER.match(previous) and _stops_short(previous, line, margin))
+        )
     ):
         return False
     if following is not None:

@@ -87,7 +87,8 @@ def test_faithfulness_and_citation_recall_count_supported_sentences():
     # A marker naming no citation gives no support.
     assert faithfulness([AnswerSentence(FINLAND_EU, [7])], quotes, supports) == 0.0
     assert faithfulness([], quotes, supports) == 1.0
-    assert cited_passage([2, 1, 2, 9], quotes) == f"{KOREA}\n{FINLAND_EU}"
+    # Quotes stand apart by a blank line: a line break inside one is only where its source wrapped.
+    assert cited_passage([2, 1, 2, 9], quotes) == f"{KOREA}\n\n{FINLAND_EU}"
 
 
 @pytest.mark.unit
