@@ -24,13 +24,14 @@ import json
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from langchain_core.documents import Document
 
+from ingest.files import read_regular, refusal, shown
 from ingest.formats import Extracted, read_html, read_markdown, read_pdf
 from rag.errors import LoadError
 
@@ -79,35 +80,57 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|
 # ---------------------------------------------------------------- discovery and ids
 
 
-def discover(paths: Sequence[Path], root: Path) -> list[Path]:
+def discover(paths: Sequence[Path], root: Path, on_skip: Callable[[Path, str], None] | None = None) -> list[Path]:
     """Source files among `paths` (files or directories), sorted and de-duplicated.
 
     Directories are walked recursively; hidden entries, unsupported suffixes (which
     include the .meta.yaml sidecars) and README.md directly in `root` are skipped.
-    A file named explicitly must have a supported suffix, else LoadError.
+    What ingest/files.py refuses (links out of the folder, links to folders, special files,
+    names that are not UTF-8) is skipped and told to `on_skip` with the reason.
+    A file named explicitly must be a regular file with a supported suffix, else LoadError.
     """
     found: dict[Path, Path] = {}
     for given in map(Path, paths):
         if given.is_dir():
-            for dirpath, dirnames, filenames in os.walk(given):
-                # Prune hidden directories in place so os.walk never descends into them.
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(n for n in filenames if not n.startswith(".")):
-                    candidate = Path(dirpath) / name
-                    if candidate.suffix.lower() in SUPPORTED_SUFFIXES:
-                        found.setdefault(candidate.resolve(), candidate)
-        elif given.is_file():
+            _walk(given, found, on_skip)
+        elif given.exists():
             if given.suffix.lower() not in SUPPORTED_SUFFIXES:
-                raise LoadError(f"{given}: unsupported file type ({_SUPPORTED})")
+                raise LoadError(f"{shown(given)}: unsupported file type ({_SUPPORTED})")
+            if (reason := refusal(given, given.parent)) is not None:
+                raise LoadError(f"{shown(given)}: {reason}")
             found.setdefault(given.resolve(), given)
         else:
-            raise LoadError(f"{given}: no such file or directory")
+            raise LoadError(f"{shown(given)}: no such file or directory")
     # The corpus README documents the corpus; it is not a source to answer from.
     root_dir = Path(root).resolve()
     return sorted(
         (p for r, p in found.items() if not (r.name.lower() in _ROOT_READMES and r.parent == root_dir)),
         key=lambda p: p.as_posix(),
     )
+
+
+def _walk(folder: Path, found: dict[Path, Path], on_skip: Callable[[Path, str], None] | None) -> None:
+    """Add the admissible source files under `folder` to `found` (by resolved path)."""
+
+    def skip(path: Path, reason: str) -> None:
+        if on_skip is not None:
+            on_skip(path, reason)
+
+    for dirpath, dirnames, filenames in os.walk(folder):
+        # Prune hidden directories in place so os.walk never descends into them; it does not
+        # walk a linked folder either, which is reported here.
+        for name in [d for d in dirnames if not d.startswith(".") and (Path(dirpath) / d).is_symlink()]:
+            skip(Path(dirpath) / name, "a symbolic link to a folder; not followed")
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(n for n in filenames if not n.startswith(".")):
+            candidate = Path(dirpath) / name
+            if candidate.suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            reason = refusal(candidate, folder)
+            if reason is None:
+                found.setdefault(candidate.resolve(), candidate)
+            else:
+                skip(candidate, reason)
 
 
 def _relative(path: Path, root: Path) -> Path | None:
@@ -146,9 +169,9 @@ def load_file(path: Path, root: Path, max_bytes: int = 20_000_000) -> list[Docum
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise LoadError(f"{path}: unsupported file type ({_SUPPORTED})")
-    raw = _read_bytes(path, max_bytes)
+    raw = read_regular(path, max_bytes)
     sidecar = find_sidecar(path)
-    sidecar_raw = _read_bytes(sidecar, max_bytes) if sidecar else b""
+    sidecar_raw = read_regular(sidecar, max_bytes) if sidecar else b""
 
     front: dict[str, Any] = {}
     if fmt in ("text", "markdown"):
@@ -184,24 +207,15 @@ def load_file(path: Path, root: Path, max_bytes: int = 20_000_000) -> list[Docum
     return [Document(page_content=text, metadata=dict(meta, **({"page": n} if n else {}))) for n, text in pages]
 
 
-def _read_bytes(path: Path, max_bytes: int) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise LoadError(f"{path}: {size} bytes is larger than the limit of {max_bytes} bytes")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
-    if len(raw) > max_bytes:  # the file grew between stat and read
-        raise LoadError(f"{path}: {len(raw)} bytes is larger than the limit of {max_bytes} bytes")
-    return raw
-
-
 def find_sidecar(path: Path) -> Path | None:
-    """The metadata sidecar next to a file (`name.meta.yaml`), if there is one."""
+    """The metadata sidecar next to a file (`name.meta.yaml`), if there is one. It obeys the
+    rules of the file itself (ingest/files.py): a sidecar that links out of the file's folder or
+    is no regular file is a LoadError that names it, not something to read."""
     for suffix in SIDECAR_SUFFIXES:
         candidate = path.with_name(path.stem + suffix)
-        if candidate.is_file():
+        if candidate.is_file() or candidate.is_symlink():
+            if (reason := refusal(candidate, path.parent)) is not None:
+                raise LoadError(f"{shown(candidate)}: {reason}")
             return candidate
     return None
 

@@ -22,6 +22,7 @@ from filelock import FileLock
 
 from ingest.chunk import Chunk, ChunkedDocument, chunk_document, chunker_version
 from ingest.clean import clean_text, join_pages
+from ingest.files import read_regular, shown
 from ingest.index import IndexWriter
 from ingest.load import discover, find_sidecar, load_file, source_id_for
 from rag.embeddings import MiniLMEmbeddings, model_fingerprint, packaged_model_path
@@ -107,13 +108,14 @@ def chunk_embedding_text(chunk: Chunk, title: str) -> str:
     return text if chunk.section == title else f"{title}\n{text}"
 
 
-def fingerprint(path: Path) -> str:
-    """What decides 'unchanged': the file's bytes, its sidecar's bytes and the pipeline version."""
+def fingerprint(path: Path, max_bytes: int) -> str:
+    """What decides 'unchanged': the file's bytes, its sidecar's bytes and the pipeline version.
+    Type and size are checked before a byte is read (ingest/files.py): a LoadError says why not."""
     digest = hashlib.sha256(PIPELINE_VERSION.encode())
-    digest.update(path.read_bytes())
+    digest.update(read_regular(path, max_bytes))
     sidecar = find_sidecar(path)
     if sidecar is not None:
-        digest.update(b"\x00sidecar\x00" + sidecar.read_bytes())
+        digest.update(b"\x00sidecar\x00" + read_regular(sidecar, max_bytes))
     return digest.hexdigest()
 
 
@@ -251,9 +253,9 @@ class IngestRun:
         self.on_failure = on_failure
 
     def fail(self, path: Path, reason: str) -> None:
-        self.summary.failed.append((str(path), reason))
+        self.summary.failed.append((shown(path), reason))
         if self.on_failure:
-            self.on_failure(str(path), reason)
+            self.on_failure(shown(path), reason)
 
     def plan(self, files: list[Path]) -> list[PlannedFile]:
         """The files whose content the index lacks; unchanged ones are counted and skipped."""
@@ -267,9 +269,9 @@ class IngestRun:
                 continue
             seen_ids[source_id] = path
             try:
-                sha = fingerprint(path)
-            except OSError as error:
-                self.fail(path, f"cannot read: {error.strerror or error}")
+                sha = fingerprint(path, self.settings.max_file_bytes)
+            except LoadError as error:
+                self.fail(path, str(error).removeprefix(f"{shown(path)}: "))
                 continue
             record = records.get(source_id)
             if record and record.get("content_sha256") == sha:
@@ -329,7 +331,7 @@ def ingest_paths(
         writer = IndexWriter(open_client(settings), settings.collection)
         run = IngestRun(settings, writer, embedder, on_failure)
         run.summary.rebuilt_because = writer.open_for_writing(index_versions(settings), rebuild)
-        planned = run.plan(discover(targets, settings.corpus_dir))
+        planned = run.plan(discover(targets, settings.corpus_dir, on_skip=run.fail))
         bar = None
         if progress and planned:
             from tqdm import tqdm

@@ -39,8 +39,12 @@ MODEL_CREATED = 1_767_225_600  # 2026-01-01T00:00:00Z
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
-def split_conversation(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
-    """The last user message is the question; the user/assistant turns before it are the history.
+def split_conversation(
+    messages: Sequence[ChatMessage], max_turns: int | None = None
+) -> tuple[str, list[dict[str, str]]]:
+    """The last user message is the question; the user/assistant turns before it are the history,
+    the most recent `max_turns` of them: an OpenAI-style client sends the whole conversation
+    every time, so a long chat keeps working (as the page does) instead of hitting the limit.
 
     System (and developer) messages are dropped: the assistant's instructions are fixed, and
     neither a client nor a document gets to change them.
@@ -49,7 +53,10 @@ def split_conversation(messages: Sequence[ChatMessage]) -> tuple[str, list[dict[
     last_user = max((i for i, turn in enumerate(turns) if turn["role"] == "user"), default=None)
     if last_user is None:
         raise InputError("messages must contain at least one message with role 'user'")
-    return turns[last_user]["content"], turns[:last_user]
+    history = turns[:last_user]
+    if max_turns is not None:
+        history = history[len(history) - max_turns :] if max_turns else []
+    return turns[last_user]["content"], history
 
 
 def shorten(text: str, limit: int = QUOTE_CHARS) -> str:
@@ -98,7 +105,7 @@ async def chat_completions(
 ) -> ChatCompletionWithCitations | StreamingResponse:
     """OpenAI chat completion. `model` may be any string: there is one model, and refusing a name
     would only break clients configured with their own. Extra fields: `citations`, `abstained`."""
-    question, history = split_conversation(body.messages)
+    question, history = split_conversation(body.messages, settings.max_history_turns)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     base = {"id": completion_id, "created": created, "model": settings.model_name}
     if body.stream:

@@ -102,6 +102,25 @@ def test_two_turn_conversation_answers_the_follow_up(client):
     assert any("28,000" in c["quote"] for c in second.model_extra["citations"])
 
 
+def test_a_long_conversation_keeps_working_on_its_most_recent_turns(client, live_server_with_key):
+    # An OpenAI client sends the whole conversation each time: past the history limit the oldest
+    # turns drop out, and the follow-up is still read against the most recent ones.
+    limit = live_server_with_key.settings.max_history_turns
+    old = [
+        {"role": role, "content": f"Earlier turn {n} about the Finnish model."}
+        for n in range(limit + 10)
+        for role in ("user", "assistant")
+    ]
+    recent = [
+        {"role": "user", "content": "What is the South Korean model?"},
+        {"role": "assistant", "content": "It rests on a treaty and US troops stationed in the country."},
+        {"role": "user", "content": "How many US troops are there?"},
+    ]
+    completion = client.chat.completions.create(model="any", messages=[*old, *recent])
+    assert completion.model_extra["abstained"] is False
+    assert any("28,000" in c["quote"] for c in completion.model_extra["citations"])
+
+
 def test_abstention_has_no_sources_list(client):
     completion = client.chat.completions.create(
         model="any", messages=[{"role": "user", "content": "What is the recipe for a good lasagna?"}]
