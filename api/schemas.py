@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from openai.types import Model
 from openai.types.chat import ChatCompletion
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from rag.answer import GuardReport
 from rag.citations import Citation
@@ -28,6 +28,15 @@ def _encodable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_encodable)]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's "integer" admits 5.0 (a number with no fraction), and schema-driven clients
+    # send it; a float with a fraction, a string or a bool is still refused by the strict model.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class Strict(BaseModel):
@@ -50,7 +59,7 @@ class Filters(Strict):
 class AskRequest(Strict):
     question: Text = Field(description="the question; its length limit is QA_MAX_QUESTION_CHARS")
     history: list[Turn] | None = Field(default=None, description="earlier turns, oldest first")
-    top_k: int | None = Field(default=None, ge=1, le=50, description="chunks to retrieve")
+    top_k: WholeNumber | None = Field(default=None, ge=1, le=50, description="chunks to retrieve")
     filters: Filters | None = None
 
     def answerer_args(self) -> dict[str, Any]:
@@ -164,6 +173,34 @@ class ChatCompletionWithCitations(ChatCompletion):
     fallback: str | None = Field(default=None, description="llm mode: 'extractive' when nothing generated survived")
     answer: str | None = Field(default=None, description="llm mode: the checked answer without the Sources list")
     guard: GuardReport | None = Field(default=None, description="llm mode: what the grounding guard did")
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    status: int
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error: one JSON envelope, the shape OpenAI clients show (api/errors.py)."""
+
+    error: ErrorDetail
+
+
+ERROR_MEANINGS = {
+    400: "bad input: malformed JSON, an empty or too long question, an unknown filter",
+    401: "missing or wrong API key (when QA_API_KEY is set)",
+    404: "no such source or path",
+    405: "method not allowed",
+    413: "request body over the size limit",
+    422: "a field of the wrong type, or an unknown field",
+    503: "the index is not ready, or the LLM server did not answer",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer, each with the envelope."""
+    return {status: {"model": ErrorEnvelope, "description": ERROR_MEANINGS[status]} for status in statuses}
 
 
 class ModelList(BaseModel):

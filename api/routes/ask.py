@@ -11,13 +11,13 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import AnswererDep
 from api.errors import GENERIC_500, error_body
-from api.schemas import AskRequest, AskResponse
+from api.schemas import AskRequest, AskResponse, error_responses
 from api.sse import SSE_HEADERS, event, rest_of, start_stream
 from rag.answer import Answer
 from rag.errors import LLMUnavailableError, QAError
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["ask"])
+router = APIRouter(prefix="/v1", tags=["ask"], responses=error_responses(400, 401, 413, 422, 503))
 
 STREAM_DOC = """`text/event-stream`: `delta` events (`{"text": ...}`, joined they are the answer), then
 `citations` (`{"citations": [...], "abstained": bool}`), then `done` (`{"timings_ms": {...}}`).

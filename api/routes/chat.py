@@ -25,13 +25,13 @@ from openai.types.chat.chat_completion import Choice
 
 from api.deps import AnswererDep, SettingsDep
 from api.errors import GENERIC_500, error_body
-from api.schemas import ChatCompletionWithCitations, ChatMessage, ChatRequest, ModelList
+from api.schemas import ChatCompletionWithCitations, ChatMessage, ChatRequest, ModelList, error_responses
 from api.sse import SSE_HEADERS, data_only, rest_of, start_stream
 from rag.answer import Answer, word_pieces
 from rag.errors import InputError, LLMUnavailableError, QAError
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], responses=error_responses(400, 401, 413, 422, 503))
 
 QUOTE_CHARS = 200
 # /v1/models needs a creation time; an arbitrary fixed one keeps the listing the same across restarts.

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import AnswererDep
-from api.schemas import Health, IndexStats
+from api.schemas import Health, IndexStats, error_responses
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=error_responses(503))
 
 
 @router.get("/healthz", response_model=Health)

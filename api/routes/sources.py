@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from api.deps import AnswererDep
-from api.schemas import SourceDetail, SourceList, SourceSummary
+from api.schemas import SourceDetail, SourceList, SourceSummary, error_responses
 from rag.store import SourceRecord
 
-router = APIRouter(prefix="/v1", tags=["sources"])
+router = APIRouter(prefix="/v1", tags=["sources"], responses=error_responses(401, 404, 503))
 
 META_FIELDS = ("kind", "language", "origin", "author", "date", "url")
 

@@ -145,6 +145,35 @@ def test_root_html_docs_and_openapi_are_served(live_server):
     assert httpx.get(f"{live_server.base_url}/docs", timeout=30).status_code == 200
 
 
+def test_openapi_documents_every_error_status_with_the_envelope(live_server):
+    # schemathesis and generated clients trust the schema: a 400 or 401 it does not list is a
+    # surprise to them.
+    schema = httpx.get(f"{live_server.base_url}/openapi.json", timeout=30).json()
+    envelope = "#/components/schemas/ErrorEnvelope"
+    expected = {
+        ("/v1/ask", "post"): {"400", "401", "413", "422", "503"},
+        ("/v1/ask/stream", "post"): {"400", "401", "413", "422", "503"},
+        ("/v1/chat/completions", "post"): {"400", "401", "413", "422", "503"},
+        ("/v1/sources/{source_id}", "get"): {"401", "404", "503"},
+        ("/healthz", "get"): {"503"},
+    }
+    for (path, method), statuses in expected.items():
+        responses = schema["paths"][path][method]["responses"]
+        assert statuses <= set(responses), (path, sorted(responses))
+        for status in statuses:
+            assert responses[status]["content"]["application/json"]["schema"]["$ref"] == envelope, (path, status)
+    assert set(schema["components"]["schemas"]["ErrorEnvelope"]["properties"]) == {"error"}
+
+
+def test_a_whole_number_written_as_a_float_is_a_valid_top_k(live_server):
+    # JSON Schema's "integer" admits 5.0, and schema-driven clients send it.
+    body = post(
+        live_server, "/v1/ask", {"question": "How many American troops are stationed in South Korea?", "top_k": 5.0}
+    )
+    assert body.status_code == 200, body.text
+    assert not body.json()["abstained"]
+
+
 def test_cors_is_closed_by_default_and_open_to_configured_origins(live_server, api_answerer):
     preflight = {
         "Origin": "https://example.org",

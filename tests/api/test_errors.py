@@ -67,6 +67,8 @@ def test_ask_healthy(live_server):
         ({"question": "Why?", "top_k": 0}, 422, "top_k"),
         ({"question": "Why?", "top_k": 51}, 422, "top_k"),
         ({"question": "Why?", "top_k": "5"}, 422, "top_k"),
+        ({"question": "Why?", "top_k": 5.5}, 422, "top_k"),
+        ({"question": "Why?", "top_k": True}, 422, "top_k"),
         ({"question": "Why?", "topk": 5}, 422, "topk"),
         ({}, 422, "question: Field required"),
         ([TROOPS], 422, "JSON object"),

@@ -375,15 +375,32 @@ def test_pdf_broken_truncated_empty_encrypted(tmp_path: Path) -> None:
 
 
 @pytest.mark.unit
-def test_pdf_with_empty_user_password_is_readable(tmp_path: Path) -> None:
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_pdf_with_empty_user_password_is_readable(tmp_path: Path, algorithm: str) -> None:
+    # AES needs the `cryptography` package (pypdf[crypto]); without it pypdf raises DependencyError.
     from io import BytesIO
 
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter()
     writer.append(PdfReader(BytesIO(make_pdf([PAGE1]))))
-    writer.encrypt(user_password="", owner_password="owner", algorithm="RC4-128")
+    writer.encrypt(user_password="", owner_password="owner", algorithm=algorithm)
     buf = BytesIO()
     writer.write(buf)
     [doc] = load_file(_write(tmp_path / "perm.pdf", buf.getvalue()), tmp_path)
     assert PAGE1[1] in doc.page_content
+
+
+@pytest.mark.unit
+def test_an_aes_pdf_with_a_real_password_is_refused_by_name(tmp_path: Path) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    writer.append(PdfReader(BytesIO(make_pdf([PAGE1]))))
+    writer.encrypt(user_password="secret", owner_password="owner", algorithm="AES-256")
+    buf = BytesIO()
+    writer.write(buf)
+    with pytest.raises(LoadError, match=r"locked\.pdf: PDF is encrypted \(needs a password\)"):
+        load_file(_write(tmp_path / "locked.pdf", buf.getvalue()), tmp_path)
