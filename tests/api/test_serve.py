@@ -77,6 +77,9 @@ def test_qa_serve_prints_the_chat_url_and_answers(serve):
     assert response.status_code == 200 and "28,000" in response.json()["answer"]
     wrong = httpx.post(f"{base_url}/v1/ask", json=question, timeout=30, headers={"Authorization": "Bearer guess-1"})
     assert wrong.status_code == 401
+    # A key (or anything) put in the query string is not accepted, and not logged either.
+    in_url = httpx.get(f"{base_url}/v1/sources?api_key=url-secret-7&q=troops", timeout=30)
+    assert in_url.status_code == 401
     process.send_signal(signal.SIGTERM)
     # uvicorn shuts down cleanly, then re-raises the signal so the parent sees how it ended.
     assert process.wait(timeout=15) in (0, -signal.SIGTERM)
@@ -85,6 +88,8 @@ def test_qa_serve_prints_the_chat_url_and_answers(serve):
     # The access log is on and holds request lines only: no key, right or wrong.
     assert '"POST /v1/ask HTTP/1.1" 200' in out and '"POST /v1/ask HTTP/1.1" 401' in out
     assert SERVE_KEY not in out + err and "guess-1" not in out + err
+    assert '"GET /v1/sources?… HTTP/1.1" 401' in out
+    assert "url-secret-7" not in out + err and "troops" not in out + err
 
 
 def test_qa_serve_without_an_index_says_so_in_one_line(tmp_path):
