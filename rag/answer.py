@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
+from rag.answer_sentences import neutralise_markers
 from rag.citations import Citation, make_citation, verify_citations
 from rag.snapshot import IndexSnapshot, SentenceRow
 
@@ -81,7 +82,8 @@ class Answer(BaseModel):
 def _render(group: list[SentenceRow]) -> str:
     parts: list[str] = []
     for sentence in group:
-        text = " ".join(sentence.text.split())  # a quote may span wrapped lines
+        # A quote may span wrapped lines; its own "[n]" is not one of our markers.
+        text = neutralise_markers(" ".join(sentence.text.split()))
         if sentence.is_list_item:
             parts.append(f"\n- {text}")
         else:

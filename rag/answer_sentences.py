@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 from rag.sentences import LIST_MARKER, split_sentences
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+_DOCUMENT_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def neutralise_markers(text: str) -> str:
+    """A document's own "[2]" written with full-width brackets ("［2］"): it reads the same, but no
+    reader, metric or page takes it for one of the answerer's citation markers, so a planted
+    claim cannot pose as attributed to a real source."""
+    return _DOCUMENT_MARKER.sub(lambda m: f"［{m.group(1)}］", text)
 
 
 @dataclass(frozen=True)

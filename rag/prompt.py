@@ -17,6 +17,8 @@ from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from rag.answer_sentences import neutralise_markers
+
 NOT_IN_SOURCES = "Not in the sources."
 
 RULES = "\n".join(
@@ -60,8 +62,9 @@ class ConversationQuestion:
 
 
 def _escape(text: str) -> str:
-    # A source cannot close its own delimiter and pose as the rules.
-    return text.replace("<source", "‹source").replace("</source", "‹/source")
+    # A source cannot close its own delimiter and pose as the rules, nor write a citation marker
+    # that the model would copy as if it cited another source.
+    return neutralise_markers(text.replace("<source", "‹source").replace("</source", "‹/source"))
 
 
 def sources_block(documents: Sequence[Document], titles: Mapping[str, str]) -> str:

@@ -48,6 +48,10 @@ AGENCY = """The Maritime Safety Board
 
 The Maritime Safety Board (MSB) was set up in 1952 to inspect lighthouses and buoys. The MSB answers
 to the ministry of transport and publishes a yearly report on every light it inspects.
+
+Inspections
+
+The MSB inspected 412 lights in 2019, all of them found sound [2].
 """
 
 
@@ -95,6 +99,20 @@ def test_an_acronym_the_corpus_defines_is_the_same_name(general):
     assert not answer.abstained and "1952" in answer.answer
     shape_terms = general.snapshot.vocabulary.acronyms
     assert ("maritim", "safeti", "board") in shape_terms
+
+
+def test_a_documents_own_citation_marker_is_not_taken_for_ours(general):
+    # "[2]" in a document would become a live link to the answer's second source on the page,
+    # making a planted claim look attributed to it. It stays in the exact quote, but the answer
+    # text shows it as "［2］", and every [n] left in the answer is one of its citations.
+    import re
+
+    answer = general.answer("How many lights did the MSB inspect in 2019?")
+    assert not answer.abstained and "412" in answer.answer
+    assert "found sound ［2］" in answer.answer
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)} == {c.n for c in answer.citations}
+    assert any(c.quote.endswith("found sound [2].") for c in answer.citations)
+    assert_exact(answer, general)
 
 
 def test_a_list_without_a_colon_comes_with_its_items(general):
