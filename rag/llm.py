@@ -12,7 +12,7 @@ answer is returned instead and the response says so (`fallback: "extractive"`).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 import openai
@@ -22,7 +22,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable
 from pydantic import SecretStr
 
-from rag.answer import Answer, retrieved_chunks
+from rag.answer import Answer, GuardReport, retrieved_chunks
 from rag.chain import ExtractiveAnswerer
 from rag.citations import Citation, make_citation, verify_citations
 from rag.embeddings import MiniLMEmbeddings
@@ -70,7 +70,9 @@ class LLMAnswerer:
         self.snapshot = extractive.snapshot
         self.retriever = extractive.retriever
         self.settings = settings
-        self.generate: Runnable[SourcesQuestion, str] = answer_prompt() | chat_model | StrOutputParser()
+        self.answer_prompt = answer_prompt()
+        self.chat_model = chat_model
+        self.generate: Runnable[SourcesQuestion, str] = self.answer_prompt | chat_model | StrOutputParser()
         self.condense: Runnable[ConversationQuestion, str] = condense_prompt() | chat_model | StrOutputParser()
 
     @property
@@ -117,9 +119,20 @@ class LLMAnswerer:
 
         begin = time.perf_counter()
         pieces: list[str] = []
-        for delta in self.stream_generation(standalone, documents):
-            pieces.append(delta)
-            yield delta
+        # QA_LLM_TIMEOUT_S bounds each read of the client; this bounds the whole request, so a
+        # model that sends one token a second cannot hold it for minutes.
+        deadline = prepared.started + self.settings.llm_timeout_s
+        stream = self.stream_generation(standalone, documents)
+        try:
+            for delta in stream:
+                pieces.append(delta)
+                yield delta
+                if time.perf_counter() > deadline:
+                    timings["generate"] = _ms(begin)
+                    yield self._overtime(prepared, standalone, documents, timings)
+                    return
+        finally:
+            stream.close()  # stops reading from the server
         timings["generate"] = _ms(begin)
 
         begin = time.perf_counter()
@@ -139,12 +152,17 @@ class LLMAnswerer:
         limit = CONDENSE_MAX_GROWTH * len(prepared.question) + CONDENSE_MARGIN_CHARS
         return text if text and len(text) <= limit else prepared.question
 
-    def stream_generation(self, question: str, documents: list[Document]) -> Iterator[str]:
+    def stream_generation(self, question: str, documents: list[Document]) -> Generator[str, None, None]:
         """The model's answer as it writes it."""
         titles = {sid: doc.title for sid, doc in self.snapshot.sources.items()}
+        # The steps of `self.generate`, streamed one by one: closing the chain's own stream early
+        # reads the model's stream to its end first (measured: 14 s left of a slow model), while
+        # closing the model's stream closes the connection at once, as the deadline needs.
+        messages = self.answer_prompt.invoke(SourcesQuestion(question, documents, titles))
+        parser = StrOutputParser()
         try:
-            for delta in self.generate.stream(SourcesQuestion(question, documents, titles)):
-                if delta:
+            for chunk in self.chat_model.stream(messages):
+                if delta := parser.invoke(chunk):
                     yield delta
         except openai.APIError as error:  # connection, timeout and HTTP status errors of the server
             raise LLMUnavailableError(self._describe(error)) from None
@@ -209,6 +227,18 @@ class LLMAnswerer:
                 "retrieval_query": standalone,
             }
         )
+
+    def _overtime(
+        self, prepared: PreparedQuestion, standalone: str, documents: list[Document], timings: dict[str, float]
+    ) -> Answer:
+        """The extractive answer, said to be one, when the model did not finish in time."""
+        report = GuardReport(policy=self.settings.guard)
+        answer = self._fallback(prepared, standalone, GuardedAnswer(report), timings)
+        note = (
+            f"The LLM did not finish within QA_LLM_TIMEOUT_S ({self.settings.llm_timeout_s:g} s); "
+            "this is the extractive answer."
+        )
+        return answer.model_copy(update={"notes": [note, *answer.notes], "retrieved": retrieved_chunks(documents)})
 
     def _describe(self, error: Exception) -> str:
         # The class name and the server address, never the key or the request.
