@@ -2,8 +2,9 @@
 
 The model and the index are loaded before the server starts, so a missing index is one line on
 stderr and exit code 1, like `qa ask`. uvicorn's access log shows the request line only, never
-headers, and its query string is cut off (`QueryStringScrubber`): a client that puts a key or a
-question in the URL does not get it written to the log.
+headers. The request log is ours (api/logs.py): one JSON line per request on stdout, with the
+path but never the query string, so a client that puts a key or a question in the URL does not
+get it written to the log; uvicorn's own access log is off.
 """
 
 from __future__ import annotations
@@ -28,17 +29,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default=None, help="interface to listen on (default: QA_HOST, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: QA_PORT, 8000)")
     parser.set_defaults(handler=run)
-
-
-class QueryStringScrubber(logging.Filter):
-    """Drops the query string from uvicorn's access lines. uvicorn logs them as
-    `'%s - "%s %s HTTP/%s" %d'` with (client, method, path with query, version, status)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
-            record.args = (*args[:2], args[2].split("?", 1)[0] + "?…", *args[3:])
-        return True
 
 
 def page_url(host: str, port: int) -> str:
@@ -77,7 +67,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print("Loading the model and the index…", file=sys.stderr, flush=True)
     app = create_app(settings, answerer=load_answerer(settings))
     print(f"Chat page: {page_url(host, port)}", flush=True)
-    config = uvicorn.Config(app, host=host, port=port, log_level="info")  # configures uvicorn's loggers
-    logging.getLogger("uvicorn.access").addFilter(QueryStringScrubber())
-    uvicorn.Server(config).run()
+    requests = logging.getLogger("qa.requests")
+    requests.setLevel(logging.INFO)
+    requests.addHandler(logging.StreamHandler(sys.stdout))
+    requests.propagate = False
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
     return 0

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.errors import install_error_handlers
+from api.logs import RequestLogMiddleware
 from api.middleware import BearerKeyMiddleware, BodyLimitMiddleware
 from api.routes import ask, chat, health, page, sources
 from rag.chain import Answerer
@@ -66,5 +67,8 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["X-Request-ID"],
         )
+    # Outermost: every request is logged and gets its id, refused ones included.
+    app.add_middleware(RequestLogMiddleware, log_questions=settings.log_questions)
     return app

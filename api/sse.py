@@ -9,10 +9,12 @@ bad request (or an unreachable LLM) is still an ordinary JSON error with a statu
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from rag.answer import Answer
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -25,8 +27,18 @@ async def start_stream(answerer, **kwargs) -> tuple[Any, Iterator[Any]]:
     return first, iterator
 
 
-async def rest_of(first: Any, iterator: Iterator[Any]) -> AsyncIterator[Any]:
-    """The first item, then the rest, each pulled in the threadpool (generation is blocking)."""
+async def rest_of(
+    first: Any, iterator: Iterator[Any], on_answer: Callable[[Answer], None] | None = None
+) -> AsyncIterator[Any]:
+    """The first item, then the rest, each pulled in the threadpool (generation is blocking);
+    `on_answer` hears of the final Answer as it passes."""
+    async for item in _items(first, iterator):
+        if on_answer is not None and isinstance(item, Answer):
+            on_answer(item)
+        yield item
+
+
+async def _items(first: Any, iterator: Iterator[Any]) -> AsyncIterator[Any]:
     if first is not None:
         yield first
     async for item in iterate_in_threadpool(iterator):

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; none by default")
     max_body_bytes: int = Field(default=65_536, ge=1_024)
+    # The request log (api/logs.py) leaves questions out unless asked: they may be personal.
+    log_questions: bool = False
     model_name: str = Field(default="ukraine-guarantees-extractive", description="model id shown on /v1/models")
 
     @field_validator("llm_base_url")

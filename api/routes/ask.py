@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.deps import AnswererDep
 from api.errors import GENERIC_500, error_body
+from api.logs import note_answer
 from api.schemas import AskRequest, AskResponse, error_responses
 from api.sse import SSE_HEADERS, event, rest_of, start_stream
 from rag.answer import Answer
@@ -31,9 +33,10 @@ async def answer_request(answerer: AnswererDep, body: AskRequest) -> Answer:
 
 # exclude_unset: the llm mode's fields appear only when that mode answered.
 @router.post("/ask", response_model=AskResponse, response_model_exclude_unset=True)
-async def ask(body: AskRequest, answerer: AnswererDep) -> AskResponse:
+async def ask(body: AskRequest, answerer: AnswererDep, request: Request) -> AskResponse:
     """Answer one question with exact-span citations (the object `qa ask --json` prints)."""
     answer = await answer_request(answerer, body)
+    note_answer(request.state, answer, body.question)
     return AskResponse.model_validate(answer.model_dump(include=answer.public_fields()))
 
 
@@ -42,14 +45,15 @@ async def ask(body: AskRequest, answerer: AnswererDep) -> AskResponse:
     description=STREAM_DOC,
     responses={200: {"content": {"text/event-stream": {}}, "description": "events"}},
 )
-async def ask_stream(body: AskRequest, answerer: AnswererDep) -> StreamingResponse:
+async def ask_stream(body: AskRequest, answerer: AnswererDep, request: Request) -> StreamingResponse:
     first, rest = await start_stream(answerer, **body.answerer_args())  # input errors surface here
-    return StreamingResponse(_events(first, rest), media_type="text/event-stream", headers=SSE_HEADERS)
+    on_answer = partial(note_answer, request.state, question=body.question)
+    return StreamingResponse(_events(first, rest, on_answer), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _events(first, rest) -> AsyncIterator[str]:
+async def _events(first, rest, on_answer) -> AsyncIterator[str]:
     try:
-        async for item in rest_of(first, rest):
+        async for item in rest_of(first, rest, on_answer):
             if isinstance(item, Answer):
                 citations = [c.model_dump() for c in item.citations]
                 final = {"citations": citations, "abstained": item.abstained}

@@ -13,10 +13,11 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from openai.types import CompletionUsage, Model
@@ -25,6 +26,7 @@ from openai.types.chat.chat_completion import Choice
 
 from api.deps import AnswererDep, SettingsDep
 from api.errors import GENERIC_500, error_body
+from api.logs import note_answer
 from api.schemas import ChatCompletionWithCitations, ChatMessage, ChatRequest, ModelList, error_responses
 from api.sse import SSE_HEADERS, data_only, rest_of, start_stream
 from rag.answer import Answer, word_pieces
@@ -101,7 +103,7 @@ STREAM_DOC = """With `"stream": true` the answer comes as `text/event-stream`: `
     responses={200: {"content": {"text/event-stream": {}}, "description": "the completion, or its stream"}},
 )
 async def chat_completions(
-    body: ChatRequest, answerer: AnswererDep, settings: SettingsDep
+    body: ChatRequest, answerer: AnswererDep, settings: SettingsDep, request: Request
 ) -> ChatCompletionWithCitations | StreamingResponse:
     """OpenAI chat completion. `model` may be any string: there is one model, and refusing a name
     would only break clients configured with their own. Extra fields: `citations`, `abstained`."""
@@ -111,9 +113,11 @@ async def chat_completions(
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         first, rest = await start_stream(answerer, question=question, history=history)  # errors before bytes
-        chunks = _chunks(base, first, rest, body.messages if include_usage else None)
+        on_answer = partial(note_answer, request.state, question=question)
+        chunks = _chunks(base, first, rest, body.messages if include_usage else None, on_answer)
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
     answer = await run_in_threadpool(answerer.answer, question, history=history)
+    note_answer(request.state, answer, question)
     content = message_content(answer)
     message = ChatCompletionMessage(role="assistant", content=content)
     return ChatCompletionWithCitations(
@@ -140,7 +144,11 @@ def extra_fields(answer: Answer) -> dict[str, Any]:
 
 
 async def _chunks(
-    base: dict[str, Any], first: Any, rest: Any, usage_messages: Sequence[ChatMessage] | None
+    base: dict[str, Any],
+    first: Any,
+    rest: Any,
+    usage_messages: Sequence[ChatMessage] | None,
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> AsyncIterator[str]:
     def chunk(delta: dict[str, Any], finish_reason: str | None = None, **more: Any) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
@@ -149,7 +157,7 @@ async def _chunks(
     try:
         yield chunk({"role": "assistant", "content": ""})
         streamed: list[str] = []
-        async for item in rest_of(first, rest):
+        async for item in rest_of(first, rest, on_answer):
             if not isinstance(item, Answer):
                 streamed.append(item)
                 yield chunk({"content": item})

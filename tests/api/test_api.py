@@ -174,6 +174,46 @@ def test_a_whole_number_written_as_a_float_is_a_valid_top_k(live_server):
     assert not body.json()["abstained"]
 
 
+def test_every_request_gets_an_id_and_one_json_log_line(live_server, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="qa.requests")
+    question = {"question": "How many American troops are stationed in South Korea?"}
+    mine = post(live_server, "/v1/ask", question, headers={"X-Request-ID": "client-42"})
+    made = post(live_server, "/v1/ask", question, headers={"X-Request-ID": "bad id; " + "x" * 100})
+    missing = httpx.get(f"{live_server.base_url}/v1/sources/nope?token=abc", timeout=30)
+    assert mine.headers["x-request-id"] == "client-42"
+    assert len(made.headers["x-request-id"]) == 32 and made.headers["x-request-id"] != "client-42"
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "qa.requests"]
+    by_id = {line["id"]: line for line in lines}
+    assert by_id["client-42"]["status"] == 200 and by_id["client-42"]["path"] == "/v1/ask"
+    assert by_id["client-42"]["abstained"] is False and by_id["client-42"]["citations"] >= 1
+    assert "question" not in by_id["client-42"]  # questions stay out unless QA_LOG_QUESTIONS=true
+    assert by_id[missing.headers["x-request-id"]]["status"] == 404
+    assert not any("abc" in json.dumps(line) or "?" in line["path"] for line in lines)
+
+
+def test_questions_are_logged_only_when_asked_for(live_server, api_answerer, caplog):
+    import logging
+
+    from api.main import create_app
+
+    caplog.set_level(logging.INFO, logger="qa.requests")
+    settings = live_server.settings.model_copy(update={"log_questions": True})
+    server, thread, port = start_server(create_app(settings, answerer=api_answerer))
+    try:
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/v1/ask/stream", json={"question": "When did Finland join NATO?"}, timeout=30
+        )
+        assert response.status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    [line] = [json.loads(r.getMessage()) for r in caplog.records if r.name == "qa.requests"]
+    assert line["question"] == "When did Finland join NATO?"
+    assert line["abstained"] is False and line["citations"] >= 1  # noted from the stream's final answer
+
+
 def test_cors_is_closed_by_default_and_open_to_configured_origins(live_server, api_answerer):
     preflight = {
         "Origin": "https://example.org",
