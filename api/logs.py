@@ -22,6 +22,7 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.metrics import Metrics
 from rag.answer import Answer
 
 logger = logging.getLogger("qa.requests")
@@ -31,9 +32,10 @@ STATE_KEY = "qa_log"
 
 
 class RequestLogMiddleware:
-    def __init__(self, app: ASGIApp, log_questions: bool = False) -> None:
+    def __init__(self, app: ASGIApp, log_questions: bool = False, metrics: Metrics | None = None) -> None:
         self.app = app
         self.log_questions = log_questions
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,6 +67,10 @@ class RequestLogMiddleware:
             }
             line.update({k: v for k, v in noted.items() if k != "question" or self.log_questions})
             logger.info(json.dumps(line, ensure_ascii=False))
+            if self.metrics is not None:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or "unmatched"
+                self.metrics.observe(str(scope.get("method")), template, status, line["latency_ms"] / 1000, noted)
 
 
 def note_answer(state: Any, answer: Answer, question: str) -> None:
@@ -72,3 +78,5 @@ def note_answer(state: Any, answer: Answer, question: str) -> None:
     noted = getattr(state, STATE_KEY, None)
     if isinstance(noted, dict):
         noted.update(abstained=answer.abstained, citations=len(answer.citations), question=question)
+        if answer.guard is not None:
+            noted["guard_dropped"] = answer.guard.dropped

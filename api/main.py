@@ -10,11 +10,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.errors import install_error_handlers
 from api.logs import RequestLogMiddleware
+from api.metrics import Metrics
 from api.middleware import BearerKeyMiddleware, BodyLimitMiddleware
 from api.routes import ask, chat, health, page, sources
 from rag.chain import Answerer
@@ -69,6 +71,14 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["X-Request-ID"],
         )
-    # Outermost: every request is logged and gets its id, refused ones included.
-    app.add_middleware(RequestLogMiddleware, log_questions=settings.log_questions)
+    # Outermost: every request is logged, counted and gets its id, refused ones included.
+    metrics = Metrics(lambda: app.state.answerer.snapshot.stats() if app.state.answerer is not None else None)
+    app.state.metrics = metrics
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format (api/metrics.py); behind the API key like every other path."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(RequestLogMiddleware, log_questions=settings.log_questions, metrics=metrics)
     return app

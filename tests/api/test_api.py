@@ -214,6 +214,38 @@ def test_questions_are_logged_only_when_asked_for(live_server, api_answerer, cap
     assert line["abstained"] is False and line["citations"] >= 1  # noted from the stream's final answer
 
 
+def test_metrics_count_requests_by_route_answers_and_index_size(live_server, api_answerer):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def scrape() -> dict[tuple[str, tuple], float]:
+        text = httpx.get(f"{live_server.base_url}/metrics", timeout=30).text
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    before = scrape()
+    post(live_server, "/v1/ask", {"question": "How many American troops are stationed in South Korea?"})
+    post(live_server, "/v1/ask", {"question": "What is the boiling point of mercury on Venus?"})
+    for n in range(3):  # random paths must not become labels
+        httpx.get(f"{live_server.base_url}/no/such/path/{n}", timeout=30)
+    after = scrape()
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert grew("qa_requests_total", method="POST", route="/v1/ask", status="200") == 2
+    assert grew("qa_request_seconds_count", route="/v1/ask") == 2
+    assert grew("qa_answers_total", abstained="false") == 1 and grew("qa_answers_total", abstained="true") == 1
+    assert grew("qa_requests_total", method="GET", route="unmatched", status="404") == 3
+    assert not any("no/such" in str(labels) for _, labels in after)
+    stats = api_answerer.snapshot.stats()
+    assert after[("qa_index_documents", ())] == stats["documents"] > 0
+    assert after[("qa_index_chunks", ())] == stats["chunks"]
+
+
 def test_cors_is_closed_by_default_and_open_to_configured_origins(live_server, api_answerer):
     preflight = {
         "Origin": "https://example.org",
