@@ -26,6 +26,7 @@ ERROR_TYPES = {
     404: "not_found_error",
     405: "method_not_allowed",
     413: "request_too_large",
+    429: "rate_limit_exceeded",
     422: "invalid_request_error",
     500: "server_error",
     503: "service_unavailable",

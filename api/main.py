@@ -18,6 +18,7 @@ from api.errors import install_error_handlers
 from api.logs import RequestLogMiddleware
 from api.metrics import Metrics
 from api.middleware import BearerKeyMiddleware, BodyLimitMiddleware
+from api.ratelimit import RateLimitMiddleware
 from api.routes import ask, chat, health, page, sources
 from rag.chain import Answerer
 from rag.errors import IndexNotReadyError
@@ -59,8 +60,11 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
     page.mount_static(app)
 
     # add_middleware wraps: the last added runs first. Order on the way in:
-    # CORS (answers preflights, which carry no key) -> key -> body size -> routes.
+    # request log -> CORS (answers preflights, which carry no key) -> key -> rate limit -> body size
+    # -> routes.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_minute is not None:  # after the key check: a refused key costs nothing
+        app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
     if settings.api_key is not None:
         app.add_middleware(BearerKeyMiddleware, api_key=settings.api_key.get_secret_value())
     if settings.cors_origins:  # closed unless origins are configured

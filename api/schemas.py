@@ -193,6 +193,7 @@ ERROR_MEANINGS = {
     404: "no such source or path",
     405: "method not allowed",
     413: "request body over the size limit",
+    429: "over QA_RATE_LIMIT_PER_MINUTE (when set); Retry-After says when to try again",
     422: "a field of the wrong type, or an unknown field",
     503: "the index is not ready, or the LLM server did not answer",
 }

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65_536, ge=1_024)
     # The request log (api/logs.py) leaves questions out unless asked: they may be personal.
     log_questions: bool = False
+    # Requests a minute per client (API key, or address without one) on /v1; unset: no limit.
+    rate_limit_per_minute: int | None = Field(default=None, ge=1)
     model_name: str = Field(default="ukraine-guarantees-extractive", description="model id shown on /v1/models")
 
     @field_validator("llm_base_url")

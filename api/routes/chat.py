@@ -33,7 +33,7 @@ from rag.answer import Answer, word_pieces
 from rag.errors import InputError, LLMUnavailableError, QAError
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["openai"], responses=error_responses(400, 401, 413, 422, 503))
+router = APIRouter(prefix="/v1", tags=["openai"], responses=error_responses(400, 401, 413, 422, 429, 503))
 
 QUOTE_CHARS = 200
 # /v1/models needs a creation time; an arbitrary fixed one keeps the listing the same across restarts.

@@ -246,6 +246,29 @@ def test_metrics_count_requests_by_route_answers_and_index_size(live_server, api
     assert after[("qa_index_chunks", ())] == stats["chunks"]
 
 
+def test_the_rate_limit_is_off_by_default_and_answers_429_per_client_when_set(live_server, api_answerer):
+    from api.main import create_app
+
+    question = {"question": "When did Finland join NATO?"}
+    assert all(post(live_server, "/v1/ask", question).status_code == 200 for _ in range(8))  # off by default
+    settings = live_server.settings.model_copy(update={"rate_limit_per_minute": 3})
+    server, thread, port = start_server(create_app(settings, answerer=api_answerer))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        statuses = [httpx.post(f"{base}/v1/ask", json=question, timeout=30).status_code for _ in range(5)]
+        assert statuses == [200, 200, 200, 429, 429]
+        refused = httpx.post(f"{base}/v1/ask", json=question, timeout=30)
+        assert refused.json()["error"]["type"] == "rate_limit_exceeded"
+        assert 1 <= int(refused.headers["retry-after"]) <= 20
+        # Another client (another key) has its own bucket; the health check is never limited.
+        other = {"Authorization": "Bearer another-client"}
+        assert httpx.post(f"{base}/v1/ask", json=question, headers=other, timeout=30).status_code == 200
+        assert httpx.get(f"{base}/healthz", timeout=30).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def test_cors_is_closed_by_default_and_open_to_configured_origins(live_server, api_answerer):
     preflight = {
         "Origin": "https://example.org",
