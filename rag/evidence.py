@@ -326,14 +326,27 @@ def _diverse(
     def redundancy(candidate: ScoredSentence) -> float:
         return max(float(vectors[candidate.sentence.row] @ vectors[c.sentence.row]) for c in chosen)
 
+    # Relevance on the model's score scaled to [0, 1] over the candidates: probabilities saturate
+    # (several at 0.99), and then the redundancy term alone would decide.
+    scores = {id(c): _logit(c.probability) for c in eligible}
+    low, high = min(scores.values(), default=0.0), _logit(best.probability)
+
+    def relevance(candidate: ScoredSentence) -> float:
+        return (scores[id(candidate)] - low) / (high - low) if high > low else 1.0
+
     while eligible and len(chosen) < max_sentences:
-        candidate = max(eligible, key=lambda c: MMR_LAMBDA * c.probability - (1 - MMR_LAMBDA) * redundancy(c))
+        candidate = max(eligible, key=lambda c: MMR_LAMBDA * relevance(c) - (1 - MMR_LAMBDA) * redundancy(c))
         eligible.remove(candidate)
         if redundancy(candidate) < DUPLICATE_SIMILARITY:
             chosen.append(candidate)
             covered |= {s.sentence_id for s in expand(snapshot, candidate.sentence, explain)}
             eligible = [c for c in eligible if c.sentence.sentence_id not in covered]
     return chosen
+
+
+def _logit(probability: float) -> float:
+    p = min(max(probability, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
 
 
 def expand(snapshot: IndexSnapshot, sentence: SentenceRow, explain: bool = False) -> list[SentenceRow]:
