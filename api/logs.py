@@ -3,7 +3,8 @@
 `RequestLogMiddleware` (pure ASGI, outermost) takes the client's `X-Request-ID` when it is a
 short token, or makes one, echoes it in the response header, and when the response is done logs
 one JSON line on the `qa.requests` logger: id, method, path (never the query string), status,
-latency, and for answers whether the assistant abstained and how many citations it gave. The
+latency, and for answers whether the assistant abstained, how many citations it gave and (llm
+mode) how many sentences the guard dropped. The
 question is logged only with QA_LOG_QUESTIONS=true; headers, keys and bodies never are.
 
 Routes add what only they know through `note_answer`, into a dict the middleware put in the

@@ -70,9 +70,10 @@ class LLMAnswerer:
         self.snapshot = extractive.snapshot
         self.retriever = extractive.retriever
         self.settings = settings
+        # Generation is prompt -> model -> parser, run step by step (stream_generation says why).
         self.answer_prompt = answer_prompt()
         self.chat_model = chat_model
-        self.generate: Runnable[SourcesQuestion, str] = self.answer_prompt | chat_model | StrOutputParser()
+        self.parser = StrOutputParser()
         self.condense: Runnable[ConversationQuestion, str] = condense_prompt() | chat_model | StrOutputParser()
 
     @property
@@ -155,14 +156,13 @@ class LLMAnswerer:
     def stream_generation(self, question: str, documents: list[Document]) -> Generator[str, None, None]:
         """The model's answer as it writes it."""
         titles = {sid: doc.title for sid, doc in self.snapshot.sources.items()}
-        # The steps of `self.generate`, streamed one by one: closing the chain's own stream early
-        # reads the model's stream to its end first (measured: 14 s left of a slow model), while
-        # closing the model's stream closes the connection at once, as the deadline needs.
+        # Not one `prompt | model | parser` chain: closing that chain's stream early reads the
+        # model's stream to its end first (measured: 14 s left of a slow model), while closing the
+        # model's own stream closes the connection at once, as the deadline needs.
         messages = self.answer_prompt.invoke(SourcesQuestion(question, documents, titles))
-        parser = StrOutputParser()
         try:
             for chunk in self.chat_model.stream(messages):
-                if delta := parser.invoke(chunk):
+                if delta := self.parser.invoke(chunk):
                     yield delta
         except openai.APIError as error:  # connection, timeout and HTTP status errors of the server
             raise LLMUnavailableError(self._describe(error)) from None
