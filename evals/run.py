@@ -74,7 +74,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     items = load_items(args.questions)  # a bad file fails before the model loads
     answerer = load_mode_answerer(settings, args.mode)
     texts = {sid: doc.text for sid, doc in answerer.snapshot.sources.items()}
-    report = evaluate(answerer, items, texts, embeddings=answerer.embeddings, progress=True, mode=args.mode)
+    roles = answerer.roles if isinstance(answerer, LLMAnswerer) else None
+    report = evaluate(
+        answerer, items, texts, embeddings=answerer.embeddings, progress=True, mode=args.mode, roles=roles
+    )
     if isinstance(answerer, LLMAnswerer):
         # The generative mode is judged beside the extractive one on the same questions.
         report.compare_with(

@@ -34,25 +34,33 @@ from rag.answer import Answer
 from rag.answer_sentences import split_answer_sentences
 from rag.chain import Answerer
 from rag.embeddings import MiniLMEmbeddings
-from rag.grounding import DEFAULT, Support, SupportThresholds, check_support
+from rag.grounding import DEFAULT, RoleCheck, Support, SupportThresholds, check_support
 
 RANKS = 10  # cut-off of mrr@10 and ndcg@10; hit@k and recall@k see every retrieved chunk
 CONTEXT_CHARS = 200  # source text kept on each side of a cited quote, for the report
 
 
 class SupportJudge:
-    """rag.grounding.check_support with the model and thresholds fixed, remembering verdicts:
-    citation precision asks about the same sentence and passage more than once."""
+    """rag.grounding.check_support with the model, thresholds and role check fixed, remembering
+    verdicts: citation precision asks about the same sentence and passage more than once."""
 
-    def __init__(self, embeddings: MiniLMEmbeddings | None = None, thresholds: SupportThresholds = DEFAULT) -> None:
+    def __init__(
+        self,
+        embeddings: MiniLMEmbeddings | None = None,
+        thresholds: SupportThresholds = DEFAULT,
+        roles: RoleCheck | None = None,
+    ) -> None:
         self.embeddings = embeddings
         self.thresholds = thresholds
+        self.roles = roles
         self._seen: dict[tuple[str, str], Support] = {}
 
     def support(self, sentence: str, passage: str) -> Support:
         key = (sentence, passage)
         if key not in self._seen:
-            self._seen[key] = check_support(sentence, passage, embeddings=self.embeddings, thresholds=self.thresholds)
+            self._seen[key] = check_support(
+                sentence, passage, embeddings=self.embeddings, thresholds=self.thresholds, roles=self.roles
+            )
         return self._seen[key]
 
     def __call__(self, sentence: str, passage: str) -> bool:
@@ -67,12 +75,15 @@ def evaluate(
     embeddings: MiniLMEmbeddings | None = None,
     progress: bool = False,
     mode: str = "extractive",
+    roles: RoleCheck | None = None,
 ) -> EvalReport:
     """Ask every item (follow-ups with their `history`) and score it. `embeddings` lets the
     support test accept paraphrases (needed for an answerer that does not quote); without it
-    support is judged on words alone. `mode` names the answerer for the report and the gate."""
+    support is judged on words alone; `roles` adds the check of who does what to whom (for
+    written answers: quotes are the source's own words). `mode` names the answerer for the
+    report and the gate."""
     validate_gold(items, source_texts)
-    judge = SupportJudge(embeddings)
+    judge = SupportJudge(embeddings, roles=roles)
     iterator: Iterable[EvalItem] = items
     if progress:
         from tqdm import tqdm

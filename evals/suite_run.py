@@ -37,6 +37,8 @@ def evaluate_sets(
     settings: Settings, sets: list[QuestionSet], mode: str = "extractive", embeddings: MiniLMEmbeddings | None = None
 ) -> dict[str, EvalReport]:
     """Every set evaluated on its subject's answerer (one model, one answerer per subject)."""
+    from rag.llm import LLMAnswerer  # the written answers' role check comes with their answerer
+
     if embeddings is None:
         from rag.embeddings import MiniLMEmbeddings
 
@@ -49,7 +51,8 @@ def evaluate_sets(
             answerers[question_set.subject] = open_subject(subject_settings(settings, question_set), embeddings, mode)
         answerer = answerers[question_set.subject]
         texts = {sid: doc.text for sid, doc in answerer.snapshot.sources.items()}
-        reports[question_set.name] = evaluate(answerer, items, texts, embeddings=embeddings, mode=mode)
+        roles = answerer.roles if isinstance(answerer, LLMAnswerer) else None
+        reports[question_set.name] = evaluate(answerer, items, texts, embeddings=embeddings, mode=mode, roles=roles)
     return reports
 
 

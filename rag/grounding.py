@@ -4,18 +4,20 @@ them against what it cites.
 
 `check_support(sentence, passage)` says yes when some window of the passage (a run of up to three
 consecutive sentences, so that anchors scattered over a long chunk do not add up to support)
-meets all three:
+meets all of these:
 
 1. Anchors. Every number (digits: "28,000" == "28000", "20th" == "20", years included) and every
    name in the sentence occurs in the window. A name is an acronym anywhere ("NATO", "U.S.") or
    capitalised words not opening the sentence (months included, so "September 2025" is a name
    and a year); adjacent name words form one name, which its initials also satisfy ("EU" for
-   "European Union"). A name counts as present when the window names the same country
-   (rag/places.py: "U.S." and "the United States"), and a name word when one is a prefix of the
-   other ("Korea"/"Korean"). The
-   passage's number words count as numbers ("twenty-six" supports "26"); the sentence's do not,
-   so a sentence saying "one of the ..." needs no "1" in its passage.
-2. No negation flip. Negation cues are not/no/never/cannot/nor/without, n't, and "rather than",
+   "European Union"). A name that names a country is present only when the window names the
+   same country (rag/places.py: "U.S." and "the United States" are one; "North Korea" is not
+   in a window on "South Korea" and "the North"); another name word when one is a prefix of the
+   other ("Korea"/"Korean"). The passage's number words count as numbers ("twenty-six" supports
+   "26"); the sentence's do not, so a sentence saying "one of the ..." needs no "1" in its
+   passage. Links, e-mail addresses, HTML tags and Markdown links in the sentence must stand in
+   the window as written.
+2. No negation flip (rag/negation.py). Negation cues are not/no/never/cannot/nor/without, n't, and "rather than",
    "instead of", "neither", "lack of". Each cue negates the first content word after it in its
    clause ("is not realistic" negates "realistic"). A flip is a word negated on one side and
    used plainly on the other, in a clause sharing at least one more content word with the other
@@ -26,6 +28,10 @@ meets all three:
    (rag.lexical.tokens, aliases count) found in the window reaches `thresholds.lexical`, or, with
    an embedding model, the MiniLM cosine between the sentence and the window reaches
    `thresholds.semantic`. Quotes pass on words; paraphrases need the model.
+4. With a role check (rag.roles.RoleParser, spaCy's dependency parse): the window does not give
+   the sentence's names other roles ("Israel provided guarantees to the U.S." against "the U.S.
+   provided guarantees to Israel") or its number to another event. The evals leave it out for
+   quotes, which are the source's own words; the llm mode's guard always runs it.
 
 rag.answer_sentences cuts an answer into the sentences this test is run on, each with the [n]
 markers that apply to it.
@@ -35,13 +41,17 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from rag.anchors import countries_in, links_not_in, lowercase_only
 from rag.answer_sentences import clean_sentence
 from rag.lexical import NEGATIONS, tokens
+from rag.negation import CONTRACTED_NOT, Negation, negations_in, plain_clauses, stated_plainly
+from rag.negation import flip as negation_flip
 from rag.places import country_code
 from rag.sentences import LIST_MARKER, split_sentences
 
@@ -128,9 +138,16 @@ NUMBER_WORD = re.compile(
 )
 NAME_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[^\W\d_][\w’'-]*")
 OPENING = "\"“‘’'([«"
-CLAUSE_BREAK = re.compile(r"[,;:.!?()\[\]–—]|\b(?:but|while|whereas|however|although|though)\b", re.IGNORECASE)
-# "n't", the contrastive "rather than"/"instead of" and "lack of" read as a plain "not".
-CONTRACTED_NOT = re.compile(r"n[’']t\b|\b(?:rather than|instead of|neither|lack(?:s|ing)?(?: of)?)\b", re.IGNORECASE)
+
+
+# Windows whose roles are checked before the sentence is declared unsupported (best first).
+MAX_ROLE_CHECKS = 4
+
+
+class RoleCheck(Protocol):
+    """Who does what to whom (rag.roles.RoleParser): reasons the window says otherwise."""
+
+    def conflicts(self, sentence: str, window: str) -> list[str]: ...
 
 
 def numbers_in(text: str, *, words: bool = False) -> set[str]:
@@ -190,8 +207,10 @@ def _name_present(name: str, passage_stems: set[str], passage_countries: set[str
     if _initials_present(name, passage_stems):
         return True
     code = country_code(name)
-    if code is not None and code in passage_countries:
-        return True
+    if code is not None:
+        # A country is there only as itself: "North Korea" is not in a passage on "South Korea"
+        # and "the North", though both its words are.
+        return code in passage_countries
     for term in tokens(name):
         if term in passage_stems:
             continue
@@ -205,47 +224,6 @@ def _name_present(name: str, passage_stems: set[str], passage_countries: set[str
 def _initials_present(name: str, passage_stems: set[str]) -> bool:
     words = name.split()
     return len(words) > 1 and "".join(w[0] for w in words).lower() in passage_stems
-
-
-def _term_present(term: str, passage_stems: set[str]) -> bool:
-    return term in passage_stems
-
-
-@dataclass(frozen=True)
-class _Negation:
-    focus: str  # the negated content stem
-    clause: frozenset[str]  # content stems of its clause
-    cue_text: str  # the clause, for the reason message
-
-
-def negations_in(text: str) -> list[_Negation]:
-    """Each negation cue with the first content word after it in the same clause."""
-    text = CONTRACTED_NOT.sub(" not", text)
-    found = []
-    for clause in CLAUSE_BREAK.split(text):
-        if not clause or not clause.strip():
-            continue
-        stems = tokens(clause)
-        content = frozenset(s for s in stems if s not in NEGATIONS)
-        for i, stem in enumerate(stems):
-            if stem not in NEGATIONS:
-                continue
-            focus = next((s for s in stems[i + 1 :] if s not in NEGATIONS), None)
-            if focus is not None:
-                found.append(_Negation(focus, content, " ".join(clause.split())))
-    return found
-
-
-def _flip(
-    negations: list[_Negation], other_content: set[str], other_negated: set[str], min_shared: int
-) -> _Negation | None:
-    for negation in negations:
-        if negation.focus in other_negated or not _term_present(negation.focus, other_content):
-            continue
-        shared = {s for s in negation.clause - {negation.focus} if _term_present(s, other_content)}
-        if len(shared) >= min_shared:
-            return negation
-    return None
 
 
 def passage_sentences(passage: str) -> list[str]:
@@ -283,15 +261,19 @@ class _Verdict:
 
 
 def _judge_window(
-    text: str, content: set[str], negations: list[_Negation], window: str, thresholds: SupportThresholds
+    text: str, content: set[str], negations: list[Negation], window: str, thresholds: SupportThresholds
 ) -> _Verdict:
     window_tokens = tokens(CONTRACTED_NOT.sub(" not", window))
     window_numbers = numbers_in(window, words=True)
     stems = set(window_tokens) | window_numbers  # "twenty-six" in the passage covers "26"
     hard = [f"number {n} is not in the passage" for n in sorted(numbers_in(text) - window_numbers)]
+    hard += [f"{found!r} is not in the passage" for found in links_not_in(text, window)]
     names = names_in(text)
-    countries = {code for found in names_in(window) if (code := country_code(found)) is not None}
+    countries = countries_in(window)
     hard += [f"name {name!r} is not in the passage" for name in names if not _name_present(name, stems, countries)]
+    hard += [
+        f"acronym {name!r} is not written as a name in the passage" for name in names if lowercase_only(name, window)
+    ]
     # A name's words count as there when the passage has its initials or names the same country.
     by_initials = {t for name in names if _initials_present(name, stems) for t in tokens(name)}
     # (Capitalised words count too: a sentence may open with its country, "Washington backs ...".)
@@ -299,18 +281,36 @@ def _judge_window(
     by_initials |= {t for name in spoken if country_code(name) in countries for t in tokens(name)}
     by_initials |= {t for name in names if _name_present(name, stems, countries) for t in tokens(name)}
     window_negations = negations_in(window)
-    flip = _flip(negations, stems - NEGATIONS, {n.focus for n in window_negations}, thresholds.min_shared)
+    flip = negation_flip(negations, stems - NEGATIONS, {n.focus for n in window_negations}, thresholds.min_shared)
     if flip:
         hard.append(f"negation flip: the sentence negates {flip.focus!r} ({flip.cue_text!r}), the passage does not")
-    # A word the passage negates in one place and states plainly in another (a list saying "not a
-    # formal ally" and "the lack of a formal commitment") gives a sentence using it plainly support.
-    counts, negated = Counter(window_tokens), Counter(n.focus for n in window_negations)
-    negated_only = [n for n in window_negations if counts[n.focus] <= negated[n.focus]]
-    flip = _flip(negated_only, content, {n.focus for n in negations}, thresholds.min_shared)
+    # A word the passage negates in one place and states plainly in another clause on the same
+    # thing gives a sentence using it plainly support.
+    clauses = plain_clauses(window)
+    negated_only = [n for n in window_negations if not stated_plainly(n, clauses, content, thresholds.min_shared)]
+    flip = negation_flip(negated_only, content, {n.focus for n in negations}, thresholds.min_shared)
     if flip:
         hard.append(f"negation flip: the passage negates {flip.focus!r} ({flip.cue_text!r}), the sentence does not")
-    lexical = sum(t in by_initials or _term_present(t, stems) for t in content) / len(content)
+    # A word the sentence states and the window only ever negates is not there: "Israel is a treaty
+    # ally" does not find "treaty" in "... partnership without a treaty ...".
+    counts, negated = Counter(window_tokens), Counter(n.focus for n in window_negations)
+    said_plainly = {n.focus for n in negations}
+    absent = {w for w in negated if counts[w] <= negated[w] and w not in said_plainly}
+    lexical = sum(t in by_initials or (t in stems and t not in absent) for t in content) / len(content)
     return _Verdict(window, hard, lexical)
+
+
+def _first_consistent(
+    text: str, windows: Sequence[tuple[_Verdict, float | None]], roles: RoleCheck | None, reasons: list[str]
+) -> tuple[_Verdict, float | None] | None:
+    """The first window (best first) whose roles agree with the sentence; the conflicts of the
+    others go into `reasons`. Only the best few are parsed: each parse costs milliseconds."""
+    for verdict, score in windows[:MAX_ROLE_CHECKS]:
+        conflicts = roles.conflicts(text, verdict.window) if roles is not None else []
+        if not conflicts:
+            return verdict, score
+        reasons += [c for c in conflicts if c not in reasons]
+    return None
 
 
 def check_support(
@@ -319,11 +319,13 @@ def check_support(
     *,
     embeddings: Encoder | None = None,
     thresholds: SupportThresholds = DEFAULT,
+    roles: RoleCheck | None = None,
 ) -> Support:
     """Whether `passage` supports `sentence`: some window of the passage (up to
-    `thresholds.window` consecutive sentences) holds its anchors, shows no negation flip, and
-    has enough of it by words or, with a model, by meaning. Reasons come from the window that
-    came closest. See the module docstring for each rule."""
+    `thresholds.window` consecutive sentences) holds its anchors, shows no negation flip, has
+    enough of it by words or, with a model, by meaning, and (with `roles`) does not give its
+    names other roles. Reasons come from the window that came closest. See the module docstring
+    for each rule."""
     text = clean_sentence(sentence)
     content = set(tokens(CONTRACTED_NOT.sub(" not", text))) - NEGATIONS
     if not content:
@@ -335,28 +337,42 @@ def check_support(
         _judge_window(text, content, negations, w, thresholds) for w in passage_windows(passage, thresholds.window)
     ]
     candidates = sorted((v for v in verdicts if not v.hard), key=lambda v: -v.lexical)
-    if candidates and candidates[0].lexical >= thresholds.lexical:
-        return Support(True, [], round(candidates[0].lexical, 4), None)
+    role_reasons: list[str] = []
+    by_words = [(v, None) for v in candidates if v.lexical >= thresholds.lexical]
+    if by_words and (found := _first_consistent(text, by_words, roles, role_reasons)):
+        return Support(True, [], round(found[0].lexical, 4), None)
     semantic = None
     if candidates and embeddings is not None:
         vectors = embeddings.encode([text] + [v.window for v in candidates])
-        scores = vectors[1:] @ vectors[0]
-        semantic = float(np.max(scores))
-        if semantic >= thresholds.semantic:
-            best = candidates[int(np.argmax(scores))]
-            return Support(True, [], round(best.lexical, 4), round(semantic, 4))
-    # Explain with the window that matches the sentence's words best: its failed anchors or flips.
+        scores = [float(x) for x in vectors[1:] @ vectors[0]]
+        semantic = max(scores)
+        by_meaning = sorted(
+            ((v, x) for v, x in zip(candidates, scores, strict=True) if x >= thresholds.semantic), key=lambda p: -p[1]
+        )
+        if by_meaning and (found := _first_consistent(text, by_meaning, roles, role_reasons)):
+            return Support(True, [], round(found[0].lexical, 4), round(float(found[1] or 0.0), 4))
+    if role_reasons:
+        return Support(False, role_reasons, round(candidates[0].lexical, 4), semantic and round(semantic, 4))
+    return _unsupported(verdicts, embeddings is not None, semantic, thresholds)
+
+
+def _unsupported(
+    verdicts: list[_Verdict],
+    has_model: bool,
+    semantic: float | None,
+    thresholds: SupportThresholds,
+) -> Support:
+    """Explained with the window that matches the sentence's words best: its failed anchors or flips."""
     closest = max(verdicts, key=lambda v: (v.lexical, -len(v.hard)))
     reasons = list(closest.hard)
-    if closest.lexical < thresholds.lexical or not candidates:
-        if embeddings is None:
-            shown = "no model given"
-        elif semantic is None:
-            shown = "no window without a missing anchor or a negation flip to compare meaning with"
-        else:
-            shown = f"semantic {semantic:.2f} < {thresholds.semantic}"
-        if closest.lexical < thresholds.lexical:
-            reasons.append(
-                f"too little of it is in the passage: lexical {closest.lexical:.2f} < {thresholds.lexical}, {shown}"
-            )
+    if not has_model:
+        shown = "no model given"
+    elif semantic is None:
+        shown = "no window without a missing anchor or a negation flip to compare meaning with"
+    else:
+        shown = f"semantic {semantic:.2f} < {thresholds.semantic}"
+    if closest.lexical < thresholds.lexical:
+        reasons.append(
+            f"too little of it is in the passage: lexical {closest.lexical:.2f} < {thresholds.lexical}, {shown}"
+        )
     return Support(False, reasons, round(closest.lexical, 4), None if semantic is None else round(semantic, 4))

@@ -30,6 +30,7 @@ from rag.errors import ConfigError, LLMUnavailableError
 from rag.guard import UNSUPPORTED_MARK, GuardedAnswer, Span, guard_answer
 from rag.prompt import ConversationQuestion, SourcesQuestion, answer_prompt, condense_prompt
 from rag.request import AnswerRequest, PreparedQuestion
+from rag.roles import RoleParser
 from rag.settings import Settings
 
 # A rewritten follow-up longer than this many times the question (plus a margin) is a model
@@ -75,6 +76,8 @@ class LLMAnswerer:
         self.chat_model = chat_model
         self.parser = StrOutputParser()
         self.condense: Runnable[ConversationQuestion, str] = condense_prompt() | chat_model | StrOutputParser()
+        # The guard's check of who does what to whom parses with the pipeline the questions use.
+        self.roles = RoleParser(extractive.nlp)
 
     @property
     def embeddings(self) -> MiniLMEmbeddings:
@@ -137,7 +140,9 @@ class LLMAnswerer:
         timings["generate"] = _ms(begin)
 
         begin = time.perf_counter()
-        guarded = guard_answer("".join(pieces), documents, self.snapshot, self.embeddings, self.settings.guard)
+        guarded = guard_answer(
+            "".join(pieces), documents, self.snapshot, self.embeddings, self.settings.guard, roles=self.roles
+        )
         timings["guard"] = _ms(begin)
         answer = self.compose(prepared, standalone, guarded, timings)
         yield answer.model_copy(update={"retrieved": retrieved_chunks(documents)})
