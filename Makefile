@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install ingest run serve chat check test test-llm evals fit bench notebook clean
+.PHONY: install ingest run serve chat check test test-llm evals fit hardening bench notebook clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ $(LLM_VENV)/.installed-stamp:
 
 test-llm: ingest $(LLM_VENV)/.installed-stamp
 	$(BIN)/python -m evals.llm_smoke --server-python $(LLM_VENV)/bin/python
+
+# What is too long for `make test`: the guard against every scripted hostile generation, both policies.
+hardening: install
+	$(BIN)/python -m evals.adversarial
 
 bench: ingest
 	$(BIN)/python -m evals.bench_api
