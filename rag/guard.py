@@ -5,6 +5,11 @@ A sentence its own citation supports keeps it; one without a citation, or with a
 does not support it, gets the best-supporting retrieved passage if one passes the test; the rest
 are dropped (or, with QA_GUARD=flag, kept and marked). Each surviving citation is re-pointed at
 the best sentence window inside the cited chunk, so quotes stay exact spans.
+
+The llm mode passes a role check (rag.roles.RoleParser), so support also needs the cited window
+to agree on who does what to whom. A source sentence that ingest found addressed to an assistant
+(rag.language.addresses_assistant) is left out of what a chunk can support, and out of the
+windows quoted.
 """
 
 from __future__ import annotations
