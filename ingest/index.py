@@ -4,10 +4,14 @@ A source is swapped in crash-safely: its new chunk and sentence rows go in besid
 (row ids carry the content hash), then its source row switches readers over in one write, and only
 then do the old rows go. An ingest killed at any moment leaves either the old version or an
 unfinished one that nobody reads; `sweep_orphans` removes the latter on the next run.
+
+A rebuild (asked for, or forced by another embedder or chunker) never empties the index readers
+use: it fills a new generation beside it and `publish` switches readers over in one write.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from rag.errors import ConfigError, IndexNotReadyError
-from rag.store import KINDS, IndexVersions, SourceRecord, StoreCollections, StoredChunk, StoredSentence
+from rag.store import KINDS, IndexVersions, Publication, SourceRecord, StoreCollections, StoredChunk, StoredSentence
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -28,11 +32,16 @@ class IndexWriter(StoreCollections):
     def __init__(self, client: ClientAPI, prefix: str) -> None:
         super().__init__(client, prefix)
         self.versions: IndexVersions | None = None  # set by open_for_writing
+        self.replacing: Publication | None = None  # while a rebuild is written beside the published index
 
     def open_for_writing(self, versions: IndexVersions, rebuild: bool) -> str | None:
         """Create or open the collections. Returns why a rebuild happened, or None.
-        A store built by another embedder or chunker is rebuilt, never mixed."""
+        A store built by another embedder or chunker is rebuilt, never mixed. A rebuild is
+        written as a new generation beside the published one, which readers keep using until
+        `publish`; an ingest killed before then leaves them the old index whole."""
         reason = None
+        publication = self.published()
+        self.generation = publication.generation
         existing = self.existing_versions()
         if rebuild and existing:
             reason = "--rebuild was asked for"
@@ -41,11 +50,16 @@ class IndexWriter(StoreCollections):
                 f"the index was built with {_describe(existing)}, this run uses {_describe(versions.as_metadata())}"
             )
         if reason:
-            # Sources first: without their rows, any chunk left by a crash here is unread.
+            self.replacing = publication
+            self.generation = f"g{publication.serial + 1}"
+            # What a rebuild killed before publishing left under this name (nobody reads it).
             for kind in ("sources", "sentences", "chunks"):
                 self.delete_collection(self.name(kind))
-        elif existing and versions.dimension is None and existing.get("dimension") is not None:
-            versions = replace(versions, dimension=int(existing["dimension"]))
+        else:
+            # What a rebuild killed before publishing left, and generations older than the previous.
+            self.drop_generations(keep={publication.generation, publication.previous})
+            if existing and versions.dimension is None and existing.get("dimension") is not None:
+                versions = replace(versions, dimension=int(existing["dimension"]))
         self.versions = versions
         for kind in KINDS:
             self._collections[kind] = self.client.get_or_create_collection(
@@ -55,6 +69,28 @@ class IndexWriter(StoreCollections):
                 embedding_function=None,
             )
         return reason
+
+    def publish(self) -> None:
+        """Switch readers to a rebuilt generation with one write to the pointer, then drop every
+        generation but it and the one before (a server started on that one keeps answering until
+        it reopens the index). Nothing to do after an incremental ingest."""
+        if self.replacing is None:
+            return
+        old = self.replacing
+        pointer = self.client.get_or_create_collection(self.pointer_name, embedding_function=None)
+        pointer.modify(metadata={"generation": self.generation, "previous": old.generation, "serial": old.serial + 1})
+        self.drop_generations(keep={self.generation, old.generation})
+        self.replacing = None
+
+    def drop_generations(self, keep: set[str]) -> None:
+        """Delete the collections of this prefix's generations not in `keep`."""
+        kinds = "|".join(KINDS)
+        pattern = re.compile(rf"^{re.escape(self.prefix)}(?:\.(g\d+))?_({kinds})$")
+        for collection in self.client.list_collections():
+            name = collection if isinstance(collection, str) else collection.name
+            found = pattern.match(name)
+            if found and (found.group(1) or "") not in keep:
+                self.delete_collection(name)
 
     def _stamp_dimension(self, dimension: int) -> None:
         """Record the vectors' dimension before the first vectors are written (an index is

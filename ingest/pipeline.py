@@ -345,6 +345,7 @@ def ingest_paths(
         if bar is not None:
             bar.close()
         run.finish(targets)
+        writer.publish()  # a rebuild goes live here, whole, in one write
     run.summary.seconds = time.perf_counter() - started
     return run.summary
 

@@ -18,6 +18,7 @@ from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict, Field
 
 from rag.embeddings import MiniLMEmbeddings
+from rag.errors import IndexNotReadyError
 from rag.lexical import content_terms
 from rag.request import check_filters
 from rag.snapshot import IndexSnapshot
@@ -86,14 +87,25 @@ class HybridRetriever(BaseRetriever):
         mixed = vector + self.context_weight * self.embeddings.embed_query_vector(self.context)
         return [mixed / (np.linalg.norm(mixed) or 1.0), vector]
 
+    def dense_search(self, vector: np.ndarray, k: int, filters: dict[str, Any]) -> list[Document]:
+        """Chroma's nearest chunks. The collection can be gone: a second `qa ingest --rebuild`
+        since this process opened the index drops the generation it reads (ingest/index.py)."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            return self.vectorstore.similarity_search_by_vector(vector.tolist(), k=k, filter=chroma_where(filters))
+        except NotFoundError:
+            raise IndexNotReadyError(
+                "the index this process opened has been replaced by two rebuilds since; restart it to serve "
+                "the current one"
+            ) from None
+
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         candidates = max(self.k * 4, 20)
         filters = check_filters(self.filters)
         rankings = []
         for vector in self.query_vectors(query):
-            dense = self.vectorstore.similarity_search_by_vector(
-                vector.tolist(), k=candidates, filter=chroma_where(filters)
-            )
+            dense = self.dense_search(vector, candidates, filters)
             ids = [doc.metadata.get("chunk_id") for doc in dense]
             rankings.append([chunk_id for chunk_id in ids if chunk_id in self.snapshot.chunk_position])
         dense_ids = rankings[0]

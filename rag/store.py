@@ -254,18 +254,51 @@ class SourceRecord:
 
 # ---- the collections ---------------------------------------------------------------------------
 
+POINTER = "current"  # P_current: a collection with no rows, whose metadata names the published generation
+
+
+@dataclass(frozen=True)
+class Publication:
+    generation: str = ""
+    previous: str = ""
+    serial: int = 0
+
 
 class StoreCollections:
-    """The three collections of one prefix, as the reader and the writer both see them."""
+    """The three collections of one prefix and generation, as the reader and the writer both see
+    them. A rebuild writes a new generation beside the published one and then publishes it with one
+    write to the pointer collection P_current (see `published`); the first generation, from before
+    any rebuild, is "" and has the plain names P_chunks, P_sentences, P_sources; generation gN has
+    P.gN_chunks and so on."""
 
-    def __init__(self, client: ClientAPI, prefix: str) -> None:
+    def __init__(self, client: ClientAPI, prefix: str, generation: str = "") -> None:
         self.client = client
         self.prefix = prefix
+        self.generation = generation
         self._collections: dict[str, Collection] = {}
         self.batch_size = max(1, min(int(client.get_max_batch_size()), 2000))
 
-    def name(self, kind: str) -> str:
-        return f"{self.prefix}_{kind}"
+    def name(self, kind: str, generation: str | None = None) -> str:
+        generation = self.generation if generation is None else generation
+        # "." cannot occur in a prefix (Settings.collection), so no prefix's names meet another's.
+        return f"{self.prefix}.{generation}_{kind}" if generation else f"{self.prefix}_{kind}"
+
+    @property
+    def pointer_name(self) -> str:
+        return f"{self.prefix}_{POINTER}"
+
+    def published(self) -> Publication:
+        """Which generation readers open, the one before it (kept for readers still on it), and
+        the serial number of the last one made."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            metadata = self.client.get_collection(self.pointer_name, embedding_function=None).metadata or {}
+        except NotFoundError:
+            return Publication()
+        return Publication(
+            str(metadata.get("generation", "")), str(metadata.get("previous", "")), int(metadata.get("serial", 0))
+        )
 
     def collection(self, kind: str) -> Collection:
         if kind not in self._collections:
@@ -320,7 +353,8 @@ class IndexReader(StoreCollections):
     """Opens an existing index and reads it as typed rows."""
 
     def open(self, embedder_version: str | None = None) -> IndexVersions:
-        """Open existing collections; a missing or foreign index is a clear error."""
+        """Open the published generation's collections; a missing or foreign index is a clear error."""
+        self.generation = self.published().generation
         existing = self.existing_versions()
         if not existing:
             raise IndexNotReadyError(f"no index named {self.prefix!r} yet: run `qa ingest` first")
