@@ -61,9 +61,11 @@ $(LLM_VENV)/.installed-stamp:
 test-llm: ingest $(LLM_VENV)/.installed-stamp
 	$(BIN)/python -m evals.llm_smoke --server-python $(LLM_VENV)/bin/python
 
-# What is too long for `make test`: the guard against every scripted hostile generation, both policies.
+# What is too long or too privileged for `make test`: the guard against every scripted hostile
+# generation (both policies), then a full disk and read-only storage for real (needs root: mount).
 hardening: install
 	$(BIN)/python -m evals.adversarial
+	$(BIN)/python -m pytest -o addopts="-ra --strict-markers" tests/hardening
 
 bench: ingest
 	$(BIN)/python -m evals.bench_api

@@ -72,7 +72,8 @@ def _baseline(settings: Settings) -> Callable[[str], None]:
     from langchain_chroma import Chroma
 
     from rag.embeddings import MiniLMEmbeddings
-    from rag.store import IndexReader, open_client
+    from rag.storage import open_client
+    from rag.store import IndexReader
 
     embeddings = MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
     reader = IndexReader(open_client(settings), settings.collection)

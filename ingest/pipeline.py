@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from chromadb.errors import ChromaError
 from filelock import FileLock
 
 from ingest.chunk import Chunk, ChunkedDocument, chunk_document, chunker_version
@@ -29,7 +30,8 @@ from rag.embeddings import MiniLMEmbeddings, model_fingerprint, packaged_model_p
 from rag.errors import LoadError
 from rag.language import SentenceFacts, annotate_sentences, load_language
 from rag.settings import Settings
-from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence, open_client
+from rag.storage import open_client, storage_error
+from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence
 
 # Bump when cleaning or structure rules change, so old chunks are rebuilt rather than mixed.
 PIPELINE_VERSION = "clean3"
@@ -323,7 +325,23 @@ def ingest_paths(
     progress: bool = True,
     on_failure: Callable[[str, str], None] | None = None,
 ) -> IngestSummary:
-    """Bring the index in line with the files under `paths` (default: the corpus directory)."""
+    """Bring the index in line with the files under `paths` (default: the corpus directory). A
+    full or read-only disk ends it with a StorageError that says so; what was published before
+    stays whole (each source is swapped in by one write, a rebuild is published at the end)."""
+    try:
+        return _ingest_paths(paths, settings, rebuild, embedder_factory, progress, on_failure)
+    except (OSError, ChromaError) as error:
+        raise storage_error(error, settings.data_dir) or error from None
+
+
+def _ingest_paths(
+    paths: Sequence[Path] | None,
+    settings: Settings,
+    rebuild: bool,
+    embedder_factory: Callable[[], MiniLMEmbeddings] | None,
+    progress: bool,
+    on_failure: Callable[[str, str], None] | None,
+) -> IngestSummary:
     started = time.perf_counter()
     targets = [Path(p).resolve() for p in (paths or [settings.corpus_dir])]
     embedder = LazyEmbedder(settings, embedder_factory)

@@ -5,6 +5,7 @@ QAError
 ├── InputError           a bad question or request
 ├── LoadError            a corpus file that cannot be read (reported, skipped)
 ├── IndexNotReadyError   no index, or one built by another embedder/chunker
+├── StorageError         the data directory cannot be written: full, or read-only
 ├── LLMUnavailableError  the generative mode's LLM server is missing or does not answer
 └── CitationError        a quote that is not the exact span it claims
 """
@@ -28,6 +29,10 @@ class LoadError(QAError):
 
 class IndexNotReadyError(QAError):
     """The index is missing, empty, or was built by a different embedder or chunker."""
+
+
+class StorageError(QAError):
+    """Writing the index failed for want of space or of write access; what was there before stays."""
 
 
 class LLMUnavailableError(QAError):

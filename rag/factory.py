@@ -16,7 +16,8 @@ from rag.language import load_language
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
 from rag.snapshot import load_snapshot
-from rag.store import IndexReader, open_client
+from rag.storage import open_client
+from rag.store import IndexReader
 
 MODES = ("extractive", "llm")
 
@@ -39,7 +40,7 @@ def load_extractive(settings: Settings, embeddings: MiniLMEmbeddings | None = No
     from langchain_chroma import Chroma
 
     embeddings = embeddings or MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
-    client = open_client(settings)
+    client = open_client(settings, for_reading=True)
     reader = IndexReader(client, settings.collection)
     snapshot = load_snapshot(reader, embedder_version=embeddings.version)
     snapshot.embed_headings(embeddings.encode)

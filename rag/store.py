@@ -21,12 +21,10 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import numpy as np
 
-from rag.errors import ConfigError, IndexNotReadyError
-from rag.settings import Settings
+from rag.errors import IndexNotReadyError
 
 if TYPE_CHECKING:  # chromadb is imported where a client is made, not when this module is
     from chromadb.api import ClientAPI
@@ -56,26 +54,6 @@ class IndexVersions:
         if any(stamp.get(key) != mine.get(key) for key in ("schema", "embedder", "chunker")):
             return False
         return stamp.get("dimension") is None or self.dimension is None or stamp["dimension"] == self.dimension
-
-
-def open_client(settings: Settings) -> ClientAPI:
-    """A Chroma client: on disk under QA_DATA_DIR, or a server at QA_CHROMA_URL."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        if not url.hostname:
-            raise ConfigError(f"QA_CHROMA_URL has no host: {settings.chroma_url!r}")
-        return chromadb.HttpClient(
-            host=url.hostname,
-            port=url.port or (443 if url.scheme == "https" else 80),
-            ssl=url.scheme == "https",
-            settings=chroma_settings,
-        )
-    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
 def clean_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from collections import Counter
 
 
 def open_store(settings):
-    from rag.store import IndexReader, open_client
+    from rag.storage import open_client
+    from rag.store import IndexReader
 
     store = IndexReader(open_client(settings), settings.collection)
     store.open()

@@ -184,7 +184,8 @@ def visible_state(data_dir: Path, corpus_dir: Path, scratch: Path) -> dict[str, 
         return None
     shutil.copytree(data_dir, scratch)
     settings = make_settings(scratch, corpus_dir)
-    from rag.store import IndexReader, open_client
+    from rag.storage import open_client
+    from rag.store import IndexReader
 
     try:
         snapshot = load_snapshot(IndexReader(open_client(settings), settings.collection))
@@ -310,7 +311,8 @@ def test_kill_while_creating_the_collections_then_repair(tmp_path, embeddings) -
     """Killed between creating the first and the second collection of a brand-new store."""
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
-    from rag.store import IndexReader, open_client
+    from rag.storage import open_client
+    from rag.store import IndexReader
 
     settings = make_settings(tmp_path / "data", make_crash_corpus(tmp_path / "corpus", seed=False, n=2))
     run_ingest_killed_at(settings, tmp_path, "get_or_create_collection", CHROMA_CLIENT_PY, nth=2)
@@ -333,7 +335,8 @@ def test_kill_while_creating_the_collections_then_repair(tmp_path, embeddings) -
 def test_half_created_store_is_not_ready_for_a_plain_reader(tmp_path) -> None:
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
-    from rag.store import IndexReader, open_client
+    from rag.storage import open_client
+    from rag.store import IndexReader
 
     settings = make_settings(tmp_path / "data", make_crash_corpus(tmp_path / "corpus", seed=False, n=1))
     run_ingest_killed_at(settings, tmp_path, "get_or_create_collection", CHROMA_CLIENT_PY, nth=2)

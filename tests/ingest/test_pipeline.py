@@ -469,7 +469,8 @@ def test_changed_chunker_setting_rebuilds_and_reembeds_everything(tmp_path, embe
 def test_snapshot_refuses_an_index_of_another_embedder(workspace, embeddings) -> None:
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
-    from rag.store import IndexReader, open_client
+    from rag.storage import open_client
+    from rag.store import IndexReader
 
     with pytest.raises(IndexNotReadyError) as error:
         load_snapshot(IndexReader(open_client(workspace), workspace.collection), embedder_version="other")
@@ -485,7 +486,8 @@ def test_snapshot_refuses_an_index_of_another_embedder(workspace, embeddings) ->
 def test_snapshot_of_a_store_never_built_is_not_ready(tmp_path) -> None:
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
-    from rag.store import IndexReader, open_client
+    from rag.storage import open_client
+    from rag.store import IndexReader
 
     settings = make_settings(tmp_path / "data", tmp_path)
     with pytest.raises(IndexNotReadyError, match="run `qa ingest`"):
@@ -495,7 +497,8 @@ def test_snapshot_of_a_store_never_built_is_not_ready(tmp_path) -> None:
 def test_snapshot_of_an_empty_corpus_is_not_ready(tmp_path, embeddings) -> None:
     from rag.errors import IndexNotReadyError
     from rag.snapshot import load_snapshot
-    from rag.store import IndexReader, open_client
+    from rag.storage import open_client
+    from rag.store import IndexReader
 
     corpus = make_corpus(tmp_path / "corpus", seed=False, files={})
     settings = make_settings(tmp_path / "data", corpus)

@@ -38,7 +38,7 @@ def small_index(tmp_path, embeddings):
 
 
 def collection_names(settings) -> set[str]:
-    from rag.store import open_client
+    from rag.storage import open_client
 
     return {c if isinstance(c, str) else c.name for c in open_client(settings).list_collections()}
 
