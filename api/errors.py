@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.errors import IndexNotReadyError, InputError, LLMUnavailableError, QAError
+from rag.errors import IndexNotReadyError, InputError, LLMUnavailableError, QAError, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
         return error_response(400, str(exc))
     if isinstance(exc, IndexNotReadyError):
         return error_response(503, f"the index is not ready: {exc}")
-    if isinstance(exc, LLMUnavailableError):
+    if isinstance(exc, (LLMUnavailableError, StorageError)):
         return error_response(503, str(exc))
     # ConfigError, CitationError, ...: the server's fault, not the client's; details go to the log.
     logger.error("request failed: %s: %s", type(exc).__name__, exc)
