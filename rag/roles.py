@@ -21,8 +21,8 @@ Three conflicts fail support:
   the U.S.").
 - A number taken from another event. Every source clause holding the answer's number has a
   name or number the answer's clause lacks, of the same sort (spaCy's entity label: place,
-  organisation, person, date, sum ...) and in the same role (subject, object, "by" ...) as one
-  the answer's clause has and the window has elsewhere: "Finland joined NATO in 1995" against
+  organisation, person, date, sum ...) and, for a name, in the same role (subject, object, "by"
+  ...) as one the answer's clause has and the window has elsewhere: "Finland joined NATO in 1995" against
   "... it joined the European Union on 1 January 1995 ... In 2023, the country joined NATO.";
   "The 2007 memorandum provided $38 billion" against "The 2007 memorandum ... provided $30
   billion ... It ... is worth $38 billion."
@@ -251,8 +251,12 @@ def _about_other(
 
 
 def _role(mention: Mention) -> str:
-    """The mention's relation to its verb: the last step of its slot ("dobj" for "invasion of
-    Ukraine" as the object), so that a thing stands in for another only in the same role."""
+    """A name's relation to its verb: the last step of its slot ("dobj" for "invasion of Ukraine"
+    as the object), so that a name stands in for another only in the same role. Numbers have
+    none: a date or a sum is an adjunct that the parser hangs on whatever is near ("the 2007
+    memorandum", "over fiscal years 2009 to 2018"), so its sort alone is compared."""
+    if mention.number:
+        return ""
     role = mention.slot.rsplit("/", 1)[-1]
     return OBJECT_ROLE if role in OBJECT_DEPS else role
 
