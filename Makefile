@@ -62,10 +62,12 @@ test-llm: ingest $(LLM_VENV)/.installed-stamp
 	$(BIN)/python -m evals.llm_smoke --server-python $(LLM_VENV)/bin/python
 
 # What is too long or too privileged for `make test`: the guard against every scripted hostile
-# generation (both policies), then a full disk and read-only storage for real (needs root: mount).
+# generation (both policies); a full disk and read-only storage for real (needs root: mount); 20
+# kills of the CLI ingest in a row; schemathesis with 200 cases per operation.
 hardening: install
 	$(BIN)/python -m evals.adversarial
 	$(BIN)/python -m pytest -o addopts="-ra --strict-markers" tests/hardening
+	QA_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -s tests/api/test_schemathesis.py
 
 bench: ingest
 	$(BIN)/python -m evals.bench_api

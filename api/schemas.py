@@ -28,15 +28,17 @@ def _encodable(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_encodable)]
+# What makes a question not empty: one character that is neither whitespace (as Python's
+# str.split() sees it, which the answerer uses) nor NUL. The schema states it so that schema-driven
+# clients and fuzzers do not send "" or "  " expecting success; the answerer checks it and says
+# "question is empty" (400), so it is not made a pydantic pattern with a message nobody can read.
+NOT_BLANK = "[^" + "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "\x00]"
 
 
 def _whole_number(value: Any) -> Any:
     # JSON Schema's "integer" admits 5.0 (a number with no fraction), and schema-driven clients
     # send it; a float with a fraction, a string or a bool is still refused by the strict model.
     return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class Strict(BaseModel):
@@ -57,9 +59,13 @@ class Filters(Strict):
 
 
 class AskRequest(Strict):
-    question: Text = Field(description="the question; its length limit is QA_MAX_QUESTION_CHARS")
+    question: Text = Field(
+        description="the question; its length limit is QA_MAX_QUESTION_CHARS", json_schema_extra={"pattern": NOT_BLANK}
+    )
     history: list[Turn] | None = Field(default=None, description="earlier turns, oldest first")
-    top_k: WholeNumber | None = Field(default=None, ge=1, le=50, description="chunks to retrieve")
+    top_k: Annotated[int, Field(ge=1, le=50), BeforeValidator(_whole_number)] | None = Field(
+        default=None, description="chunks to retrieve"
+    )
     filters: Filters | None = None
 
     def answerer_args(self) -> dict[str, Any]:
