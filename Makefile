@@ -63,11 +63,14 @@ test-llm: ingest $(LLM_VENV)/.installed-stamp
 
 # What is too long or too privileged for `make test`: the guard against every scripted hostile
 # generation (both policies); a full disk and read-only storage for real (needs root: mount); 20
-# kills of the CLI ingest in a row; schemathesis with 200 cases per operation.
+# kills of the CLI ingest in a row; schemathesis with 200 cases per operation; a 3-minute soak of
+# `qa serve` by 16 clients.
 hardening: install
 	$(BIN)/python -m evals.adversarial
 	$(BIN)/python -m pytest -o addopts="-ra --strict-markers" tests/hardening
 	QA_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest -s tests/api/test_schemathesis.py
+	$(BIN)/qa ingest --quiet
+	$(BIN)/python -m evals.soak --clients 16 --seconds 180
 
 bench: ingest
 	$(BIN)/python -m evals.bench_api

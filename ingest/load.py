@@ -286,11 +286,23 @@ def _plain(value: Any) -> Any:
 # ---------------------------------------------------------------- formats
 
 
+# Byte order marks of the Unicode encodings other than UTF-8 (the Unicode Standard, section 23.8):
+# a text that starts with one says how it is encoded, and its NUL bytes are part of the characters.
+# UTF-32's come first: the little-endian one begins with UTF-16's.
+UNICODE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
 def _read_text(path: Path, raw: bytes) -> tuple[dict[str, Any], str]:
-    """Strict UTF-8 text; a leading YAML front matter block becomes metadata."""
-    if b"\x00" in raw:
+    """UTF-8 text (or UTF-16/32 with a byte order mark); a leading YAML front matter block becomes
+    metadata."""
+    text = _decode_text(path, raw)
+    if "\x00" in text:
         raise LoadError(f"{path}: contains NUL bytes, looks binary")
-    text = _decode_utf8(path, raw)
     front: dict[str, Any] = {}
     match = _FRONT_MATTER.match(text)
     if match:
@@ -299,6 +311,18 @@ def _read_text(path: Path, raw: bytes) -> tuple[dict[str, Any], str]:
     if not text.strip():
         raise LoadError(f"{path}: is empty")
     return front, text
+
+
+def _decode_text(path: Path, raw: bytes) -> str:
+    for bom, encoding in UNICODE_BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise LoadError(f"{path}: not valid {encoding.upper()} text (at byte {exc.start})") from exc
+    if b"\x00" in raw:
+        raise LoadError(f"{path}: contains NUL bytes, looks binary")
+    return _decode_utf8(path, raw)
 
 
 def _decode_utf8(path: Path, raw: bytes) -> str:

@@ -288,7 +288,9 @@ class IngestRun:
             # The tokenizer comes with the model: it is loaded only once a file has been read.
             document = prepare_document(planned.path, self.root, self.settings, self.embedder.count_tokens)
         except LoadError as error:
-            self.fail(planned.path, str(error))
+            self.fail(
+                planned.path, str(error).removeprefix(f"{planned.path}: ").removeprefix(f"{shown(planned.path)}: ")
+            )
             return
         facts = self.embedder.annotate([r.sentence.text for r in document.chunked.sentences])
         chunks, sentences = stored_rows(planned.source_id, planned.sha, document, facts)
