@@ -47,6 +47,7 @@ class Answerer(Protocol):
 
     mode: str
     snapshot: IndexSnapshot  # the index answers are drawn from: sources, chunks, sentences
+    retriever: HybridRetriever  # its store_problem() tells /healthz whether the store answers
 
     @property
     def embeddings(self) -> MiniLMEmbeddings: ...

@@ -55,7 +55,12 @@ def load_extractive(settings: Settings, embeddings: MiniLMEmbeddings | None = No
         create_collection_if_not_exists=False,
     )
     retriever = HybridRetriever(
-        snapshot=snapshot, vectorstore=vectorstore, embeddings=embeddings, k=settings.top_k, rrf_k=settings.rrf_k
+        snapshot=snapshot,
+        vectorstore=vectorstore,
+        embeddings=embeddings,
+        k=settings.top_k,
+        rrf_k=settings.rrf_k,
+        heartbeat=client.heartbeat,
     )
     answerer = ExtractiveAnswerer(settings, snapshot, retriever, load_language(), default_model())
     answerer.answer("warm-up")  # the first call pays one-off costs (tokenizer, Chroma query path)

@@ -7,7 +7,7 @@ and fused rank; the evidence stage reads sentences inside those spans.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,8 @@ class HybridRetriever(BaseRetriever):
     # The question's terms as the answerer understood them (lemmas, country and acronym terms);
     # None: the query's own words.
     terms: dict[str, float] | None = None
+    # The store's heartbeat (chromadb's ClientAPI.heartbeat), for /healthz; None: not checked.
+    heartbeat: Callable[[], object] | None = None
 
     def for_request(
         self,
@@ -87,13 +89,28 @@ class HybridRetriever(BaseRetriever):
         mixed = vector + self.context_weight * self.embeddings.embed_query_vector(self.context)
         return [mixed / (np.linalg.norm(mixed) or 1.0), vector]
 
+    def store_problem(self) -> str | None:
+        """Why the store cannot be searched now (a Chroma server down or hung), or None."""
+        if self.heartbeat is None:
+            return None
+        import httpx
+
+        try:
+            self.heartbeat()
+        except httpx.TransportError as error:
+            return f"the Chroma server does not answer ({type(error).__name__})"
+        return None
+
     def dense_search(self, vector: np.ndarray, k: int, filters: dict[str, Any]) -> list[Document]:
         """Chroma's nearest chunks. The collection can be gone: a second `qa ingest --rebuild`
         since this process opened the index drops the generation it reads (ingest/index.py)."""
+        import httpx
         from chromadb.errors import NotFoundError
 
         try:
             return self.vectorstore.similarity_search_by_vector(vector.tolist(), k=k, filter=chroma_where(filters))
+        except httpx.TransportError as error:  # a Chroma server that is down, or does not answer in time
+            raise IndexNotReadyError(f"the Chroma server does not answer ({type(error).__name__})") from None
         except NotFoundError:
             raise IndexNotReadyError(
                 "the index this process opened has been replaced by two rebuilds since; restart it to serve "

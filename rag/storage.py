@@ -99,12 +99,14 @@ def open_client(settings: Settings, *, for_reading: bool = False) -> ClientAPI:
         url = urlparse(settings.chroma_url)
         if not url.hostname:
             raise ConfigError(f"QA_CHROMA_URL has no host: {settings.chroma_url!r}")
-        return chromadb.HttpClient(
+        client = chromadb.HttpClient(
             host=url.hostname,
             port=url.port or (443 if url.scheme == "https" else 80),
             ssl=url.scheme == "https",
             settings=chroma_settings,
         )
+        bound_server_calls(client, settings.chroma_timeout_s)
+        return client
     folder = settings.chroma_dir
     if for_reading and folder.is_dir() and not writable(folder):
         folder = private_copy(folder)
@@ -116,3 +118,14 @@ def open_client(settings: Settings, *, for_reading: bool = False) -> ClientAPI:
             # A full disk refuses even the writes Chroma makes when it opens: read from a copy.
             return chromadb.PersistentClient(path=str(private_copy(folder)), settings=chroma_settings)
         raise storage_error(error, settings.data_dir) or error from None
+
+
+def bound_server_calls(client: ClientAPI, seconds: float) -> None:
+    """chromadb's HTTP client makes its httpx session with no timeout, so a server that stops
+    answering (stopped, not gone) would hold every request forever. Its session is not public;
+    when it is where chromadb 1.x keeps it, it gets QA_CHROMA_TIMEOUT_S."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(seconds)
