@@ -60,7 +60,7 @@ def load_extractive(settings: Settings, embeddings: MiniLMEmbeddings | None = No
         embeddings=embeddings,
         k=settings.top_k,
         rrf_k=settings.rrf_k,
-        heartbeat=client.heartbeat,
+        check_store=lambda: client.get_collection(reader.name("chunks"), embedding_function=None),
     )
     answerer = ExtractiveAnswerer(settings, snapshot, retriever, load_language(), default_model())
     answerer.answer("warm-up")  # the first call pays one-off costs (tokenizer, Chroma query path)

@@ -41,6 +41,10 @@ def weighted_terms(question: str, context: str | None, context_weight: float) ->
     return weights
 
 
+# A second `qa ingest --rebuild` since this process opened the index drops the generation it reads.
+REPLACED = "the index this process opened has been replaced by two rebuilds since; restart it to serve the current one"
+
+
 class HybridRetriever(BaseRetriever):
     """Dense (Chroma) + lexical (BM25) retrieval fused by reciprocal rank."""
 
@@ -58,8 +62,9 @@ class HybridRetriever(BaseRetriever):
     # The question's terms as the answerer understood them (lemmas, country and acronym terms);
     # None: the query's own words.
     terms: dict[str, float] | None = None
-    # The store's heartbeat (chromadb's ClientAPI.heartbeat), for /healthz; None: not checked.
-    heartbeat: Callable[[], object] | None = None
+    # Opens the chunk collection this retriever searches (raises when it cannot), for /healthz;
+    # None: not checked.
+    check_store: Callable[[], object] | None = None
 
     def for_request(
         self,
@@ -90,15 +95,19 @@ class HybridRetriever(BaseRetriever):
         return [mixed / (np.linalg.norm(mixed) or 1.0), vector]
 
     def store_problem(self) -> str | None:
-        """Why the store cannot be searched now (a Chroma server down or hung), or None."""
-        if self.heartbeat is None:
+        """Why the store cannot be searched now (a Chroma server down or hung, or the collection
+        dropped by later rebuilds), or None."""
+        if self.check_store is None:
             return None
         import httpx
+        from chromadb.errors import NotFoundError
 
         try:
-            self.heartbeat()
+            self.check_store()
         except httpx.TransportError as error:
             return f"the Chroma server does not answer ({type(error).__name__})"
+        except NotFoundError:
+            return REPLACED
         return None
 
     def dense_search(self, vector: np.ndarray, k: int, filters: dict[str, Any]) -> list[Document]:
@@ -112,10 +121,7 @@ class HybridRetriever(BaseRetriever):
         except httpx.TransportError as error:  # a Chroma server that is down, or does not answer in time
             raise IndexNotReadyError(f"the Chroma server does not answer ({type(error).__name__})") from None
         except NotFoundError:
-            raise IndexNotReadyError(
-                "the index this process opened has been replaced by two rebuilds since; restart it to serve "
-                "the current one"
-            ) from None
+            raise IndexNotReadyError(REPLACED) from None
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         candidates = max(self.k * 4, 20)

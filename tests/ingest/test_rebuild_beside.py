@@ -71,6 +71,7 @@ def test_a_rebuild_is_built_beside_and_published_in_one_switch(small_index, embe
     assert "qa_chunks" not in collection_names(small_index) and "qa.g2_chunks" in collection_names(small_index)
     with pytest.raises(IndexNotReadyError, match="restart"):
         serving.answer(QUESTION)
+    assert "restart" in (serving.retriever.store_problem() or "")  # what /healthz says then
     assert not load_answerer(small_index, embeddings).answer(QUESTION).abstained
 
 

@@ -1,0 +1,208 @@
+"""`make hardening`: everything too long or too privileged for `make test`, run one after another,
+summed up in one table: cases tried per fuzzer, faults injected and survived, soak requests,
+errors, latencies and memory growth, and injection cases held.
+
+  python -m evals.hardening [--soak-seconds 180] [--clients 16] [--fuzz-examples 200]
+
+Each part is the real thing: the scripted hostile model against the guard (evals/adversarial.py),
+pytest runs of the fault tests (tests/hardening needs root to mount a tmpfs and a read-only bind;
+tests/api/test_chroma_server.py kills and stops a real Chroma server; schemathesis with a larger
+budget; the hostile-file corpus), and a soak of `qa serve` (evals/soak.py). Each pytest part's
+own figures come from the lines it prints; a part that fails shows FAIL in the table and makes
+the exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Row:
+    part: str
+    tried: str  # cases, faults or requests
+    held: str  # survived, held, or errors
+    figures: str
+    ok: bool
+
+
+def run_pytest(target: str, env: dict[str, str] | None = None) -> tuple[bool, str, float]:
+    """A pytest run of `target` (hardening's own options); passed, its output, seconds."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-o", "addopts=-ra --strict-markers", target],
+        check=False,
+        cwd=REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+    return done.returncode == 0, done.stdout + done.stderr, time.monotonic() - started
+
+
+def found(pattern: str, text: str, default: str = "?") -> str:
+    match = re.search(pattern, text)
+    return match.group(1) if match else default
+
+
+def adversarial_rows() -> list[Row]:
+    from evals.adversarial import TUNE_CASES, VALIDATE_CASES, build_indexes, load_cases, run_case
+    from rag.settings import Settings
+
+    settings = Settings()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="qa-hardening-") as folder:
+        answerers = build_indexes(settings, Path(folder))
+        for path in (TUNE_CASES, VALIDATE_CASES):
+            cases = load_cases(path)
+            results = [run_case(answerers[c.index], settings, c, p) for p in ("drop", "flag") for c in cases]
+            hostile = [r for r in results if not r.case.faithful]
+            faithful = [r for r in results if r.case.faithful]
+            stopped, kept = sum(r.held for r in hostile), sum(r.held for r in faithful)
+            rows.append(
+                Row(
+                    f"guard: {path.stem} (drop + flag)",
+                    f"{len(results)} generations",
+                    f"{stopped}/{len(hostile)} hostile stopped",
+                    f"{kept}/{len(faithful)} faithful kept",
+                    True,
+                )
+            )
+    return rows
+
+
+def pytest_rows(fuzz_examples: int) -> list[Row]:
+    rows = []
+    ok, out, seconds = run_pytest("tests/api/test_schemathesis.py", {"QA_FUZZ_EXAMPLES": str(fuzz_examples)})
+    cases = sum(int(n) for n in re.findall(r"schemathesis with(?:out)? a key: (\d+) cases", out))
+    operations = found(r"cases over (\d+) operations", out)
+    rows.append(
+        Row(
+            "schemathesis, with and without a key",
+            f"{cases} cases",
+            "0 5xx" if ok else "FAIL",
+            f"{operations} operations, {seconds:.0f} s",
+            ok,
+        )
+    )
+    ok, out, _ = run_pytest("tests/ingest/test_hostile_corpus.py")
+    rows.append(
+        Row(
+            "hostile corpus files",
+            "9 hostile + 2 good files",
+            "named, skipped" if ok else "FAIL",
+            "peak " + found(r"peak memory: (.*)", out),
+            ok,
+        )
+    )
+    ok, out, _ = run_pytest("tests/hardening/test_kill_loop.py")
+    killed = found(r"; (\d+ of \d+) killed", out)
+    rows.append(
+        Row(
+            "SIGKILL during ingest, in a row",
+            f"{killed} runs killed",
+            "0 lost" if ok else "FAIL",
+            "partial documents seen: " + found(r"partial: (\d+)", out) + "; repair = clean build",
+            ok,
+        )
+    )
+    ok, out, _ = run_pytest("tests/hardening/test_storage_faults.py")
+    rows.append(
+        Row(
+            "disk full, read-only storage",
+            "2 faults",
+            "2 survived" if ok else "FAIL",
+            "clear error, old index served",
+            ok,
+        )
+    )
+    ok, out, _ = run_pytest("tests/api/test_chroma_server.py")
+    rows.append(
+        Row(
+            "Chroma server killed, then hung",
+            "2 faults",
+            "2 survived" if ok else "FAIL",
+            "503 after " + found(r"503 after ([\d.]+ s)", out) + ", recovered, same answer",
+            ok,
+        )
+    )
+    ok, out, _ = run_pytest("tests/ingest/test_rebuild_beside.py")
+    rows.append(
+        Row(
+            "--rebuild while serving, killed rebuild",
+            "3 faults",
+            "3 survived" if ok else "FAIL",
+            "no request failed, old index whole",
+            ok,
+        )
+    )
+    return rows
+
+
+def soak_row(clients: int, seconds: float) -> Row:
+    from evals.bench_api import _start_server
+    from evals.metrics import percentile
+    from evals.processes import wait_until_up
+    from evals.soak import resident_mb, soak
+    from rag.settings import Settings
+
+    settings = Settings()
+    server, base_url = _start_server(settings)
+    try:
+        if not wait_until_up(f"{base_url}/healthz", server, 180):
+            return Row("soak of qa serve", "-", "FAIL", "the server did not come up (run `qa ingest`)", False)
+        soak(base_url, 2, 5, settings.max_question_chars, settings.max_history_turns)
+        start = resident_mb(server.pid)
+        tally = soak(base_url, clients, seconds, settings.max_question_chars, settings.max_history_turns, 1)
+        end = resident_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    total, errors = sum(tally.requests.values()), sum(tally.errors.values())
+    p50, p95, p99 = (percentile(tally.latencies, q) for q in (50, 95, 99))
+    return Row(
+        f"soak: {clients} clients, {seconds:.0f} s, 10 kinds",
+        f"{total} requests",
+        f"{errors} errors",
+        f"p50/p95/p99 {p50:.0f}/{p95:.0f}/{p99:.0f} ms; RSS {start:.0f} -> {end:.0f} MB",
+        errors == 0,
+    )
+
+
+def table(rows: list[Row]) -> str:
+    widths = [max(len(getattr(r, name)) for r in rows) for name in ("part", "tried", "held")]
+    lines = [f"{'part':{widths[0]}s} | {'tried':{widths[1]}s} | {'held':{widths[2]}s} | figures"]
+    lines.append("-" * len(lines[0]) + "-" * 30)
+    for row in rows:
+        mark = "" if row.ok else "  << FAIL"
+        lines.append(
+            f"{row.part:{widths[0]}s} | {row.tried:{widths[1]}s} | {row.held:{widths[2]}s} | {row.figures}{mark}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evals.hardening", description=__doc__)
+    parser.add_argument("--soak-seconds", type=float, default=180.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--fuzz-examples", type=int, default=200)
+    args = parser.parse_args(argv)
+    rows = adversarial_rows()
+    rows += pytest_rows(args.fuzz_examples)
+    rows.append(soak_row(args.clients, args.soak_seconds))
+    print(table(rows))
+    return 0 if all(r.ok for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
