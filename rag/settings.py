@@ -99,6 +99,9 @@ class Settings(BaseSettings):
         # Resolve once, so a later chdir cannot point the same settings at another store.
         self.data_dir = self.data_dir.expanduser().resolve()
         self.corpus_dir = self.corpus_dir.expanduser().resolve()
+        for name, folder in (("QA_DATA_DIR", self.data_dir), ("QA_CHROMA_DIR", self.chroma_dir)):
+            if folder.exists() and not folder.is_dir():
+                raise ValueError(f"{name} must be a folder, but {folder} is a file")
         return self
 
     @property

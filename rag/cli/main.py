@@ -69,6 +69,16 @@ def _order(name: str) -> tuple[int, str]:
     return (usual.index(name) if name in usual else len(usual), name)
 
 
+def settings_problems(error: ValidationError) -> str:
+    """One line: each bad setting by its environment variable, with pydantic's reason."""
+    parts = []
+    for problem in error.errors():
+        name = "QA_" + "_".join(str(p) for p in problem.get("loc", ())).upper()
+        reason = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(reason if name == "QA_" else f"{name}: {reason}")
+    return "; ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
@@ -77,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = get_settings()
     except ValidationError as error:  # report the setting, not a traceback
-        print(f"qa: bad settings: {error}", file=sys.stderr)
+        print(f"qa: bad settings: {settings_problems(error)}", file=sys.stderr)
         return 2
     try:
         code: int = args.handler(args, settings)

@@ -70,3 +70,30 @@ def test_chat_keeps_the_conversation_for_follow_ups(corpus_settings):
     assert len(replies) == 2
     assert "28,000" in replies[1]
     assert "A South Korean model" in replies[1]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [("QA_DATA_DIR", "FILE", "QA_DATA_DIR must be a folder"), ("QA_TOP_K", "abc", "QA_TOP_K: Input should be")],
+)
+def test_a_bad_setting_is_one_line_naming_its_variable(tmp_path, variable, value, said):
+    import os
+    import sys
+
+    from tests.conftest import REPO
+
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    env.update(HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO), **{variable: str(a_file) if value == "FILE" else value})
+    done = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "When did Finland join NATO?"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("qa: bad settings: ") and said in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
