@@ -84,7 +84,8 @@ def discover(paths: Sequence[Path], root: Path, on_skip: Callable[[Path, str], N
     """Source files among `paths` (files or directories), sorted and de-duplicated.
 
     Directories are walked recursively; hidden entries, unsupported suffixes (which
-    include the .meta.yaml sidecars) and README.md directly in `root` are skipped.
+    include the .meta.yaml sidecars) and README.md directly in `root` or in a folder given are
+    skipped.
     What ingest/files.py refuses (links out of the folder, links to folders, special files,
     names that are not UTF-8) is skipped and told to `on_skip` with the reason.
     A file named explicitly must be a regular file with a supported suffix, else LoadError.
@@ -101,10 +102,11 @@ def discover(paths: Sequence[Path], root: Path, on_skip: Callable[[Path, str], N
             found.setdefault(given.resolve(), given)
         else:
             raise LoadError(f"{shown(given)}: no such file or directory")
-    # The corpus README documents the corpus; it is not a source to answer from.
-    root_dir = Path(root).resolve()
+    # A folder's README documents the folder (the corpus README its corpus); it is not a source to
+    # answer from, whichever folder is walked: `qa ingest /path/to/corpus` from anywhere skips it.
+    walked = {Path(root).resolve()} | {Path(p).resolve() for p in paths if Path(p).is_dir()}
     return sorted(
-        (p for r, p in found.items() if not (r.name.lower() in _ROOT_READMES and r.parent == root_dir)),
+        (p for r, p in found.items() if not (r.name.lower() in _ROOT_READMES and r.parent in walked)),
         key=lambda p: p.as_posix(),
     )
 

@@ -52,6 +52,16 @@ def test_discover_orders_and_skips(tmp_path: Path) -> None:
 
 
 @pytest.mark.unit
+def test_the_readme_of_a_folder_given_is_skipped_wherever_it_is(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere" / "corpus"
+    _write(other / "README.md", "About this corpus: read the Budapest Memorandum brief first.")
+    _write(other / "sub" / "README.md", "a document that happens to be called README")
+    kept = _write(other / "brief.txt", "x")
+    found = discover([other], tmp_path / "configured-corpus")
+    assert found == [kept, other / "sub" / "README.md"]
+
+
+@pytest.mark.unit
 def test_discover_explicit_files(tmp_path: Path) -> None:
     txt = _write(tmp_path / "one.txt", "x")
     assert discover([txt], tmp_path) == [txt]
