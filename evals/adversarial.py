@@ -92,7 +92,8 @@ class HostileCase:
 
 
 # The cases written while building the guard (tuning), and those written afterwards by someone
-# who had not seen it (validation): evals/sets.toml names both.
+# who had not seen it (validation). Not in evals/sets.toml: they are scripts for a model, not
+# questions with gold answers.
 TUNE_CASES = Path(__file__).parent / "sets" / "hostile-tune.jsonl"
 VALIDATE_CASES = Path(__file__).parent / "sets" / "hostile-validate.jsonl"
 
