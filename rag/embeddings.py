@@ -53,7 +53,11 @@ class MiniLMEmbeddings(Embeddings):
         if not (self.model_dir / "modules.json").is_file():
             raise ConfigError(f"no sentence-transformers model in {self.model_dir} (modules.json missing)")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        # Its "Loading weights: 100%|...|103/103" bar on stderr at every start is noise (and it
+        # ignored --quiet); our own progress bars are tqdm's, not transformers'.
+        transformers_logging.disable_progress_bar()
         self._model = SentenceTransformer(str(self.model_dir), device="cpu", local_files_only=True)
         self.batch_size = batch_size
         self.version = model_fingerprint(self.model_dir)

@@ -28,6 +28,7 @@ def test_ask_json_prints_one_object_with_verified_citations(corpus_settings, ans
     result = run_qa(["ask", "--json", "When did Finland become an EU member state?"], corpus_settings)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
+    assert result.stderr == "", result.stderr  # no library progress bars ("Loading weights: ...")
     assert set(payload) == {"answer", "abstained", "citations", "timings_ms"}
     assert payload["abstained"] is False and "1995" in payload["answer"]
     for citation in payload["citations"]:
