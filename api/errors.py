@@ -16,7 +16,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from rag.errors import IndexNotReadyError, InputError, LLMUnavailableError, QAError, StorageError
+from rag.errors import (
+    IndexNotReadyError,
+    InputError,
+    LLMUnavailableError,
+    QAError,
+    StorageError,
+    UnknownFilterError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +93,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
+    if isinstance(exc, UnknownFilterError):  # well-formed, but names nothing there: not found
+        return error_response(404, str(exc))
     if isinstance(exc, InputError):
         return error_response(400, str(exc))
     if isinstance(exc, IndexNotReadyError):

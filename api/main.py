@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.errors import install_error_handlers
@@ -22,6 +24,7 @@ from api.ratelimit import RateLimitMiddleware
 from api.routes import ask, chat, health, page, sources
 from rag.chain import Answerer
 from rag.errors import IndexNotReadyError
+from rag.request import HISTORY_TURN_FACTOR
 from rag.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
     app.state.answerer = answerer
     app.state.not_ready = None
 
+    app.openapi = lambda: openapi_with_limits(app, settings)  # type: ignore[method-assign]
     install_error_handlers(app)
     for module in (health, ask, chat, sources, page):
         app.include_router(module.router)
@@ -86,3 +90,28 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
 
     app.add_middleware(RequestLogMiddleware, log_questions=settings.log_questions, metrics=metrics)
     return app
+
+
+def openapi_with_limits(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """The generated schema with this server's own limits in it (QA_MAX_QUESTION_CHARS,
+    QA_MAX_HISTORY_TURNS and the length of a turn they imply), so that what it states valid is what
+    it accepts."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+            openapi_version=app.openapi_version,
+        )
+        ask = schema.get("components", {}).get("schemas", {}).get("AskRequest", {}).get("properties", {})
+        if "question" in ask:
+            ask["question"]["maxLength"] = settings.max_question_chars
+        for option in ask.get("history", {}).get("anyOf", []):
+            if option.get("type") == "array":
+                option["maxItems"] = settings.max_history_turns
+        turn = schema.get("components", {}).get("schemas", {}).get("Turn", {}).get("properties", {})
+        if "content" in turn:
+            turn["content"]["maxLength"] = settings.max_question_chars * HISTORY_TURN_FACTOR
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -3,6 +3,7 @@
 QAError
 ├── ConfigError          bad settings or arguments
 ├── InputError           a bad question or request
+│   └── UnknownFilterError   a filter naming a source or section the index does not have
 ├── LoadError            a corpus file that cannot be read (reported, skipped)
 ├── IndexNotReadyError   no index, or one built by another embedder/chunker
 ├── StorageError         the data directory cannot be written: full, or read-only
@@ -21,6 +22,10 @@ class ConfigError(QAError):
 
 class InputError(QAError):
     """A question or request that cannot be answered as given (empty, too long, malformed)."""
+
+
+class UnknownFilterError(InputError):
+    """A filter that names a source or section the index does not have (not found, not malformed)."""
 
 
 class LoadError(QAError):

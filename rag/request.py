@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rag.errors import InputError
+from rag.errors import InputError, UnknownFilterError
 from rag.settings import Settings
 
 if TYPE_CHECKING:  # a type only: the checks stay importable without the index's dependencies
@@ -56,7 +56,7 @@ def prepare_question(request: AnswerRequest, settings: Settings, snapshot: Index
     for key, value in filters.items():
         known = snapshot.sources if key == "source_id" else {c.section for c in snapshot.chunks}
         if value not in known:
-            raise InputError(f"no {key.replace('_', ' ')} {value!r} in the index")
+            raise UnknownFilterError(f"no {key.replace('_', ' ')} {value!r} in the index")
     top_k = check_top_k(request.top_k, settings.top_k)
     return PreparedQuestion(question, history, follow_up_context(history), filters, top_k, started)
 

@@ -19,7 +19,7 @@ from rag.answer import Answer
 from rag.errors import LLMUnavailableError, QAError
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["ask"], responses=error_responses(400, 401, 413, 422, 429, 503))
+router = APIRouter(prefix="/v1", tags=["ask"], responses=error_responses(400, 401, 404, 413, 422, 429, 503))
 
 STREAM_DOC = """`text/event-stream`: `delta` events (`{"text": ...}`, joined they are the answer), then
 `citations` (`{"citations": [...], "abstained": bool}`), then `done` (`{"timings_ms": {...}}`).

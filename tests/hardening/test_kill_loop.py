@@ -41,16 +41,13 @@ def start(settings, log, rebuild: bool) -> subprocess.Popen:
 
 
 def change_corpus(corpus, rng: random.Random, round_number: int) -> None:
+    """Every round has something to embed (so every run loads the model and writes): a file
+    added, or one rewritten, and in every third round one deleted besides."""
     files = sorted(corpus.glob("gen_*.txt"))
-    action = round_number % 3
-    if action == 0 or len(files) < 3:
-        target = corpus / f"gen_{rng.randint(0, 40):02d}.txt"
-        target.write_text(generated_text(rng.randint(0, 99), salt=f"add{round_number}"), encoding="utf-8")
-    elif action == 1:
-        target = rng.choice(files)
-        target.write_text(generated_text(rng.randint(0, 99), salt=f"edit{round_number}"), encoding="utf-8")
-    else:
-        rng.choice(files).unlink()
+    if round_number % 3 == 2 and len(files) > 3:
+        files.pop(rng.randrange(len(files))).unlink()
+    target = corpus / f"gen_{rng.randint(0, 40):02d}.txt" if round_number % 2 == 0 else rng.choice(files)
+    target.write_text(generated_text(rng.randint(0, 99), salt=f"round{round_number}"), encoding="utf-8")
 
 
 def test_twenty_kills_in_a_row_then_one_repair_equals_a_clean_build(tmp_path, embeddings):
