@@ -11,8 +11,10 @@ answer is returned instead and the response says so (`fallback: "extractive"`).
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import openai
@@ -165,11 +167,14 @@ class LLMAnswerer:
         # model's stream to its end first (measured: 14 s left of a slow model), while closing the
         # model's own stream closes the connection at once, as the deadline needs.
         messages = self.answer_prompt.invoke(SourcesQuestion(question, documents, titles))
+        failures: tuple[type[Exception], ...] = (openai.APIError, *stream_transport_errors())
         try:
             for chunk in self.chat_model.stream(messages):
                 if delta := self.parser.invoke(chunk):
                     yield delta
-        except openai.APIError as error:  # connection, timeout and HTTP status errors of the server
+        except failures as error:
+            # The openai client wraps connection, timeout and HTTP status errors of the request; a
+            # server that cuts its stream halfway raises its HTTP library's own error while we read.
             raise LLMUnavailableError(self._describe(error)) from None
 
     def compose(
@@ -252,6 +257,20 @@ class LLMAnswerer:
             f"({type(error).__name__}); check QA_LLM_BASE_URL and that the server runs, or use the "
             f"extractive mode"
         )
+
+
+@lru_cache(maxsize=1)
+def stream_transport_errors() -> tuple[type[Exception], ...]:
+    """The transport errors of the HTTP library under the openai client (httpx2 in openai 2.x,
+    httpx before it): what reading a stream raises when the server hangs up in the middle."""
+    found: list[type[Exception]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        found.append(module.TransportError)
+    return tuple(found)
 
 
 def _ms(since: float) -> float:

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import socketserver
+import threading
 
 import pytest
 
@@ -76,3 +79,50 @@ def test_a_slow_model_ends_at_the_deadline_with_the_extractive_answer(slow_llm, 
     assert answer.fallback == "extractive" and answer.mode == "llm"
     assert "28,000" in answer.answer and answer.citations
     assert any("QA_LLM_TIMEOUT_S (2 s)" in note for note in answer.notes)
+
+
+# ---- a server that hangs up in the middle of its stream: a raw socket, no HTTP library on its side
+
+CUT_CHUNK = (
+    b'data: {"id": "cut", "object": "chat.completion.chunk", "created": 0, "model": "cut", '
+    b'"choices": [{"index": 0, "delta": {"content": "About "}, "finish_reason": null}]}\n\n'
+)
+
+
+class CutStreamHandler(socketserver.BaseRequestHandler):
+    """Reads one request, starts a chunked event stream, sends one chunk, and closes the socket."""
+
+    def handle(self) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += self.request.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"content-length: *(\d+)", head, re.IGNORECASE).group(1))
+        while len(body) < length:
+            body += self.request.recv(65536)
+        start = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        self.request.sendall(start + f"{len(CUT_CHUNK):x}\r\n".encode() + CUT_CHUNK + b"\r\n")
+
+
+def test_a_stream_cut_halfway_is_a_clear_error_not_a_traceback(api_settings, embeddings):
+    from rag.errors import LLMUnavailableError
+    from rag.factory import load_answerer
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), CutStreamHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = api_settings.model_copy(
+            update={
+                "answerer": "llm",
+                "llm_base_url": f"http://127.0.0.1:{server.server_address[1]}/v1",
+                "llm_timeout_s": 10.0,
+            }
+        )
+        answerer = load_answerer(settings, embeddings)
+        with pytest.raises(LLMUnavailableError, match="did not answer") as raised:
+            answerer.answer("How many American troops are stationed in South Korea?")
+        assert "ProtocolError" in str(raised.value)
+    finally:
+        server.shutdown()
+        server.server_close()
