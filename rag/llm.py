@@ -12,6 +12,7 @@ answer is returned instead and the response says so (`fallback: "extractive"`).
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from functools import lru_cache
@@ -155,7 +156,7 @@ class LLMAnswerer:
             return prepared.question
         try:
             text = self.condense.invoke(ConversationQuestion(prepared.question, prepared.history)).strip()
-        except openai.APIError as error:
+        except (openai.APIError, json.JSONDecodeError) as error:
             raise LLMUnavailableError(self._describe(error)) from None
         limit = CONDENSE_MAX_GROWTH * len(prepared.question) + CONDENSE_MARGIN_CHARS
         return text if text and len(text) <= limit else prepared.question
@@ -167,7 +168,8 @@ class LLMAnswerer:
         # model's stream to its end first (measured: 14 s left of a slow model), while closing the
         # model's own stream closes the connection at once, as the deadline needs.
         messages = self.answer_prompt.invoke(SourcesQuestion(question, documents, titles))
-        failures: tuple[type[Exception], ...] = (openai.APIError, *stream_transport_errors())
+        # A stream whose events are not JSON is a server speaking something else: the same verdict.
+        failures: tuple[type[Exception], ...] = (openai.APIError, json.JSONDecodeError, *stream_transport_errors())
         try:
             for chunk in self.chat_model.stream(messages):
                 if delta := self.parser.invoke(chunk):
