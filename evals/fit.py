@@ -36,17 +36,9 @@ import numpy as np
 from evals.dataset import EvalItem, load_items
 from evals.metrics import locate_quotes
 from evals.suite import load_sets, open_subject, subject_settings
-from rag.chain import ExtractiveAnswerer, Part, speaks_of
-from rag.evidence import (
-    DECISION_FEATURES,
-    FEATURES,
-    EvidenceModel,
-    ScoredSentence,
-    decision_features,
-    default_model,
-    expand,
-    sentence_features,
-)
+from rag.chain import ExtractiveAnswerer, Part, not_yet_said, speaks_of
+from rag.evidence import DECISION_FEATURES, EvidenceModel, ScoredSentence, decision_features, default_model, expand
+from rag.features import FEATURES, sentence_features
 from rag.request import AnswerRequest
 from rag.snapshot import IndexSnapshot, SentenceRow
 
@@ -80,6 +72,7 @@ def observe(answerer: ExtractiveAnswerer, item: EvalItem) -> Observed:
         rows = [
             (sentence, values)
             for sentence, _, values in sentence_features(answerer.snapshot, documents, vectors, part.shape)
+            if not_yet_said(understanding, sentence)
         ]
         # A sentence is labelled by what the answerer quotes when it picks it: itself with what it
         # brings along (the sentence it refers back to, the items of the list it introduces).

@@ -25,12 +25,15 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from rag.answer import Answer, abstention, compose_answer, retrieved_chunks, word_pieces
 from rag.embeddings import MiniLMEmbeddings
-from rag.evidence import EvidenceModel, ScoredSentence, score_sentences, select_evidence, window_terms
-from rag.followup import conversation_context
+from rag.evidence import EvidenceModel, ScoredSentence, score_sentences, select_evidence
+from rag.features import window_terms
+from rag.followup import already_said, conversation_context
+from rag.lexical import tokens
 from rag.question import Name, QuestionShape, read_question
 from rag.request import AnswerRequest, PreparedQuestion, prepare_question
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
+from rag.sides import without
 from rag.snapshot import IndexSnapshot, SentenceRow
 
 if TYPE_CHECKING:
@@ -86,6 +89,7 @@ class Understanding:
     shape: QuestionShape
     parts: tuple[Part, ...]
     context: str | None  # what a follow-up leans on, from the conversation
+    said: str = ""  # what the assistant already answered in this conversation
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,10 @@ class ExtractiveAnswerer:
                 shape = _with_name(shape, name, FOLLOW_UP_WEIGHT)
         parts = tuple(_part_for_side(prepared.question, shape, side) for side in shape.sides)
         text = context.text if context is not None else None
-        return Understanding(prepared, shape, parts or (Part(prepared.question, shape),), text)
+        # Only a question that leans on the conversation ("its capital") is asking for something
+        # new; a question that names its subject may ask again what was already answered.
+        said = already_said(prepared.history) if shape.refers_back else ""
+        return Understanding(prepared, shape, parts or (Part(prepared.question, shape),), text, said)
 
     def retrieve(self, understanding: Understanding) -> Retrieval:
         """Hybrid retrieval for each part; a follow-up's earlier turns steer it at FOLLOW_UP_WEIGHT."""
@@ -197,6 +204,7 @@ class ExtractiveAnswerer:
         uncovered: list[str] = []
         for part, documents, vectors in zip(parts, retrieval.documents, retrieval.vectors, strict=True):
             scored = score_sentences(self.snapshot, documents, vectors, part.shape, self.model)
+            scored = [s for s in scored if not_yet_said(retrieval.understanding, s.sentence)]
             if part.side is not None:
                 scored = [s for s in scored if speaks_of(self.snapshot, s, part.side)]
             limit = SIDE_SENTENCES if part.side is not None else self.settings.max_answer_sentences
@@ -241,39 +249,53 @@ class ExtractiveAnswerer:
 
 
 def _with_name(shape: QuestionShape, name: Name, weight: float) -> QuestionShape:
-    """The shape with a name carried over from the conversation, its terms at `weight`."""
+    """The shape with a name carried over from the conversation, its terms at `weight`. It joins
+    the carried names: "it" stands for one of the things the conversation named, not for all."""
     terms = dict(shape.terms)
     for term in name.terms:
         terms.setdefault(term, weight)
-    return replace(shape, terms=terms, names=(*shape.names, name))
+    return replace(shape, terms=terms, carried=(*shape.carried, name))
 
 
 def _part_for_side(question: str, shape: QuestionShape, side: Name) -> Part:
-    """The question narrowed to one side: the other sides' words leave the search text and terms."""
+    """The question narrowed to one side: the other sides' phrases ("or Finland's entry into the
+    European Union") leave the search text, with their names and words."""
     others = [s for s in shape.sides if s is not side]
-    text = question
-    for other in others:
-        # The other side goes with the word that joined it ("X or Y" -> "X"), so the search text
-        # still reads as a question about this side.
-        name = re.escape(other.text)
-        after = rf"\s*,?\s*\b(?:and|or|versus|vs\.?|with|than|from)\b\s*(?:the\s+)?{name}"
-        before = rf"(?:the\s+)?{name}\s*,?\s*\b(?:and|or|versus|vs\.?)\b\s*"
-        text = re.sub(f"{after}|{before}", " ", text, count=1, flags=re.IGNORECASE)
-        text = text.replace(other.text, " ")
-    dropped = {term for other in others for term in other.terms} - side.terms
+    if shape.side_cuts:
+        cuts = [cut for s, cut in zip(shape.sides, shape.side_cuts, strict=True) if s is not side]
+        text, removed = without(question, cuts)
+        names = tuple(n for n in shape.names if n is side or (n not in others and n.text.lower() in text.lower()))
+        kept_terms = set(tokens(text)) | {term for name in names for term in name.terms}
+        left_out = {term for name in shape.names if name not in names for term in name.terms}
+        dropped = (set(tokens(removed)) | left_out) - kept_terms
+    else:
+        text = question
+        for other in others:
+            # The other side goes with the word that joined it ("X or Y" -> "X"), so the search
+            # text still reads as a question about this side.
+            name = re.escape(other.text)
+            after = rf"\s*,?\s*\b(?:and|or|versus|vs\.?|with|than|from)\b\s*(?:the\s+)?{name}"
+            before = rf"(?:the\s+)?{name}\s*,?\s*\b(?:and|or|versus|vs\.?)\b\s*"
+            text = re.sub(f"{after}|{before}", " ", text, count=1, flags=re.IGNORECASE)
+            text = text.replace(other.text, " ")
+        dropped = {term for other in others for term in other.terms} - side.terms
+        names = tuple(n for n in shape.names if n not in others)
     terms = {term: weight for term, weight in shape.terms.items() if term not in dropped}
-    names = tuple(n for n in shape.names if n not in others)
-    narrowed = replace(shape, terms=terms, names=names, sides=())
+    for term in side.terms:
+        terms.setdefault(term, 1.0)
+    narrowed = replace(shape, terms=terms, names=names, sides=(), side_cuts=())
     return Part(" ".join(text.split()), narrowed, side)
+
+
+def not_yet_said(understanding: Understanding, sentence: SentenceRow) -> bool:
+    """False for a source sentence the assistant already quoted in this conversation, when the
+    question is a follow-up that leans on it: it asks for something new."""
+    return not understanding.said or " ".join(sentence.text.split()) not in understanding.said
 
 
 def speaks_of(snapshot: IndexSnapshot, scored: ScoredSentence, side: Name) -> bool:
     """Does the sentence, read in its place, speak of this side of a comparison?"""
-    sentence = scored.sentence
-    previous = snapshot.sentence_at(sentence.source_id, sentence.index - 1)
-    if previous is not None and previous.section != sentence.section:
-        previous = None
-    return side.present_in(window_terms(snapshot, sentence, previous))
+    return side.present_in(window_terms(snapshot, scored.sentence))
 
 
 def _ms(since: float) -> float:

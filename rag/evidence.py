@@ -1,15 +1,10 @@
 """Evidence selection without an LLM: score every sentence of the retrieved chunks against the
 question, decide once whether any answers it, and pick the few that do.
 
-Each sentence gets a vector of features (`FEATURES`), all in [-1, 1]: how close it is in meaning
-(the sentence alone, read with the sentence before it, read under its section heading, and its
-chunk with its title and section), how much
-of the question's informative words it holds (alone, and with what surrounds it: the previous
-sentence, the section heading, the document title), how many of the question's names it or its
-surroundings mention, whether it holds the kind of answer the question asks for (a number, a
-date, a person, a place: its entities), whether it names what "how many" counts, whether the
-numbers the question states are there, and the rank of its chunk. A logistic model turns them
-into the probability that the sentence answers the question, which ranks the sentences.
+Each sentence gets a vector of features (rag/features.py `FEATURES`): closeness in meaning,
+the question's words and names in the sentence and in what a reader has in mind around it, the
+kind of answer it holds, its shape and its chunk's rank. A logistic model turns them into the
+probability that the sentence answers the question, which ranks the sentences.
 
 Whether to answer at all is one decision over all the signals (`DECISION_FEATURES`): a second
 logistic model over the best sentence's probability and features, and what the question itself
@@ -26,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,26 +29,10 @@ from importlib.resources import files
 import numpy as np
 from langchain_core.documents import Document
 
-from rag.lexical import tokens
-from rag.question import NUMBER_LABELS, TIME_LABELS, QuestionShape
+from rag.features import previous_in_section, sentence_features
+from rag.question import QuestionShape
 from rag.snapshot import IndexSnapshot, SentenceRow
 
-FEATURES = (
-    "dense",
-    "dense_read",
-    "dense_heading",
-    "dense_chunk",
-    "coverage",
-    "coverage_window",
-    "names",
-    "names_window",
-    "other_subject",
-    "type_match",
-    "type_missing",
-    "counted_missing",
-    "numbers_missing",
-    "rank",
-)
 DECISION_FEATURES = (
     "best",
     "best_fitting",
@@ -67,8 +45,6 @@ DECISION_FEATURES = (
     "unseen_share",
     "absent_names",
 )
-# Entities that can be what a sentence is about (spaCy's OntoNotes labels).
-SUBJECT_LABELS = frozenset({"PERSON", "NORP", "ORG", "GPE", "LOC", "FAC", "EVENT", "LAW", "PRODUCT"})
 MAX_LIST_ITEMS = 12
 # Two answer sentences whose vectors are this close say the same thing (MiniLM cosine).
 DUPLICATE_SIMILARITY = 0.9
@@ -119,117 +95,6 @@ class ScoredSentence:
     chunk_rank: int
     features: dict[str, float]
     probability: float
-
-
-def sentence_features(
-    snapshot: IndexSnapshot,
-    documents: Sequence[Document],
-    question_vectors: Sequence[np.ndarray],
-    shape: QuestionShape,
-) -> list[tuple[SentenceRow, int, dict[str, float]]]:
-    """Every sentence of the retrieved chunks (once, with its best chunk's rank), with its features."""
-    rows: dict[str, tuple[SentenceRow, int, int]] = {}
-    for document in documents:
-        position = snapshot.chunk_position[document.metadata["chunk_id"]]
-        rank = int(document.metadata.get("rank", 1))
-        for sentence in snapshot.sentences_of(snapshot.chunks[position]):
-            # A sentence addressed to an assistant is an instruction planted in a document, never evidence.
-            if sentence.sentence_id not in rows and not sentence.facts.instruction:
-                rows[sentence.sentence_id] = (sentence, rank, position)
-    if not rows:
-        return []
-    queries = np.vstack(question_vectors).astype(np.float32)
-    out = []
-    for sentence, rank, position in rows.values():
-        previous = _previous(snapshot, sentence)
-        vector = snapshot.sentence_vectors[sentence.row]
-        read = vector + snapshot.sentence_vectors[previous.row] if previous is not None else vector
-        read = read / (np.linalg.norm(read) or 1.0)
-        heading = snapshot.heading_vectors.get(sentence.section)
-        headed = vector + heading if heading is not None else vector
-        headed = headed / (np.linalg.norm(headed) or 1.0)
-        features = {
-            "dense": float(np.max(queries @ vector)),
-            "dense_read": float(np.max(queries @ read)),
-            "dense_heading": float(np.max(queries @ headed)),
-            "dense_chunk": float(np.max(queries @ snapshot.chunk_vectors[position])),
-            **_lexical(snapshot, sentence, previous, shape),
-            "rank": 1.0 / rank,
-        }
-        out.append((sentence, rank, features))
-    return out
-
-
-def _previous(snapshot: IndexSnapshot, sentence: SentenceRow) -> SentenceRow | None:
-    previous = snapshot.sentence_at(sentence.source_id, sentence.index - 1)
-    return previous if previous is not None and previous.section == sentence.section else None
-
-
-def window_terms(snapshot: IndexSnapshot, sentence: SentenceRow, previous: SentenceRow | None) -> set[str]:
-    """What a reader has in mind reading the sentence: it, the sentence before, its section
-    heading and its document's title."""
-    terms = set(sentence.terms) | snapshot.heading_terms(sentence.section)
-    terms |= snapshot.heading_terms(snapshot.title_of(sentence.source_id))
-    if previous is not None:
-        terms |= previous.terms
-    return terms
-
-
-def _lexical(
-    snapshot: IndexSnapshot, sentence: SentenceRow, previous: SentenceRow | None, shape: QuestionShape
-) -> dict[str, float]:
-    window = window_terms(snapshot, sentence, previous)
-    names = shape.names
-    type_match = _type_match(sentence, shape) if shape.typed else 0.0
-    return {
-        "coverage": snapshot.term_stats.coverage(shape.terms, sentence.terms),
-        "coverage_window": snapshot.term_stats.coverage(shape.terms, window),
-        "names": sum(n.present_in(sentence.terms) for n in names) / len(names) if names else 1.0,
-        "names_window": sum(n.present_in(window) for n in names) / len(names) if names else 1.0,
-        "other_subject": _other_subject(sentence, shape),
-        "type_match": type_match,
-        "type_missing": 1.0 if shape.typed and type_match == 0.0 else 0.0,
-        "counted_missing": 1.0 if shape.counted and shape.counted not in sentence.terms else 0.0,
-        "numbers_missing": 1.0 if any(n not in window for n in shape.numbers) else 0.0,
-    }
-
-
-def _other_subject(sentence: SentenceRow, shape: QuestionShape) -> float:
-    """1 when the sentence names none of the question's names but names another person, place
-    or organisation that is not what the question asks for ("Sweden ... joined in 2024" for a
-    question about Finland): it is likely about something else."""
-    if not shape.names or any(n.present_in(sentence.terms) for n in shape.names):
-        return 0.0
-    asked = set(shape.terms) | {stem for name in shape.names for stem in name.stems}
-    others = [
-        e
-        for e in sentence.facts.entities
-        if e.label in SUBJECT_LABELS and e.label not in shape.answer_labels and not set(tokens(e.text)) <= asked
-    ]
-    return 1.0 if others else 0.0
-
-
-def _type_match(sentence: SentenceRow, shape: QuestionShape) -> float:
-    """1 when the sentence holds an entity of a wanted label that the question does not already
-    name (half when "which countries" wants several and it holds one); numbers and dates written
-    in digits count even where the entity recogniser missed them."""
-    asked = set(shape.terms) | {stem for name in shape.names for stem in name.stems}
-    new = {
-        e.text.lower()
-        for e in sentence.facts.entities
-        if e.label in shape.answer_labels and not set(tokens(e.text)) <= asked
-    }
-    if not new and shape.answer_labels & (NUMBER_LABELS | TIME_LABELS):
-        # Digits the entity recogniser left unlabelled; a year inside a DATE is no count.
-        taken = [(e.start, e.end) for e in sentence.facts.entities if e.label not in shape.answer_labels]
-        new = {
-            m.group(0)
-            for m in re.finditer(r"\d[\d,.]*", sentence.text)
-            if m.group(0).replace(",", "") not in shape.numbers and not any(a <= m.start() < b for a, b in taken)
-        }
-    if not new:
-        return 0.0
-    return 1.0 if len(new) >= 2 or not shape.wants_several else 0.5
 
 
 def score_sentences(
@@ -356,7 +221,7 @@ def expand(snapshot: IndexSnapshot, sentence: SentenceRow, explain: bool = False
     out = [sentence]
     current = sentence
     for _ in range(2 if explain else 1):
-        previous = _previous(snapshot, current)
+        previous = previous_in_section(snapshot, current)
         if not current.facts.refers_back or current.is_list_item or previous is None or previous.is_list_item:
             break
         if previous.paragraph != current.paragraph:

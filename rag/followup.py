@@ -29,6 +29,16 @@ MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 SOURCES_BLOCK = re.compile(r"\n\s*Sources:\s*\n[\s\S]*$")
 
 
+def already_said(history: Sequence[Mapping[str, str]]) -> str:
+    """What the assistant has already told the user in this conversation, its markers and
+    Sources lists removed and its spaces collapsed: a follow-up that leans on it ("What is its
+    capital?") asks for something new, so a source sentence quoted there is not its answer."""
+    answers = [
+        MARKERS.sub("", SOURCES_BLOCK.sub("", turn["content"])) for turn in history if turn["role"] == "assistant"
+    ]
+    return " ".join(" ".join(answers).split())
+
+
 @dataclass(frozen=True)
 class Context:
     text: str  # searched beside the question

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from rag.language import Entity, addresses_assistant
 from rag.lexical import tokens
+from rag.sides import side_cuts
 from rag.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ WH_LABELS = {
 # Words that put two things in order in time ("Which came first, X or Y?").
 ORDER_WORDS = frozenset({"first", "earlier", "earliest", "later", "latest", "sooner", "last"})
 COMPARISON_PREDICATES = frozenset({"differ", "different", "compare", "contrast", "similar", "distinguish", "resemble"})
+WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})  # Penn Treebank tags of wh-words
 PRONOUNS_REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those"})
 
 
@@ -84,8 +86,10 @@ class QuestionShape:
     wants_several: bool = False  # "which countries": more than one
     counted: str | None = None  # the stem of what "how many" counts
     names: tuple[Name, ...] = ()
+    carried: tuple[Name, ...] = ()  # names a follow-up leans on, from the conversation: any one will do
     numbers: tuple[str, ...] = ()
     sides: tuple[Name, ...] = ()  # two or more names compared or asked about in turn
+    side_cuts: tuple[tuple[int, int], ...] = ()  # per side, what to cut from the text to leave it out
     wants_explanation: bool = False
     instruction: bool = False
     refers_back: bool = False  # "it", "they", "that treaty" without a name of its own
@@ -104,6 +108,7 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
         labels = MEASURE_LABELS  # "Which is deeper, X or Y?" is settled by measures or dates
     if not labels and any(t.lower_ in ORDER_WORDS for t in doc) and len(_sides(doc, spans)) >= 2:
         labels = TIME_LABELS  # "Which came first, X or Y?" is settled by dates
+    sides = _sides(doc, spans)
     framing = _framing_tokens(doc) | ({type_word.i} if type_word is not None else set())
     # Content words by their lemma ("deeper" -> deep, "went" -> go), names as written.
     content = [t.text if t.pos_ in ("PROPN", "NUM") or t.is_upper else t.lemma_ for t in doc if t.i not in framing]
@@ -127,7 +132,8 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
         counted=_counted(doc),
         names=tuple(names),
         numbers=tuple(dict.fromkeys(t.text.replace(",", "") for t in doc if t.like_num and t.text[:1].isdigit())),
-        sides=tuple(_sides(doc, spans)),
+        sides=tuple(sides),
+        side_cuts=side_cuts(doc, [next(span for span, name in spans if name == side) for side in sides]),
         wants_explanation=_wants_explanation(doc),
         instruction=is_instruction(doc),
         refers_back=not names and any(t.lower_ in PRONOUNS_REFERRING for t in doc),
@@ -205,7 +211,9 @@ def _framing_tokens(doc: Doc) -> set[int]:
     framing: set[int] = set()
     for token in doc[:8]:
         if token.text == ",":
-            if token.i > 0 and doc[0].pos_ in ("ADP", "VERB", "SCONJ", "ADV"):
+            # An opening adjunct, not the question's own start ("How did the Suez, Panama ...").
+            asks = any(t.tag_ in WH_TAGS for t in doc[: token.i])
+            if token.i > 0 and doc[0].pos_ in ("ADP", "VERB", "SCONJ", "ADV") and not asks:
                 framing.update(range(token.i + 1))
             break
     root = next((t for t in doc if t.dep_ == "ROOT"), None)

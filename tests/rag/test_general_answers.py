@@ -176,3 +176,47 @@ def test_an_instruction_is_declined(general):
 def test_a_count_the_sources_do_not_give_is_not_guessed(general):
     answer = general.answer("How many buoys did the MSB inspect last year?")
     assert answer.abstained
+
+
+def _scored(answerer, question, history=None):
+    from rag.evidence import score_sentences
+    from rag.request import AnswerRequest
+
+    understanding = answerer.understand(answerer.prepare(AnswerRequest(question, history)))
+    retrieval = answerer.retrieve(understanding)
+    part = understanding.parts[0]
+    return score_sentences(answerer.snapshot, retrieval.documents[0], retrieval.vectors[0], part.shape, answerer.model)
+
+
+def _features(scored, opening):
+    return next(s.features for s in scored if s.sentence.text.startswith(opening))
+
+
+def test_it_in_a_follow_up_stands_for_one_of_the_names_before_not_all(general):
+    # The assistant's own answer named South Vell and the Coastal Union; "its capital" needs only
+    # South Vell, and the sentence it already quoted is not the answer to a new question.
+    first = general.answer("Which island joined the Coastal Union?")
+    assert not first.abstained and "South Vell joined" in first.answer
+    history = [
+        {"role": "user", "content": "Which island joined the Coastal Union?"},
+        {"role": "assistant", "content": first.answer},
+    ]
+    scored = _scored(general, "What is its capital?", history)
+    assert _features(scored, "Its capital is Dunholt")["names_window"] == 1.0
+    answer = general.answer("What is its capital?", history=history)
+    assert not answer.abstained and "Dunholt" in answer.answer
+    assert "Coastal Union in 1998" not in answer.answer
+    assert_exact(answer, general)
+    # A question that names its subject may ask again what was already answered.
+    again = general.answer("When did South Vell join the Coastal Union?", history=history)
+    assert not again.abstained and "1998" in again.answer
+
+
+def test_each_side_of_a_comparison_keeps_the_words_of_its_own_phrase(general):
+    answer = general.answer(
+        "Which came first: the first lighting of the Harrow Point light or South Vell's entry into the Coastal Union?"
+    )
+    assert not answer.abstained
+    assert "1871" in answer.answer and "1998" in answer.answer
+    assert answer.notes == []
+    assert_exact(answer, general)

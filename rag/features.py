@@ -1,0 +1,167 @@
+"""What the evidence model sees of one candidate sentence: a vector of features in [-1, 1].
+
+How close it is in meaning to the question (the sentence alone, read with the sentence before it,
+read under its section heading, and its chunk with title and section); how much of the
+question's informative words it holds (alone, and with what a reader has in mind: the sentence
+before, the section heading, the document title); how many of the question's names it or
+its surroundings mention; whether it holds the kind of answer the question asks for (its
+entities), whether it names what "how many" counts, whether the numbers the question states are
+there, and the rank of its chunk. rag/evidence.py turns them into a probability.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from langchain_core.documents import Document
+
+from rag.lexical import tokens
+from rag.question import NUMBER_LABELS, TIME_LABELS, QuestionShape
+from rag.snapshot import IndexSnapshot, SentenceRow
+
+FEATURES = (
+    "dense",
+    "dense_read",
+    "dense_heading",
+    "dense_chunk",
+    "coverage",
+    "coverage_window",
+    "names",
+    "names_window",
+    "other_subject",
+    "type_match",
+    "type_missing",
+    "counted_missing",
+    "numbers_missing",
+    "rank",
+)
+# Entities that can be what a sentence is about (spaCy's OntoNotes labels).
+SUBJECT_LABELS = frozenset({"PERSON", "NORP", "ORG", "GPE", "LOC", "FAC", "EVENT", "LAW", "PRODUCT"})
+
+
+def sentence_features(
+    snapshot: IndexSnapshot,
+    documents: Sequence[Document],
+    question_vectors: Sequence[np.ndarray],
+    shape: QuestionShape,
+) -> list[tuple[SentenceRow, int, dict[str, float]]]:
+    """Every sentence of the retrieved chunks (once, with its best chunk's rank), with its features."""
+    rows: dict[str, tuple[SentenceRow, int, int]] = {}
+    for document in documents:
+        position = snapshot.chunk_position[document.metadata["chunk_id"]]
+        rank = int(document.metadata.get("rank", 1))
+        for sentence in snapshot.sentences_of(snapshot.chunks[position]):
+            # A sentence addressed to an assistant is an instruction planted in a document, never evidence.
+            if sentence.sentence_id not in rows and not sentence.facts.instruction:
+                rows[sentence.sentence_id] = (sentence, rank, position)
+    if not rows:
+        return []
+    queries = np.vstack(question_vectors).astype(np.float32)
+    out = []
+    for sentence, rank, position in rows.values():
+        lead = previous_in_section(snapshot, sentence)
+        vector = snapshot.sentence_vectors[sentence.row]
+        read = vector + snapshot.sentence_vectors[lead.row] if lead is not None else vector
+        read = read / (np.linalg.norm(read) or 1.0)
+        heading = snapshot.heading_vectors.get(sentence.section)
+        headed = vector + heading if heading is not None else vector
+        headed = headed / (np.linalg.norm(headed) or 1.0)
+        features = {
+            "dense": float(np.max(queries @ vector)),
+            "dense_read": float(np.max(queries @ read)),
+            "dense_heading": float(np.max(queries @ headed)),
+            "dense_chunk": float(np.max(queries @ snapshot.chunk_vectors[position])),
+            **_lexical(snapshot, sentence, shape),
+            "rank": 1.0 / rank,
+        }
+        out.append((sentence, rank, features))
+    return out
+
+
+def previous_in_section(snapshot: IndexSnapshot, sentence: SentenceRow) -> SentenceRow | None:
+    previous = snapshot.sentence_at(sentence.source_id, sentence.index - 1)
+    return previous if previous is not None and previous.section == sentence.section else None
+
+
+def window_terms(snapshot: IndexSnapshot, sentence: SentenceRow) -> set[str]:
+    """What a reader has in mind reading the sentence: it, the sentence before, its section
+    heading and its document's title."""
+    terms = set(sentence.terms) | snapshot.heading_terms(sentence.section)
+    terms |= snapshot.heading_terms(snapshot.title_of(sentence.source_id))
+    previous = previous_in_section(snapshot, sentence)
+    if previous is not None:
+        terms |= previous.terms
+    return terms
+
+
+def names_share(shape: QuestionShape, terms: set[str] | frozenset[str]) -> float:
+    """The share of the question's names the terms show. Names carried over from the conversation
+    fill one place together: "it" stands for one of them, not for all."""
+    present = sum(n.present_in(terms) for n in shape.names)
+    places = len(shape.names)
+    if shape.carried:
+        present += any(n.present_in(terms) for n in shape.carried)
+        places += 1
+    return present / places if places else 1.0
+
+
+def _lexical(snapshot: IndexSnapshot, sentence: SentenceRow, shape: QuestionShape) -> dict[str, float]:
+    window = window_terms(snapshot, sentence)
+    type_match = _type_match(sentence, shape) if shape.typed else 0.0
+    return {
+        "coverage": snapshot.term_stats.coverage(shape.terms, sentence.terms),
+        "coverage_window": snapshot.term_stats.coverage(shape.terms, window),
+        "names": names_share(shape, sentence.terms),
+        "names_window": names_share(shape, window),
+        "other_subject": _other_subject(sentence, window, shape),
+        "type_match": type_match,
+        "type_missing": 1.0 if shape.typed and type_match == 0.0 else 0.0,
+        "counted_missing": 1.0 if shape.counted and shape.counted not in sentence.terms else 0.0,
+        "numbers_missing": 1.0 if any(n not in window for n in shape.numbers) else 0.0,
+    }
+
+
+def _asked(shape: QuestionShape) -> set[str]:
+    return set(shape.terms) | {stem for name in (*shape.names, *shape.carried) for stem in name.stems}
+
+
+def _other_subject(sentence: SentenceRow, window: set[str], shape: QuestionShape) -> float:
+    """1 when a name the question states is nowhere around the sentence, and the sentence names
+    another person, place or organisation that the question does not ask for ("The United Kingdom
+    signed on 12 January" for a question about the United States): it is likely about something
+    else."""
+    names = (*shape.names, *shape.carried)
+    if not names or any(n.present_in(sentence.terms) for n in names):
+        return 0.0
+    asked = _asked(shape)
+    others = [
+        e
+        for e in sentence.facts.entities
+        if e.label in SUBJECT_LABELS and e.label not in shape.answer_labels and not set(tokens(e.text)) <= asked
+    ]
+    return 1.0 if others else 0.0
+
+
+def _type_match(sentence: SentenceRow, shape: QuestionShape) -> float:
+    """1 when the sentence holds an entity of a wanted label that the question does not already
+    name (half when "which countries" wants several and it holds one); numbers and dates written
+    in digits count even where the entity recogniser missed them."""
+    asked = _asked(shape)
+    new = {
+        e.text.lower()
+        for e in sentence.facts.entities
+        if e.label in shape.answer_labels and not set(tokens(e.text)) <= asked
+    }
+    if not new and shape.answer_labels & (NUMBER_LABELS | TIME_LABELS):
+        # Digits the entity recogniser left unlabelled; a year inside a DATE is no count.
+        taken = [(e.start, e.end) for e in sentence.facts.entities if e.label not in shape.answer_labels]
+        new = {
+            m.group(0)
+            for m in re.finditer(r"\d[\d,.]*", sentence.text)
+            if m.group(0).replace(",", "") not in shape.numbers and not any(a <= m.start() < b for a, b in taken)
+        }
+    if not new:
+        return 0.0
+    return 1.0 if len(new) >= 2 or not shape.wants_several else 0.5
