@@ -21,7 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,79 +82,84 @@ def adversarial_rows() -> list[Row]:
     return rows
 
 
-def fuzz_rows(fuzz_examples: int) -> list[Row]:
+@dataclass(frozen=True)
+class PytestPart:
+    """One row made from a pytest run: what it is, and how its printed figures read."""
+
+    target: str
+    part: str
+    tried: Callable[[str], str]  # from the run's output
+    held: str  # shown when the run passed
+    figures: Callable[[str, float], str]  # from the output and the seconds it took
+    env: dict[str, str] = field(default_factory=dict)
+
+    def row(self) -> Row:
+        ok, out, seconds = run_pytest(self.target, self.env)
+        return Row(self.part, self.tried(out), self.held if ok else "FAIL", self.figures(out, seconds), ok)
+
+
+# What the pytest parts print, as `found` reads it.
+SCHEMATHESIS_CASES = r"schemathesis with(?:out)? a key: (\d+) cases"
+SCHEMATHESIS_OPERATIONS = r"cases over (\d+) operations"
+KILLED = r"; (\d+ of \d+) killed"
+
+
+def _schemathesis_cases(out: str) -> str:
+    return f"{sum(int(n) for n in re.findall(SCHEMATHESIS_CASES, out))} cases"
+
+
+def fuzz_parts(fuzz_examples: int) -> tuple[PytestPart, ...]:
     """schemathesis with a larger budget, and the hostile-file corpus."""
-    rows = []
-    ok, out, seconds = run_pytest("tests/api/test_schemathesis.py", {"QA_FUZZ_EXAMPLES": str(fuzz_examples)})
-    cases = sum(int(n) for n in re.findall(r"schemathesis with(?:out)? a key: (\d+) cases", out))
-    operations = found(r"cases over (\d+) operations", out)
-    rows.append(
-        Row(
+    return (
+        PytestPart(
+            "tests/api/test_schemathesis.py",
             "schemathesis, with and without a key",
-            f"{cases} cases",
-            "0 5xx" if ok else "FAIL",
-            f"{operations} operations, {seconds:.0f} s",
-            ok,
-        )
-    )
-    ok, out, _ = run_pytest("tests/ingest/test_hostile_corpus.py")
-    rows.append(
-        Row(
+            _schemathesis_cases,
+            "0 5xx",
+            lambda out, seconds: f"{found(SCHEMATHESIS_OPERATIONS, out)} operations, {seconds:.0f} s",
+            {"QA_FUZZ_EXAMPLES": str(fuzz_examples)},
+        ),
+        PytestPart(
+            "tests/ingest/test_hostile_corpus.py",
             "hostile corpus files",
-            "9 hostile + 2 good files",
-            "named, skipped" if ok else "FAIL",
-            "peak " + found(r"peak memory: (.*)", out),
-            ok,
-        )
+            lambda out: "9 hostile + 2 good files",
+            "named, skipped",
+            lambda out, _: "peak " + found(r"peak memory: (.*)", out),
+        ),
     )
-    return rows
 
 
-def fault_rows() -> list[Row]:
-    """Faults injected for real: kills, storage, the Chroma server, rebuilds while serving."""
-    rows = []
-    ok, out, _ = run_pytest("tests/hardening/test_kill_loop.py")
-    killed = found(r"; (\d+ of \d+) killed", out)
-    rows.append(
-        Row(
-            "SIGKILL during ingest, in a row",
-            f"{killed} runs killed",
-            "0 lost" if ok else "FAIL",
-            "partial documents seen: " + found(r"partial: (\d+)", out) + "; repair = clean build",
-            ok,
-        )
-    )
-    ok, out, _ = run_pytest("tests/hardening/test_storage_faults.py")
-    rows.append(
-        Row(
-            "disk full, read-only storage",
-            "2 faults",
-            "2 survived" if ok else "FAIL",
-            "clear error, old index served",
-            ok,
-        )
-    )
-    ok, out, _ = run_pytest("tests/api/test_chroma_server.py")
-    rows.append(
-        Row(
-            "Chroma server killed, then hung",
-            "2 faults",
-            "2 survived" if ok else "FAIL",
-            "503 after " + found(r"503 after ([\d.]+ s)", out) + ", recovered, same answer",
-            ok,
-        )
-    )
-    ok, out, _ = run_pytest("tests/ingest/test_rebuild_beside.py")
-    rows.append(
-        Row(
-            "--rebuild while serving, killed rebuild",
-            "3 faults",
-            "3 survived" if ok else "FAIL",
-            "no request failed, old index whole",
-            ok,
-        )
-    )
-    return rows
+# Faults injected for real: kills, storage, the Chroma server, rebuilds while serving.
+FAULT_PARTS = (
+    PytestPart(
+        "tests/hardening/test_kill_loop.py",
+        "SIGKILL during ingest, in a row",
+        lambda out: found(KILLED, out) + " runs killed",
+        "0 lost",
+        lambda out, _: "partial documents seen: " + found(r"partial: (\d+)", out) + "; repair = clean build",
+    ),
+    PytestPart(
+        "tests/hardening/test_storage_faults.py",
+        "disk full, read-only storage",
+        lambda out: "2 faults",
+        "2 survived",
+        lambda out, _: "clear error, old index served",
+    ),
+    PytestPart(
+        "tests/api/test_chroma_server.py",
+        "Chroma server killed, then hung",
+        lambda out: "2 faults",
+        "2 survived",
+        lambda out, _: "503 after " + found(r"503 after ([\d.]+ s)", out) + ", recovered, same answer",
+    ),
+    PytestPart(
+        "tests/ingest/test_rebuild_beside.py",
+        "--rebuild while serving, killed rebuild",
+        lambda out: "3 faults",
+        "3 survived",
+        lambda out, _: "no request failed, old index whole",
+    ),
+)
 
 
 def soak_row(clients: int, seconds: float) -> Row:
@@ -205,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fuzz-examples", type=int, default=200)
     args = parser.parse_args(argv)
     rows = adversarial_rows()
-    rows += fuzz_rows(args.fuzz_examples) + fault_rows()
+    rows += [part.row() for part in (*fuzz_parts(args.fuzz_examples), *FAULT_PARTS)]
     rows.append(soak_row(args.clients, args.soak_seconds))
     print(table(rows))
     return 0 if all(r.ok for r in rows) else 1

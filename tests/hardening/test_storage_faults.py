@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, REPO, make_settings
+from tests.conftest import CORPUS, make_settings
 from tests.ingest.test_crash import cli_env, fingerprint_of
+from tests.ingest.test_pipeline import run_cli
 from tests.store_checks import all_rows, assert_consistent
 
 pytestmark = pytest.mark.integration
@@ -44,14 +44,7 @@ def corpus_of(folder: Path, *names: str) -> Path:
 
 
 def cli_ingest(settings) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ingest", "--quiet"],
-        cwd=REPO,
-        env=cli_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_cli("ingest", "--quiet", env=cli_env(settings), timeout=600)
 
 
 def fill(folder: Path) -> Path:

@@ -34,7 +34,7 @@ N_GENERATED = 6
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    function, file_suffix, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    function, file_suffix, nth, cli_args = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
     seen = 0
 
     def hook(frame, event, arg):
@@ -46,7 +46,7 @@ KILLER = textwrap.dedent(
 
     sys.setprofile(hook)
     from rag.cli.main import main
-    sys.exit(main(["ingest", "--quiet"]))
+    sys.exit(main(["ingest", *cli_args]))
     """
 )
 INDEX_PY = str(Path("ingest", "index.py"))
@@ -114,17 +114,25 @@ def start_ingest(settings, log: Path) -> subprocess.Popen:
         )
 
 
-def run_ingest_killed_at(settings, tmp_path: Path, function: str, file_suffix: str = INDEX_PY, nth: int = 1) -> int:
-    """Run the CLI ingest and SIGKILL it when the nth call of `function` starts; returns its exit code."""
+def run_ingest_killed_at(
+    settings,
+    tmp_path: Path,
+    function: str,
+    file_suffix: str = INDEX_PY,
+    nth: int = 1,
+    cli_args: tuple[str, ...] = ("--quiet",),
+) -> int:
+    """Run the CLI ingest (`qa ingest *cli_args`) and SIGKILL it when the nth call of `function`
+    starts; returns its exit code."""
     script = tmp_path / "kill_at.py"
     script.write_text(KILLER)
     result = subprocess.run(
-        [sys.executable, str(script), function, file_suffix, str(nth)],
+        [sys.executable, str(script), function, file_suffix, str(nth), *cli_args],
         cwd=REPO,
         env=cli_env(settings),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert result.returncode == -signal.SIGKILL, (
         f"the ingest was not killed at call {nth} of {function}: rc={result.returncode}\n{result.stderr[-2000:]}"

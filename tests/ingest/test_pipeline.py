@@ -105,14 +105,14 @@ def cli_env(data_dir: Path, corpus_dir: Path) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict[str, str], timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "rag.cli", *args],
         env=env,
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         **kwargs,
     )
 

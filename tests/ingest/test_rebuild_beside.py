@@ -5,7 +5,6 @@ a real uvicorn server and the real CLI in its own process, killed with SIGKILL w
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import CORPUS, REPO, make_settings
-from tests.ingest.test_crash import cli_env
+from tests.ingest.test_crash import cli_env, run_ingest_killed_at
 from tests.servers import start_server
 from tests.store_checks import all_rows, assert_consistent
 
@@ -118,24 +117,7 @@ def test_a_rebuild_killed_before_it_publishes_leaves_the_old_index_whole(small_i
 
     before = all_rows(small_index)
     # SIGKILL when the second source's rows start going into the new generation.
-    script = tmp_path / "kill_at.py"
-    script.write_text(
-        "import os, signal, sys\n"
-        "seen = 0\n"
-        "def hook(frame, event, arg):\n"
-        "    global seen\n"
-        "    if event == 'call' and frame.f_code.co_name == 'replace_source':\n"
-        "        seen += 1\n"
-        "        if seen == 2:\n"
-        "            os.kill(os.getpid(), signal.SIGKILL)\n"
-        "sys.setprofile(hook)\n"
-        "from rag.cli.main import main\n"
-        "sys.exit(main(['ingest', '--rebuild', '--quiet']))\n"
-    )
-    killed = subprocess.run(
-        [sys.executable, str(script)], cwd=REPO, env=cli_env(small_index), capture_output=True, timeout=600
-    )
-    assert killed.returncode == -signal.SIGKILL
+    run_ingest_killed_at(small_index, tmp_path, "replace_source", nth=2, cli_args=("--rebuild", "--quiet"))
     assert "qa.g1_sources" in collection_names(small_index)  # half a rebuild, beside, unpublished
     assert all_rows(small_index) == before  # readers open the old index, whole
     assert not load_answerer(small_index, embeddings).answer(QUESTION).abstained
