@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from rag.answer import GuardReport
 from rag.citations import Citation
+from rag.short_answer import ShortAnswer
 
 
 def _encodable(value: str) -> str:
@@ -89,6 +90,10 @@ class AskResponse(BaseModel):
     fallback: str | None = Field(default=None, description="llm mode: 'extractive' when nothing generated survived")
     notes: list[str] = Field(
         default_factory=list, description="what the sources do not cover, e.g. a side of a comparison"
+    )
+    short_answer: ShortAnswer | None = Field(
+        default=None,
+        description="for a year/number/name/place question: the exact span of citation n's quote that answers it",
     )
 
 

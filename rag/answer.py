@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from rag.answer_sentences import neutralise_markers
 from rag.citations import Citation, make_citation, verify_citations
+from rag.short_answer import ShortAnswer
 from rag.snapshot import IndexSnapshot, SentenceRow
 
 ABSTENTION_TEXT = "The sources do not answer this question, so I will not guess."
@@ -68,12 +69,17 @@ class Answer(BaseModel):
     guard: GuardReport | None = None
     fallback: str | None = Field(default=None, description="set when the llm answer fell back to the extractive one")
     notes: list[str] = Field(default_factory=list, description="what the sources do not cover (a side of a comparison)")
+    short_answer: ShortAnswer | None = Field(
+        default=None, description="the span of a quote that answers a year/number/name/place question"
+    )
 
     def public_fields(self) -> set[str]:
         """What `qa ask --json` and `POST /v1/ask` show: the mode's fields only, notes when there are some."""
         fields = {"answer", "abstained", "citations", "timings_ms"}
         if self.notes:
             fields.add("notes")
+        if self.short_answer is not None:
+            fields.add("short_answer")
         if self.mode != "extractive":
             fields |= {"mode", "guard", "fallback"}
         return fields

@@ -33,6 +33,7 @@ from rag.question import Name, QuestionShape, read_question
 from rag.request import AnswerRequest, PreparedQuestion, prepare_question
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
+from rag.short_answer import short_answer
 from rag.sides import without
 from rag.snapshot import IndexSnapshot, SentenceRow
 
@@ -111,6 +112,7 @@ class Evidence:
     groups: list[list[SentenceRow]]
     uncovered: list[str]
     evidence_ms: float
+    best: SentenceRow | None = None  # the highest-scoring sentence, for a one-part question
 
 
 class ExtractiveAnswerer:
@@ -216,7 +218,8 @@ class ExtractiveAnswerer:
             groups += [group for group in found if group not in groups]
         if len(uncovered) == len(parts):
             groups = []
-        return Evidence(retrieval, groups, uncovered if groups else [], _ms(begin))
+        best = scored[0].sentence if groups and len(parts) == 1 else None
+        return Evidence(retrieval, groups, uncovered if groups else [], _ms(begin), best)
 
     def compose(self, evidence: Evidence) -> Answer:
         """Quote the evidence with [n] markers and verified citations, or abstain."""
@@ -235,6 +238,9 @@ class ExtractiveAnswerer:
             timings["total"] = _ms(prepared.started)
             return abstention(timings, query, retrieved)
         text, citations = compose_answer(self.snapshot, evidence.groups)
+        lead = None
+        if evidence.best is not None:
+            lead = short_answer(evidence.best, evidence.groups, citations, understanding.parts[0].shape)
         notes = [f"The sources say nothing about this for {side}." for side in evidence.uncovered]
         timings["total"] = _ms(prepared.started)
         return Answer(
@@ -245,6 +251,7 @@ class ExtractiveAnswerer:
             retrieval_query=query,
             retrieved=retrieved,
             notes=notes,
+            short_answer=lead,
         )
 
 

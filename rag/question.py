@@ -93,6 +93,7 @@ class QuestionShape:
     wants_explanation: bool = False
     instruction: bool = False
     refers_back: bool = False  # "it", "they", "that treaty" without a name of its own
+    predicate: str | None = None  # the stem of the question's main verb ("join"), unless be/do/have
 
     @property
     def typed(self) -> bool:
@@ -135,6 +136,7 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
         sides=tuple(sides),
         side_cuts=side_cuts(doc, [next(span for span, name in spans if name == side) for side in sides]),
         wants_explanation=_wants_explanation(doc),
+        predicate=_predicate(doc),
         instruction=is_instruction(doc),
         refers_back=not names and any(t.lower_ in PRONOUNS_REFERRING for t in doc),
     )
@@ -191,6 +193,14 @@ def _next_noun(doc: Doc, token: Token) -> Token | None:
         if candidate.pos_ in ("NOUN", "PROPN"):
             return candidate
     return None
+
+
+def _predicate(doc: Doc) -> str | None:
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None or root.pos_ != "VERB":
+        return None
+    stems = tokens(root.lemma_)
+    return stems[0] if stems else None
 
 
 def _counted(doc: Doc) -> str | None:

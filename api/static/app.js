@@ -196,6 +196,16 @@
     if (last < answer.length) target.append(document.createTextNode(answer.slice(last)));
   }
 
+  // The span that answers a year/number/name question, first, with the source it stands in.
+  function renderShortAnswer(view, shortAnswer, citations) {
+    const citation = shortAnswer && citations.find((c) => c.n === shortAnswer.n);
+    if (!citation) return;
+    const line = el("p", "short-answer");
+    line.append(el("strong", "", String(shortAnswer.text)), document.createTextNode(" "));
+    line.append(citeButton(citation, `[${citation.n}]`, "cite"));
+    view.bubble.insertBefore(line, view.text);
+  }
+
   function renderSources(bubble, citations) {
     if (!citations.length) return;
     const wrapper = el("div", "sources");
@@ -247,7 +257,11 @@
           view.status.textContent = "";
           scrollToEnd(view.item);
         } else if (name === "citations") {
-          final = { citations: Array.isArray(data.citations) ? data.citations : [], abstained: !!data.abstained };
+          final = {
+            citations: Array.isArray(data.citations) ? data.citations : [],
+            abstained: !!data.abstained,
+            shortAnswer: data.short_answer || null,
+          };
         } else if (name === "error") {
           const message = data && data.error && data.error.message;
           throw new Error(message ? String(message) : "The server could not answer.");
@@ -285,6 +299,7 @@
       view.text.textContent = answer;
     } else {
       renderAnswer(view.text, answer, final.citations);
+      renderShortAnswer(view, final.shortAnswer, final.citations);
       renderSources(view.bubble, final.citations);
     }
     history.push({ role: "user", content: question }, { role: "assistant", content: answer });

@@ -17,6 +17,7 @@ def register_ask(subparsers: Any) -> None:
     parser = subparsers.add_parser("ask", help="answer one question with citations")
     parser.add_argument("question", help="the question, in quotes")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--verbose", action="store_true", help="show each quote with its character offsets")
     parser.add_argument("--top-k", type=int, default=None, help="chunks to retrieve (1-50)")
     parser.add_argument("--source", default=None, help="only this source id")
     parser.add_argument("--section", default=None, help="only this section title")
@@ -30,6 +31,7 @@ def register_chat(subparsers: Any) -> None:
     parser = subparsers.add_parser("chat", help="interactive chat that keeps the conversation")
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--mode", choices=["extractive", "llm"], default=None)
+    parser.add_argument("--verbose", action="store_true", help="show each quote with its character offsets")
     parser.set_defaults(handler=_run_chat)
 
 
@@ -37,14 +39,35 @@ def _filters(args: argparse.Namespace) -> dict[str, str]:
     return {k: v for k, v in (("source_id", args.source), ("section", args.section)) if v is not None}
 
 
-def format_answer(answer: Answer) -> str:
-    lines = [answer.answer, *(f"({note})" for note in answer.notes)]
+# A source title longer than this is cut at a word in the sources list (titles of news pages run
+# to 20 words; the full title is in --json and --verbose).
+TITLE_CHARS = 60
+
+
+def _shortened(title: str) -> str:
+    if len(title) <= TITLE_CHARS:
+        return title
+    return title[:TITLE_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
+
+
+def format_answer(answer: Answer, verbose: bool = False) -> str:
+    """The short answer (when there is one), the answer once, then a compact sources list: title,
+    section, page; `verbose` adds each quote's offsets and text."""
+    lines = []
+    if answer.short_answer is not None:
+        lines += [f"Answer: {answer.short_answer.text} [{answer.short_answer.n}]", ""]
+    lines += [answer.answer, *(f"({note})" for note in answer.notes)]
     if answer.citations:
         lines.append("")
         lines.append("Sources:")
         for c in answer.citations:
-            quote = " ".join(c.quote.split())
-            lines.append(f"  [{c.n}] {c.title} — {c.section} (chars {c.start}-{c.end}): “{quote}”")
+            title = c.title if verbose else _shortened(c.title)
+            where = "".join(
+                [f" — {c.section}" if c.section and c.section != c.title else "", f", p. {c.page}" if c.page else ""]
+            )
+            lines.append(f"  [{c.n}] {title}{where}")
+            if verbose:
+                lines.append(f"      chars {c.start}-{c.end} of {c.source_id}: “{' '.join(c.quote.split())}”")
     if answer.guard is not None:
         g = answer.guard
         lines.append(
@@ -66,7 +89,7 @@ def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(answer.model_dump(include=answer.public_fields()), ensure_ascii=False))
     else:
-        print(format_answer(answer))
+        print(format_answer(answer, args.verbose))
     return 0
 
 
@@ -91,5 +114,5 @@ def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
         except (InputError, LLMUnavailableError) as error:
             print(f"qa: {error}")
             continue
-        print(f"\nassistant> {format_answer(answer)}")
+        print(f"\nassistant> {format_answer(answer, args.verbose)}")
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]

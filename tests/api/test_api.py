@@ -46,13 +46,19 @@ def test_ask_cites_exact_spans_of_the_served_source_text(live_server):
     response = post(live_server, "/v1/ask", {"question": TROOPS})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"answer", "abstained", "citations", "timings_ms"}
+    assert set(body) == {"answer", "abstained", "citations", "timings_ms", "short_answer"}
     assert body["abstained"] is False and "28,000" in body["answer"]
     assert body["citations"] and "total" in body["timings_ms"]
     for citation in body["citations"]:
         assert f"[{citation['n']}]" in body["answer"]
         text = source_text(live_server, citation["source_id"])
         assert text[citation["start"] : citation["end"]] == citation["quote"]
+    # The short answer is an exact span of the source, inside the quote of the citation it names.
+    short = body["short_answer"]
+    cited = body["citations"][short["n"] - 1]
+    assert "28,000" in short["text"]
+    assert source_text(live_server, cited["source_id"])[short["start"] : short["end"]] == short["text"]
+    assert cited["start"] <= short["start"] < short["end"] <= cited["end"]
     assert any("28,000" in c["quote"] and c["section"] == "A South Korean model" for c in body["citations"])
 
 
@@ -68,7 +74,7 @@ def test_stream_sends_the_same_answer_in_pieces_then_citations_then_done(live_se
     assert names[-2:] == ["citations", "done"] and set(names[:-2]) == {"delta"}
     assert len(names) - 2 > 5  # word-sized pieces, not one blob
     assert "".join(data["text"] for name, data in events if name == "delta") == plain["answer"]
-    assert events[-2][1] == {"citations": plain["citations"], "abstained": False}
+    assert events[-2][1] == {"citations": plain["citations"], "abstained": False, "short_answer": plain["short_answer"]}
     assert "total" in events[-1][1]["timings_ms"]
 
 

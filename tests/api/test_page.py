@@ -152,6 +152,9 @@ def test_answer_streams_with_a_citation_that_opens_the_marked_passage(browser, l
     open_page(browser, live_server)
     item = ask(browser, TROOPS)
     assert "28,000" in text_of(css(item, ".answer-text")[0])
+    # The short answer leads, with a button to the source it stands in.
+    short = css(item, ".short-answer")[0]
+    assert "28,000" in text_of(css(short, "strong")[0]) and css(short, "button.cite")
 
     expected = next(c for c in api_ask(live_server, TROOPS)["citations"] if c["n"] == 1)
     cite_button(item, 1).click()
@@ -302,6 +305,9 @@ def test_api_key_is_asked_once_and_kept_for_the_tab(browser, live_server_with_ke
     wait(browser, lambda d: css(d, "#question"))
     item = ask(browser, TROOPS)
     assert "28,000" in text_of(css(item, ".answer-text")[0])
+    # The short answer leads, with a button to the source it stands in.
+    short = css(item, ".short-answer")[0]
+    assert "28,000" in text_of(css(short, "strong")[0]) and css(short, "button.cite")
     assert not key_form().is_displayed()
     assert browser.execute_script("return sessionStorage.length") == 1
 

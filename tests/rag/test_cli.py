@@ -29,7 +29,9 @@ def test_ask_json_prints_one_object_with_verified_citations(corpus_settings, ans
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert result.stderr == "", result.stderr  # no library progress bars ("Loading weights: ...")
-    assert set(payload) == {"answer", "abstained", "citations", "timings_ms"}
+    # short_answer only when the best quote names Finland itself and holds one date.
+    assert {"answer", "abstained", "citations", "timings_ms"} <= set(payload)
+    assert set(payload) <= {"answer", "abstained", "citations", "timings_ms", "short_answer"}
     assert payload["abstained"] is False and "1995" in payload["answer"]
     for citation in payload["citations"]:
         assert {"n", "source_id", "title", "section", "quote", "start", "end"} <= set(citation)
@@ -98,3 +100,18 @@ def test_a_bad_setting_is_one_line_naming_its_variable(tmp_path, variable, value
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.startswith("qa: bad settings: ") and said in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_ask_leads_with_the_short_answer_and_lists_sources_once(corpus_settings):
+    question = "How many American troops are stationed in South Korea?"
+    plain = run_qa(["ask", question], corpus_settings)
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert lines[0].startswith("Answer: ") and "28,000" in lines[0] and lines[0].endswith("[1]")
+    sources = lines[lines.index("Sources:") + 1 :]
+    assert sources and all(line.startswith("  [") for line in sources)
+    # Each source once, by title and section; the quote is in the answer already.
+    assert not any("28,000" in line or "chars" in line for line in sources)
+    verbose = run_qa(["ask", "--verbose", question], corpus_settings)
+    assert verbose.returncode == 0, verbose.stderr
+    assert "chars " in verbose.stdout and "28,000" in verbose.stdout.split("Sources:")[1]

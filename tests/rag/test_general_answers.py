@@ -220,3 +220,16 @@ def test_each_side_of_a_comparison_keeps_the_words_of_its_own_phrase(general):
     assert "1871" in answer.answer and "1998" in answer.answer
     assert answer.notes == []
     assert_exact(answer, general)
+
+
+def test_a_number_question_leads_with_the_span_that_answers_it(general):
+    answer = general.answer("How many lights did the MSB inspect in 2019?")
+    short = answer.short_answer
+    assert short is not None and short.text == "412"
+    citation = answer.citations[short.n - 1]
+    assert general.snapshot.sources[citation.source_id].text[short.start : short.end] == "412"
+    assert citation.start <= short.start < short.end <= citation.end
+    # Who/where, and a sentence that names its subject only as "It", get the quote alone.
+    assert general.answer("Who inspects lighthouses and buoys?").short_answer is None
+    lit = general.answer("When was the Harrow Point light first lit?")
+    assert "1871" in lit.answer and lit.short_answer is None
