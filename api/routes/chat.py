@@ -3,8 +3,10 @@ clients can talk to the assistant: `POST /v1/chat/completions` (plain and stream
 `GET /v1/models`.
 
 The text content carries the answer with its [n] markers and a short "Sources:" list, so a client
-that shows only text still shows where each claim comes from; the structured citations (exact
-spans) ride along as the extra top-level fields `citations` and `abstained`.
+that shows only text still shows where each claim comes from. The schema's own typed place,
+`message.annotations`, holds a `url_citation` per marker (non-streamed completions); the
+structured citations (exact spans) also ride along as the extra top-level fields `citations` and
+`abstained`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -23,6 +26,7 @@ from fastapi.responses import StreamingResponse
 from openai.types import CompletionUsage, Model
 from openai.types.chat import ChatCompletionMessage
 from openai.types.chat.chat_completion import Choice
+from openai.types.chat.chat_completion_message import Annotation, AnnotationURLCitation
 
 from api.deps import AnswererDep, SettingsDep
 from api.errors import GENERIC_500, error_body
@@ -79,6 +83,26 @@ def message_content(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def url_citations(content: str, answer: Answer, base_url: str) -> list[Annotation]:
+    """The Chat Completions schema's own place for citations: a `url_citation` per [n] marker in
+    the content, spanning the paragraph it closes (the quote, as the content shows it) and
+    pointing at the source on this server, with the exact span's offsets in the fragment."""
+    out: list[Annotation] = []
+    by_number = {c.n: c for c in answer.citations}
+    body_end = content.find("\n\nSources:")
+    body = content if body_end < 0 else content[:body_end]
+    for match in re.finditer(r"\[(\d+)\]", body):
+        citation = by_number.get(int(match.group(1)))
+        if citation is None:
+            continue
+        start = body.rfind("\n\n", 0, match.start())
+        start = 0 if start < 0 else start + 2
+        url = f"{base_url.rstrip('/')}/v1/sources/{quote(citation.source_id)}#chars={citation.start}-{citation.end}"
+        found = AnnotationURLCitation(start_index=start, end_index=match.end(), title=citation.title, url=url)
+        out.append(Annotation(type="url_citation", url_citation=found))
+    return out
+
+
 def rough_tokens(text: str) -> int:
     """Words and punctuation marks: a rough count (no tokenizer is involved in answering)."""
     return len(_TOKEN.findall(text))
@@ -119,7 +143,9 @@ async def chat_completions(
     answer = await run_in_threadpool(answerer.answer, question, history=history)
     note_answer(request.state, answer, question)
     content = message_content(answer)
-    message = ChatCompletionMessage(role="assistant", content=content)
+    message = ChatCompletionMessage(
+        role="assistant", content=content, annotations=url_citations(content, answer, str(request.base_url)) or None
+    )
     return ChatCompletionWithCitations(
         id=completion_id,
         created=created,

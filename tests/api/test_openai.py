@@ -55,6 +55,20 @@ def test_completion_has_markers_sources_and_structured_citations(client, live_se
     assert extra["abstained"] is False
     assert_exact_spans(live_server_with_key, extra["citations"])
     assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens > 0
+    # The SDK's own typed place for citations: one url_citation per [n], spanning the paragraph it
+    # closes, pointing at the cited source on this server.
+    annotations = choice.message.annotations
+    assert annotations and {a.type for a in annotations} == {"url_citation"}
+    by_number = {c["n"]: c for c in extra["citations"]}
+    for annotation in annotations:
+        cited = content[annotation.url_citation.start_index : annotation.url_citation.end_index]
+        number = int(cited.rsplit("[", 1)[1].rstrip("]"))
+        citation = by_number[number]
+        assert cited.endswith(f"[{number}]") and annotation.url_citation.title == citation["title"]
+        url = annotation.url_citation.url
+        source = f"{live_server_with_key.base_url}/v1/sources/{citation['source_id']}"
+        assert url == f"{source}#chars={citation['start']}-{citation['end']}"
+        assert " ".join(citation["quote"].split())[:40] in " ".join(cited.split())
 
 
 def test_streamed_completion_joins_to_the_same_content_and_ends_with_citations(client, live_server_with_key):
