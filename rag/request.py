@@ -7,7 +7,9 @@ CLI and `qa batch` call the single checks early, so a typo fails before the mode
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,8 @@ if TYPE_CHECKING:  # a type only: the checks stay importable without the index's
 
 ROLES = ("user", "assistant")
 FILTER_KEYS = ("source_id", "section")
+# How many valid names an error about an unknown filter lists (a terminal line or two).
+LISTED_NAMES = 12
 # A turn of history may be this many times longer than a question (an answer quotes at length).
 HISTORY_TURN_FACTOR = 10
 FOLLOW_UP_CONTEXT_CHARS = 2000
@@ -54,9 +58,8 @@ def prepare_question(request: AnswerRequest, settings: Settings, snapshot: Index
     history = check_history(request.history, settings.max_history_turns, settings.max_question_chars)
     filters = check_filters(request.filters)
     for key, value in filters.items():
-        known = snapshot.sources if key == "source_id" else {c.section for c in snapshot.chunks}
-        if value not in known:
-            raise UnknownFilterError(f"no {key.replace('_', ' ')} {value!r} in the index")
+        known = set(snapshot.sources) if key == "source_id" else {c.section for c in snapshot.chunks}
+        filters[key] = resolve_filter(key, value, known)
     top_k = check_top_k(request.top_k, settings.top_k)
     return PreparedQuestion(question, history, follow_up_context(history), filters, top_k, started)
 
@@ -121,6 +124,37 @@ def check_filters(filters: Mapping[str, Any] | None) -> dict[str, str]:
             raise InputError(f"filter {key} must be a non-empty string, got {value!r}")
         clean[key] = value.strip()
     return clean
+
+
+def _loose(text: str) -> str:
+    """Case, accents, quote marks and punctuation set aside: "’Finlandization’" -> "finlandization"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return " ".join(re.sub(r"[\W_]+", " ", plain).split())
+
+
+def resolve_filter(key: str, value: str, known: set[str]) -> str:
+    """The one source id or section heading that `value` names: itself, the same words whatever
+    the case, accents and quote marks, or the only one whose words contain it. Otherwise an
+    UnknownFilterError that lists what there is (or the several it could mean)."""
+    if value in known:
+        return value
+    wanted = _loose(value)
+    same = sorted(k for k in known if _loose(k) == wanted)
+    if len(same) == 1:
+        return same[0]
+    partial = same or sorted(k for k in known if wanted and wanted in _loose(k))
+    if len(partial) == 1:
+        return partial[0]
+    label = key.replace("_", " ")
+    if partial:
+        raise UnknownFilterError(f"{label} {value!r} could mean several: {_listed(partial)}")
+    raise UnknownFilterError(f"no {label} {value!r} in the index; there are: {_listed(sorted(known))}")
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:LISTED_NAMES])
+    return shown + (f" and {len(names) - LISTED_NAMES} more" if len(names) > LISTED_NAMES else "")
 
 
 def follow_up_context(history: Sequence[Mapping[str, str]]) -> str | None:

@@ -20,7 +20,9 @@ def register_ask(subparsers: Any) -> None:
     parser.add_argument("--verbose", action="store_true", help="show each quote with its character offsets")
     parser.add_argument("--top-k", type=int, default=None, help="chunks to retrieve (1-50)")
     parser.add_argument("--source", default=None, help="only this source id")
-    parser.add_argument("--section", default=None, help="only this section title")
+    parser.add_argument(
+        "--section", default=None, help="only this section: its heading, or words only it contains (any case or quotes)"
+    )
     parser.add_argument(
         "--mode", choices=["extractive", "llm"], default=None, help="answerer (default: QA_ANSWERER, extractive)"
     )

@@ -136,3 +136,18 @@ def test_retriever_is_a_langchain_retriever_with_hybrid_ranks(answerer):
     assert all(d.metadata["dense_rank"] or d.metadata["lexical_rank"] for d in documents)
     text = answerer.snapshot.sources[documents[0].metadata["source_id"]].text
     assert text[documents[0].metadata["start"] : documents[0].metadata["end"]] == documents[0].page_content
+
+
+def test_a_section_is_found_without_its_exact_heading_or_the_headings_are_listed(answerer):
+    from rag.errors import UnknownFilterError
+
+    # The seed article's heading is "’Finlandization’", curly quotes included.
+    answer = answerer.answer("What is Finlandization?", filters={"section": "finlandization"})
+    assert not answer.abstained
+    assert {c.section for c in answer.citations} == {"’Finlandization’"}
+    with pytest.raises(UnknownFilterError, match="could mean several") as several:
+        answerer.answer("Why?", filters={"section": "korea"})
+    assert "'A South Korean model'" in str(several.value)
+    with pytest.raises(UnknownFilterError, match="there are:") as unknown:
+        answerer.answer("Why?", filters={"section": "no such heading"})
+    assert "'A South Korean model'" in str(unknown.value) or "more" in str(unknown.value)
