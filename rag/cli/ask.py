@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any
@@ -52,6 +53,18 @@ def _shortened(title: str) -> str:
     return title[:TITLE_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
 
 
+def source_lines(answer: Answer, verbose: bool = False) -> list[str]:
+    """Each source once: title, section, page; `verbose` adds the quote and its offsets."""
+    lines = []
+    for c in answer.citations:
+        title = c.title if verbose else _shortened(c.title)
+        section = f" — {c.section}" if c.section and c.section != c.title else ""
+        lines.append(f"  [{c.n}] {title}{section}{f', p. {c.page}' if c.page else ''}")
+        if verbose:
+            lines.append(f"      chars {c.start}-{c.end} of {c.source_id}: “{' '.join(c.quote.split())}”")
+    return lines
+
+
 def format_answer(answer: Answer, verbose: bool = False) -> str:
     """The short answer (when there is one), the answer once, then a compact sources list: title,
     section, page; `verbose` adds each quote's offsets and text."""
@@ -60,16 +73,7 @@ def format_answer(answer: Answer, verbose: bool = False) -> str:
         lines += [f"Answer: {answer.short_answer.text} [{answer.short_answer.n}]", ""]
     lines += [answer.answer, *(f"({note})" for note in answer.notes)]
     if answer.citations:
-        lines.append("")
-        lines.append("Sources:")
-        for c in answer.citations:
-            title = c.title if verbose else _shortened(c.title)
-            where = "".join(
-                [f" — {c.section}" if c.section and c.section != c.title else "", f", p. {c.page}" if c.page else ""]
-            )
-            lines.append(f"  [{c.n}] {title}{where}")
-            if verbose:
-                lines.append(f"      chars {c.start}-{c.end} of {c.source_id}: “{' '.join(c.quote.split())}”")
+        lines += ["", "Sources:", *source_lines(answer, verbose)]
     if answer.guard is not None:
         g = answer.guard
         lines.append(
@@ -95,22 +99,46 @@ def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+CHAT_HELP = "/sources shows the last answer's quotes, /new starts over, /quit (or an empty line, Ctrl-D) ends."
+
+
+def _enable_line_editing() -> None:
+    """Arrow keys, line editing and history for input(), where the platform has readline."""
+    with contextlib.suppress(ImportError):  # Windows without it: plain input still works
+        import readline  # noqa: F401  (importing it is what turns it on for input())
+
+
+def _greeting(answerer: Any) -> str:
+    titles = sorted(source.title for source in answerer.snapshot.sources.values())
+    shown = "; ".join(_shortened(t) for t in titles[:5]) + ("; …" if len(titles) > 5 else "")
+    return f"{len(titles)} documents: {shown}\nAsk about them. {CHAT_HELP}"
+
+
 def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
     from rag.factory import load_answerer
 
     check_top_k(args.top_k, settings.top_k)
     print("Loading the model and the index…", file=sys.stderr)
     answerer = load_answerer(settings, mode=args.mode)
-    print("Ask about the Israel model, the South Korean model or Finlandization. Empty line or Ctrl-D quits.")
+    _enable_line_editing()
+    print(_greeting(answerer))
     history: list[dict[str, str]] = []
+    last: Answer | None = None
     while True:
         try:
             question = input("\nyou> ").strip()
         except (EOFError, KeyboardInterrupt):
             print()
             return 0
-        if not question:
+        if not question or question == "/quit":
             return 0
+        if question == "/new":
+            history, last = [], None
+            print("(a new conversation)")
+            continue
+        if question == "/sources":
+            print("\n".join(source_lines(last, verbose=True)) if last and last.citations else "(no sources yet)")
+            continue
         try:
             answer = answerer.answer(question, history=history[-settings.max_history_turns :], top_k=args.top_k)
         except (InputError, LLMUnavailableError) as error:
@@ -118,3 +146,4 @@ def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
             continue
         print(f"\nassistant> {format_answer(answer, args.verbose)}")
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+        last = answer

@@ -66,13 +66,22 @@ def test_ask_without_an_index_says_to_ingest(tmp_path, corpus_settings):
 
 def test_chat_keeps_the_conversation_for_follow_ups(corpus_settings):
     result = run_qa(
-        ["chat"], corpus_settings, stdin="What is the South Korean model?\nHow many US troops are there?\n\n"
+        ["chat"],
+        corpus_settings,
+        stdin="What is the South Korean model?\n/sources\nHow many US troops are there?\n/new\n/sources\n/quit\n",
     )
     assert result.returncode == 0, result.stderr
+    # The greeting names what is loaded, not a subject written into the code.
+    assert result.stdout.splitlines()[0].split(" documents: ")[0].isdigit()
     replies = result.stdout.split("assistant> ")[1:]
     assert len(replies) == 2
     assert "28,000" in replies[1]
     assert "A South Korean model" in replies[1]
+    # /sources shows the last answer's quotes with offsets; after /new there are none.
+    first_sources = replies[0].split("you> ")[1]
+    assert "chars " in first_sources and "“" in first_sources
+    assert "(a new conversation)" in replies[1] and replies[1].rstrip().endswith("you>")
+    assert "(no sources yet)" in replies[1]
 
 
 @pytest.mark.parametrize(
