@@ -23,7 +23,7 @@ NOT_IN_SOURCES = "Not in the sources."
 
 RULES = "\n".join(
     (
-        "You answer questions about security guarantees for Ukraine using ONLY the numbered sources below.",
+        "You answer questions using ONLY the numbered sources below.",
         "Rules:",
         "- Every sentence of your answer states something the sources say, followed by the number of the source "
         "in square brackets, like [1] or [2][3].",

@@ -28,7 +28,7 @@ BUILTIN = {
     "chat": "rag.cli.ask:register_chat",
     "batch": "rag.cli.batch:register",
 }
-DESCRIPTION = "Questions about security guarantees for Ukraine, answered from the corpus with exact citations."
+DESCRIPTION = "Questions about the documents in the corpus, answered from them with exact citations."
 
 Register = Callable[[Any], None]
 
