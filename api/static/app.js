@@ -133,6 +133,7 @@
     sessionStorage.setItem(KEY_STORAGE, key);
     keyInput.value = "";
     keyForm.hidden = true;
+    listDocuments();
     const retry = afterKey;
     afterKey = null;
     questionInput.focus();
@@ -415,6 +416,26 @@
     if (opener) opener.classList.remove("active");
     if (returnFocus && opener && opener.isConnected) opener.focus();
   }
+
+  // --- Documents loaded ------------------------------------------------------------------------
+
+  // The index's documents, by title (text nodes: titles come from the documents). A server that
+  // needs a key lists them once a key is given; the list is a courtesy, so a failure hides it.
+  async function listDocuments() {
+    try {
+      const response = await apiFetch("/v1/sources");
+      if (!response.ok) return;
+      const body = await response.json();
+      const items = Array.isArray(body.sources) ? body.sources : [];
+      const list = $("documents-list");
+      list.replaceChildren(...items.map((source) => el("li", "", String(source.title || source.source_id))));
+      $("documents-summary").textContent = `${items.length} document${items.length === 1 ? "" : "s"} in the index`;
+      $("documents").hidden = items.length === 0;
+    } catch (error) {
+      // The page still answers without the list.
+    }
+  }
+  listDocuments();
 
   $("panel-close").addEventListener("click", () => closePanel());
   document.addEventListener("keydown", (event) => {

@@ -237,6 +237,9 @@ def test_keyboard_only_ask_open_and_close_a_source(browser, live_server):
     keys = ActionChains(browser)
     active = lambda: browser.switch_to.active_element  # noqa: E731
 
+    wait(browser, lambda d: css(d, "#documents-list li"))
+    keys.send_keys(Keys.TAB).perform()
+    assert active().get_attribute("id") == "documents-summary"  # the list of documents opens by keyboard
     keys.send_keys(Keys.TAB).perform()
     assert active().get_attribute("id") == "question"
     before = len(answers(browser))
@@ -286,6 +289,7 @@ def test_api_key_is_asked_once_and_kept_for_the_tab(browser, live_server_with_ke
     open_page(browser, live_server_with_key)
     key_form = lambda: css(browser, "#key-form")[0]  # noqa: E731
     assert not key_form().is_displayed()
+    assert not css(browser, "#documents")[0].is_displayed()  # the list needs the key too
 
     item = ask(browser, TROOPS)
     assert "failed" in item.get_attribute("class").split()
@@ -298,6 +302,7 @@ def test_api_key_is_asked_once_and_kept_for_the_tab(browser, live_server_with_ke
 
     css(browser, "#key-input")[0].send_keys(TEST_API_KEY, Keys.ENTER)
     wait(browser, lambda d: "28,000" in text_of(css(d, "#messages li.message.assistant .answer-text")[-1]))
+    wait(browser, lambda d: len(css(d, "#documents-list li")) == 2)
     assert not key_form().is_displayed()
     assert len(answers(browser)) == 1, "the retry answers in the same message"
 
@@ -305,9 +310,6 @@ def test_api_key_is_asked_once_and_kept_for_the_tab(browser, live_server_with_ke
     wait(browser, lambda d: css(d, "#question"))
     item = ask(browser, TROOPS)
     assert "28,000" in text_of(css(item, ".answer-text")[0])
-    # The short answer leads, with a button to the source it stands in.
-    short = css(item, ".short-answer")[0]
-    assert "28,000" in text_of(css(short, "strong")[0]) and css(short, "button.cite")
     assert not key_form().is_displayed()
     assert browser.execute_script("return sessionStorage.length") == 1
 
@@ -325,3 +327,14 @@ def test_refused_question_shows_the_error_and_keeps_the_input(browser, live_serv
     assert "failed" in item.get_attribute("class").split()
     assert "2000" in css(item, ".status")[0].text
     assert box.get_attribute("value") == too_long.strip()
+
+
+def test_the_page_lists_the_documents_in_the_index_as_text(browser, live_server):
+    import httpx
+
+    open_page(browser, live_server)
+    sources = httpx.get(f"{live_server.base_url}/v1/sources", timeout=10).json()["sources"]
+    wait(browser, lambda d: len(css(d, "#documents-list li")) == len(sources))
+    assert [text_of(li) for li in css(browser, "#documents-list li")] == [s["title"] for s in sources]
+    assert text_of(css(browser, "#documents-summary")[0]) == f"{len(sources)} documents in the index"
+    assert css(browser, "#documents-list img, #documents-list script") == []
