@@ -61,9 +61,9 @@ def sentence_features(
     queries = np.vstack(question_vectors).astype(np.float32)
     out = []
     for sentence, rank, position in rows.values():
-        lead = previous_in_section(snapshot, sentence)
+        previous = previous_in_section(snapshot, sentence)
         vector = snapshot.sentence_vectors[sentence.row]
-        read = vector + snapshot.sentence_vectors[lead.row] if lead is not None else vector
+        read = vector + snapshot.sentence_vectors[previous.row] if previous is not None else vector
         read = read / (np.linalg.norm(read) or 1.0)
         heading = snapshot.heading_vectors.get(sentence.section)
         headed = vector + heading if heading is not None else vector

@@ -37,7 +37,7 @@ def _joiner(doc: Doc, left: Span, right: Span) -> Token | None:
     """The word between two sides' names that joins them: the last coordinator, comma or
     contrasting preposition between them."""
     for token in reversed(doc[left.end : right.start]):
-        if token.lower_ in COORDINATORS or token.dep_ == "cc" or token.text == ",":
+        if _joins_by_coordination(token):
             return token
         if token.lower_ in CONTRAST_PREPOSITIONS and token.dep_ == "prep":
             return token
