@@ -61,6 +61,9 @@ class Settings(BaseSettings):
 
     # HTTP service. Secrets are SecretStr so they never print.
     api_key: SecretStr | None = Field(default=None, description="bearer token for every endpoint but /healthz and /")
+    api_url: str | None = Field(
+        default=None, description="a running `qa serve` that `qa ask` asks instead of loading the model itself"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; none by default")

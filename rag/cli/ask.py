@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from rag.answer import Answer
-from rag.errors import InputError, LLMUnavailableError
+from rag.errors import InputError, LLMUnavailableError, QAError
 from rag.request import check_question, check_top_k
 from rag.settings import Settings
 
@@ -19,6 +19,9 @@ def register_ask(subparsers: Any) -> None:
     parser.add_argument("question", help="the question, in quotes")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--verbose", action="store_true", help="show each quote with its character offsets")
+    parser.add_argument(
+        "--api", default=None, metavar="URL", help="ask a running `qa serve` at URL (default: QA_API_URL) instead"
+    )
     parser.add_argument("--top-k", type=int, default=None, help="chunks to retrieve (1-50)")
     parser.add_argument("--source", default=None, help="only this source id")
     parser.add_argument(
@@ -85,13 +88,45 @@ def format_answer(answer: Answer, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.factory import load_answerer
+def _asked_over_http(url: str, args: argparse.Namespace, settings: Settings) -> Answer:
+    """The answer of a running `qa serve`: no model or index is loaded in this process, so a
+    question costs the server's milliseconds plus this command's start."""
+    from rag.cli.batch import api_client, error_message
 
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    body: dict[str, Any] = {"question": args.question, "filters": _filters(args)}
+    if args.top_k is not None:
+        body["top_k"] = args.top_k
+    import httpx
+
+    client = api_client(url, key)
+    try:
+        response = client.post("/v1/ask", json=body)
+    except httpx.HTTPError as error:
+        raise QAError(f"the API at {url} did not answer: {error or type(error).__name__}") from None
+    finally:
+        client.close()
+    if response.status_code != 200:
+        raise (InputError if response.status_code < 500 else QAError)(
+            f"the API answered {response.status_code}: {error_message(response)}"
+        )
+    return Answer.model_validate(response.json())
+
+
+def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
     # Check cheap things before loading the model, so a typo fails in milliseconds.
     check_question(args.question, settings.max_question_chars)
     check_top_k(args.top_k, settings.top_k)
-    answer = load_answerer(settings, mode=args.mode).answer(args.question, top_k=args.top_k, filters=_filters(args))
+    url = args.api or settings.api_url
+    if url and args.mode not in (None, "extractive"):
+        raise InputError("--mode applies to the answerer in this process; a server answers in its own mode")
+    if url:
+        answer = _asked_over_http(url, args, settings)
+    else:
+        from rag.factory import load_answerer
+
+        answerer = load_answerer(settings, mode=args.mode)
+        answer = answerer.answer(args.question, top_k=args.top_k, filters=_filters(args))
     if args.json:
         print(json.dumps(answer.model_dump(include=answer.public_fields()), ensure_ascii=False))
     else:

@@ -134,7 +134,7 @@ def http_asker(client: httpx.Client, top_k: int | None = None) -> AskRow:
         except httpx.HTTPError as error:
             raise RowError(f"API request failed: {_transport_reason(error)}") from None
         if response.status_code != 200:
-            raise RowError(f"HTTP {response.status_code}: {_error_message(response)}")
+            raise RowError(f"HTTP {response.status_code}: {error_message(response)}")
         try:
             payload = response.json()
             return payload["answer"], bool(payload["abstained"]), list(payload["citations"])
@@ -148,7 +148,7 @@ def _transport_reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def _error_message(response: httpx.Response) -> str:
+def error_message(response: httpx.Response) -> str:
     try:
         message = response.json()["error"]["message"]
         if isinstance(message, str) and message:

@@ -124,3 +124,18 @@ def test_ask_leads_with_the_short_answer_and_lists_sources_once(corpus_settings)
     verbose = run_qa(["ask", "--verbose", question], corpus_settings)
     assert verbose.returncode == 0, verbose.stderr
     assert "chars " in verbose.stdout and "28,000" in verbose.stdout.split("Sources:")[1]
+
+
+def test_ask_can_ask_a_running_server_instead_of_loading_the_model(live_server):
+    question = "How many American troops are stationed in South Korea?"
+    asked = run_qa(["ask", "--api", live_server.base_url, question], live_server.settings, timeout=60)
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.startswith("Answer: ") and "28,000" in asked.stdout
+    as_json = run_qa(["ask", "--json", "--api", live_server.base_url, question], live_server.settings, timeout=60)
+    payload = json.loads(as_json.stdout)
+    assert payload["abstained"] is False and payload["citations"][0]["quote"] in payload["answer"]
+    # The server's refusal is the command's one-line error; nothing listening is a clear error too.
+    refused = run_qa(["ask", "--api", live_server.base_url, "--section", "zzz", question], live_server.settings)
+    assert refused.returncode == 2 and "no section 'zzz'" in refused.stderr and "Traceback" not in refused.stderr
+    nobody = run_qa(["ask", "--api", "http://127.0.0.1:9", question], live_server.settings)
+    assert nobody.returncode == 1 and "cannot reach the API" in nobody.stderr and "Traceback" not in nobody.stderr
