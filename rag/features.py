@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 from langchain_core.documents import Document
 
+from rag.language import Entity
 from rag.lexical import tokens
 from rag.question import NUMBER_LABELS, TIME_LABELS, QuestionShape
 from rag.snapshot import IndexSnapshot, SentenceRow
@@ -73,7 +74,7 @@ def sentence_features(
             "dense_read": float(np.max(queries @ read)),
             "dense_heading": float(np.max(queries @ headed)),
             "dense_chunk": float(np.max(queries @ snapshot.chunk_vectors[position])),
-            **_lexical(snapshot, sentence, shape),
+            **_lexical(snapshot, sentence, _window(snapshot, sentence, previous), shape),
             "rank": 1.0 / rank,
         }
         out.append((sentence, rank, features))
@@ -88,9 +89,12 @@ def previous_in_section(snapshot: IndexSnapshot, sentence: SentenceRow) -> Sente
 def window_terms(snapshot: IndexSnapshot, sentence: SentenceRow) -> set[str]:
     """What a reader has in mind reading the sentence: it, the sentence before, its section
     heading and its document's title."""
+    return _window(snapshot, sentence, previous_in_section(snapshot, sentence))
+
+
+def _window(snapshot: IndexSnapshot, sentence: SentenceRow, previous: SentenceRow | None) -> set[str]:
     terms = set(sentence.terms) | snapshot.heading_terms(sentence.section)
     terms |= snapshot.heading_terms(snapshot.title_of(sentence.source_id))
-    previous = previous_in_section(snapshot, sentence)
     if previous is not None:
         terms |= previous.terms
     return terms
@@ -107,8 +111,9 @@ def names_share(shape: QuestionShape, terms: set[str] | frozenset[str]) -> float
     return present / places if places else 1.0
 
 
-def _lexical(snapshot: IndexSnapshot, sentence: SentenceRow, shape: QuestionShape) -> dict[str, float]:
-    window = window_terms(snapshot, sentence)
+def _lexical(
+    snapshot: IndexSnapshot, sentence: SentenceRow, window: set[str], shape: QuestionShape
+) -> dict[str, float]:
     type_match = _type_match(sentence, shape) if shape.typed else 0.0
     return {
         "coverage": snapshot.term_stats.coverage(shape.terms, sentence.terms),
@@ -144,16 +149,18 @@ def _other_subject(sentence: SentenceRow, window: set[str], shape: QuestionShape
     return 1.0 if others else 0.0
 
 
+def answering_entities(sentence: SentenceRow, shape: QuestionShape) -> list[Entity]:
+    """The sentence's entities of a label the question wants that the question does not already
+    name: what could be its answer."""
+    asked = _asked(shape)
+    return [e for e in sentence.facts.entities if e.label in shape.answer_labels and not set(tokens(e.text)) <= asked]
+
+
 def _type_match(sentence: SentenceRow, shape: QuestionShape) -> float:
     """1 when the sentence holds an entity of a wanted label that the question does not already
     name (half when "which countries" wants several and it holds one); numbers and dates written
     in digits count even where the entity recogniser missed them."""
-    asked = _asked(shape)
-    new = {
-        e.text.lower()
-        for e in sentence.facts.entities
-        if e.label in shape.answer_labels and not set(tokens(e.text)) <= asked
-    }
+    new = {e.text.lower() for e in answering_entities(sentence, shape)}
     if not new and shape.answer_labels & (NUMBER_LABELS | TIME_LABELS):
         # Digits the entity recogniser left unlabelled; a year inside a DATE is no count.
         taken = [(e.start, e.end) for e in sentence.facts.entities if e.label not in shape.answer_labels]

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from rag.citations import Citation
+from rag.features import answering_entities
 from rag.language import Entity
 from rag.lexical import tokens
 from rag.question import NUMBER_LABELS, TIME_LABELS, QuestionShape
@@ -29,12 +30,6 @@ class ShortAnswer(BaseModel):
     n: int = Field(ge=1, description="the citation whose quote holds it")
     start: int = Field(ge=0)
     end: int = Field(ge=0)
-
-
-def _answers(entity: Entity, shape: QuestionShape) -> bool:
-    """An entity of a wanted label that the question does not already name."""
-    asked = set(shape.terms) | {stem for name in (*shape.names, *shape.carried) for stem in name.stems}
-    return entity.label in shape.answer_labels and not set(tokens(entity.text)) <= asked
 
 
 def _counts(sentence: SentenceRow, entity: Entity, counted: str | None) -> bool:
@@ -56,7 +51,7 @@ def _eligible(best: SentenceRow, shape: QuestionShape) -> bool:
 
 def _the_entity(best: SentenceRow, shape: QuestionShape) -> Entity | None:
     """The one entity of `best` that answers (for "how many X", the number before X)."""
-    found = [e for e in best.facts.entities if _answers(e, shape)]
+    found = answering_entities(best, shape)
     if shape.counted and len(found) > 1:
         found = [e for e in found if _counts(best, e, shape.counted)] or found
     return found[0] if len({e.text.lower() for e in found}) == 1 else None
