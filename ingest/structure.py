@@ -151,9 +151,11 @@ def _title_inside_block(lines: list[str]) -> bool:
 
 
 def _title_lines(lines: list[str]) -> int:
-    """How many lines the title at the top of a block takes: a long title wraps, and its next
-    line has a title's shape too, is no numbered heading, and stops short of the margin itself
-    (a wrapped line of prose would not)."""
+    """How many lines the title at the top of a block takes. A long title wraps: its next line has
+    a title's shape too, is no numbered heading, and stops short of the block's margin (a wrapped
+    line of prose would not). A title set in a larger type wraps at its own, narrower margin, so
+    it goes on only while its lines so far were full to that margin: a title line that stopped
+    short of it (the next word would have fit) was the title's last."""
     margin = max(len(x) for x in lines)
     count = 1
     while count + 1 < len(lines):
@@ -162,6 +164,9 @@ def _title_lines(lines: list[str]) -> int:
         if HEADING_NUMBER.match(line) or heading_text(title, first_block=True) is None:
             break
         if not _stops_short(line, following, margin):
+            break
+        title_margin = max(len(x) for x in lines[:count])
+        if _stops_short(lines[count - 1], line, title_margin):
             break
         count += 1
     return count

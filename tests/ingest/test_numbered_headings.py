@@ -187,3 +187,27 @@ def test_prose_that_wraps_under_a_title_is_not_taken_into_it() -> None:
     sections, sentences = analyse(text, DEFAULT)
     assert [s.title for s in sections] == ["Harbour Rules"]
     assert sentences[0].text.startswith("Every vessel")
+
+
+def test_a_wrapped_title_ends_at_its_short_last_line_even_when_prose_follows_without_a_gap() -> None:
+    # The title's second line stopped far short of the title's own width, so the title ended
+    # there; the prose after it is the lead paragraph, although its first line stops a little
+    # short of the body's (wider) margin and has no sentence punctuation at its end.
+    text = (
+        "Harbour Rules of Port Elsby and the Inner\n"
+        "Basin Authority\n"
+        "Port Elsby is often named as a model harbour for small towns because it\n"
+        "shows how a basin that silted up can be kept open for decades by a levy paid\n"
+        "by its users. This brief describes the levy and the authority that spends it.\n"
+        "1. Mooring fees\n"
+        "Boats pay by their length at the quay, and the fee doubles\n"
+        "in August when the basin is full. Nobody pays twice.\n"
+    )
+    sections, sentences = analyse(text, DEFAULT)
+    assert [s.title for s in sections] == [
+        "Harbour Rules of Port Elsby and the Inner Basin Authority",
+        "1. Mooring fees",
+    ]
+    assert sentences[0].text.startswith("Port Elsby is often named")
+    assert sentences[0].section == "Harbour Rules of Port Elsby and the Inner Basin Authority"
+    assert_exact_spans(text)
