@@ -1,6 +1,5 @@
 """Anchors of the support test (rag/grounding.py) that read the raw text of a passage window,
-not its stems: the countries it names, the links and markup it carries, and how it writes an
-acronym."""
+not its stems: the links and markup it carries, and how it writes an acronym."""
 
 from __future__ import annotations
 
@@ -19,20 +18,6 @@ def links_not_in(text: str, window: str) -> list[str]:
     """The sentence's links, addresses, tags and Markdown links that the window does not hold."""
     found = dict.fromkeys(m.group(0).rstrip(".,;:") for m in LINK_OR_MARKUP.finditer(text))
     return [item for item in found if item not in window]
-
-
-CAPITALISED_RUN = re.compile(r"[A-Z][\w’'.]*(?:[ –-](?:of |the )?[A-Z][\w’'.]*)*")
-
-
-def countries_in(window: str) -> set[str]:
-    """The countries a passage names, opening a sentence or not: each run of capitalised words,
-    and each word of it ("South Korea", "Finland", "American", "US-Israel")."""
-    found: set[str] = set()
-    for run in CAPITALISED_RUN.findall(window):
-        for name in (run, *re.split(r"[\s–-]+", run)):
-            if (code := country_code(name)) is not None:
-                found.add(code)
-    return found
 
 
 def lowercase_only(name: str, window: str) -> bool:

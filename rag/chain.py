@@ -112,7 +112,7 @@ class Evidence:
     groups: list[list[SentenceRow]]
     uncovered: list[str]
     evidence_ms: float
-    best: SentenceRow | None = None  # the highest-scoring sentence, for a one-part question
+    best: ScoredSentence | None = None  # the highest-scoring sentence, for a one-part question
 
 
 class ExtractiveAnswerer:
@@ -218,7 +218,7 @@ class ExtractiveAnswerer:
             groups += [group for group in found if group not in groups]
         if len(uncovered) == len(parts):
             groups = []
-        best = scored[0].sentence if groups and len(parts) == 1 else None
+        best = scored[0] if groups and len(parts) == 1 else None
         return Evidence(retrieval, groups, uncovered if groups else [], _ms(begin), best)
 
     def compose(self, evidence: Evidence) -> Answer:

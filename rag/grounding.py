@@ -47,12 +47,12 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.anchors import countries_in, links_not_in, lowercase_only
+from rag.anchors import links_not_in, lowercase_only
 from rag.answer_sentences import clean_sentence
 from rag.lexical import NEGATIONS, tokens
 from rag.negation import CONTRACTED_NOT, Negation, negations_in, plain_clauses, stated_plainly
 from rag.negation import flip as negation_flip
-from rag.places import country_code
+from rag.places import countries_in, country_code
 from rag.sentences import LIST_MARKER, split_sentences
 
 
@@ -269,7 +269,7 @@ def _judge_window(
     hard = [f"number {n} is not in the passage" for n in sorted(numbers_in(text) - window_numbers)]
     hard += [f"{found!r} is not in the passage" for found in links_not_in(text, window)]
     names = names_in(text)
-    countries = countries_in(window)
+    countries = countries_in(window, patterns=True)
     hard += [f"name {name!r} is not in the passage" for name in names if not _name_present(name, stems, countries)]
     hard += [
         f"acronym {name!r} is not written as a name in the passage" for name in names if lowercase_only(name, window)

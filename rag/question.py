@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from rag.language import Entity, addresses_assistant
 from rag.lexical import tokens
 from rag.sides import side_cuts
-from rag.vocabulary import Vocabulary
+from rag.vocabulary import UNLABELLED, Vocabulary
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -93,7 +93,8 @@ class QuestionShape:
     wants_explanation: bool = False
     instruction: bool = False
     refers_back: bool = False  # "it", "they", "that treaty" without a name of its own
-    predicate: str | None = None  # the stem of the question's main verb ("join"), unless be/do/have
+    # The stems of the question's main verb ("join"; "wind" and "wound"), unless be/do/have.
+    predicate: frozenset[str] = frozenset()
 
     @property
     def typed(self) -> bool:
@@ -164,7 +165,8 @@ def name_spans(doc: Doc, vocabulary: Vocabulary) -> list[tuple[Span, Name]]:
         stems = tuple(tokens(span.text))
         if not stems or span.text in found:
             continue
-        aliases = vocabulary.enrich(stems, [Entity(0, len(span.text), span.label_ or "PROPN", span.text)]) - set(stems)
+        entity = Entity(0, len(span.text), span.label_ or UNLABELLED, span.text)
+        aliases = vocabulary.enrich(stems, [entity]) - set(stems)
         found[span.text] = (span, Name(span.text, stems, frozenset(aliases)))
     return list(found.values())
 
@@ -195,12 +197,17 @@ def _next_noun(doc: Doc, token: Token) -> Token | None:
     return None
 
 
-def _predicate(doc: Doc) -> str | None:
+def _predicate(doc: Doc) -> frozenset[str]:
+    """The main verb's stems, of its lemma and of its form as written: a sentence's terms are
+    stems of what it writes ("wound up", whose lemma is "wind"). The main verb is the root, or,
+    when the parser made an auxiliary the root ("When was the fund wound up?"), the verb that
+    hangs from it as its complement."""
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is not None and root.pos_ == "AUX":
+        root = next((c for c in root.children if c.pos_ == "VERB" and c.dep_ in ("ccomp", "xcomp")), root)
     if root is None or root.pos_ != "VERB":
-        return None
-    stems = tokens(root.lemma_)
-    return stems[0] if stems else None
+        return frozenset()
+    return frozenset(stem for word in (root.lemma_, root.text) for stem in tokens(word)[:1])
 
 
 def _counted(doc: Doc) -> str | None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from rag.citations import Citation
+from rag.evidence import ScoredSentence
 from rag.features import answering_entities
 from rag.language import Entity
 from rag.lexical import tokens
@@ -37,16 +38,19 @@ def _counts(sentence: SentenceRow, entity: Entity, counted: str | None) -> bool:
     return counted is not None and counted in tokens(sentence.text[entity.end : entity.end + 40])[:3]
 
 
-def _eligible(best: SentenceRow, shape: QuestionShape) -> bool:
-    """A date or number question, asked of one thing, whose best sentence names all the question
-    names and uses its main word."""
+def _eligible(best: ScoredSentence, shape: QuestionShape) -> bool:
+    """A date or number question, asked of one thing, whose best sentence uses its main word and
+    is about what the question names: it names all of it, or its window (the sentence before,
+    its heading, its title) does and the sentence names nothing else in its place ("About 28,500
+    US service members are stationed there" under a heading about Korea)."""
     if not shape.answer_labels or not shape.answer_labels <= SHORT_LABELS:
         return False
     if shape.wants_explanation or shape.wants_several or shape.sides or shape.carried:
         return False
-    if not all(name.present_in(best.terms) for name in shape.names):
+    named = all(name.present_in(best.sentence.terms) for name in shape.names)
+    if not named and (best.features["names_window"] < 1.0 or best.features["other_subject"] > 0.0):
         return False
-    return shape.predicate is None or shape.predicate in best.terms
+    return not shape.predicate or bool(shape.predicate & best.sentence.terms)
 
 
 def _the_entity(best: SentenceRow, shape: QuestionShape) -> Entity | None:
@@ -58,16 +62,20 @@ def _the_entity(best: SentenceRow, shape: QuestionShape) -> Entity | None:
 
 
 def short_answer(
-    best: SentenceRow, groups: Sequence[Sequence[SentenceRow]], citations: Sequence[Citation], shape: QuestionShape
+    scored: ScoredSentence,
+    groups: Sequence[Sequence[SentenceRow]],
+    citations: Sequence[Citation],
+    shape: QuestionShape,
 ) -> ShortAnswer | None:
     """The span of `best` (the sentence that scored highest) that answers the question, or None.
 
-    Only for dates and numbers, and only when the sentence itself names everything the question
-    names and uses its main word: a bold figure from a sentence about something else (Sweden's
+    Only for dates and numbers, and only when the sentence is about what the question names and
+    uses its main word: a bold figure from a sentence about something else (Sweden's
     date for a question about Finland) would be worse than the quote alone. Who and where are
     left to the quote: the entity recogniser's people, organisations and places were wrong too
     often (a truncated "the Conference on Security" for who signed a memorandum)."""
-    entity = _the_entity(best, shape) if _eligible(best, shape) else None
+    best = scored.sentence
+    entity = _the_entity(best, shape) if _eligible(scored, shape) else None
     n = next((i for i, group in enumerate(groups, start=1) if best in group), None)
     if entity is None or n is None:
         return None

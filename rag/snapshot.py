@@ -9,7 +9,6 @@ ingest is invisible here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +18,9 @@ import numpy as np
 from rag.errors import IndexNotReadyError
 from rag.language import SentenceFacts
 from rag.lexical import BM25, TermStats, tokens
-from rag.places import country_term
+from rag.places import CAPITALISED_RUN, countries_in, country_term
 from rag.store import IndexReader, IndexVersions, SourceRecord, StoredChunk, StoredSentence
-from rag.vocabulary import Vocabulary
-
-# Runs of capitalised words ("Republic of Korea", "US–ROK"): the names a heading may hold.
-CAPITALISED_RUN = re.compile(r"[A-Z][\w’'.]*(?:[ –-](?:of |the )?[A-Z][\w’'.]*)*")
+from rag.vocabulary import PLACE_LABELS, Vocabulary
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,11 +33,18 @@ class SentenceRow(StoredSentence):
     facts: SentenceFacts
 
     @classmethod
-    def of(cls, stored: StoredSentence, row: int, vocabulary: Vocabulary) -> SentenceRow:
+    def of(
+        cls, stored: StoredSentence, row: int, vocabulary: Vocabulary, facts: SentenceFacts | None = None
+    ) -> SentenceRow:
         fields = {name: getattr(stored, name) for name in StoredSentence.__dataclass_fields__}
-        facts = SentenceFacts.from_stored(stored.text, stored.entities, stored.refers_back, stored.instruction)
-        terms = frozenset(vocabulary.enrich(tokens(stored.text), facts.entities))
-        return cls(**fields, row=row, terms=terms, facts=facts)
+        if facts is None:
+            facts = SentenceFacts.from_stored(stored.text, stored.entities, stored.refers_back, stored.instruction)
+        terms = vocabulary.enrich(tokens(stored.text), facts.entities)
+        # Names the recogniser missed ("Kyiv insists…") are looked up as countries too; a person's
+        # or an organisation's name is not ("George Washington").
+        named = [(e.start, e.end) for e in facts.entities if e.label not in PLACE_LABELS]
+        terms |= {f"country:{code}" for code in countries_in(stored.text, skip=named)}
+        return cls(**fields, row=row, terms=frozenset(terms), facts=facts)
 
 
 @dataclass
@@ -133,12 +136,14 @@ def load_snapshot(reader: IndexReader, embedder_version: str | None = None) -> I
         key=lambda cv: (cv[0].source_id, cv[0].start, cv[0].end),
     )
     vocabulary = Vocabulary.learn(record.text for record in sources.values())
+    stored_rows = [(stored, vector) for stored, vector in reader.sentences() if vouched(stored)]
+    facts = [SentenceFacts.from_stored(s.text, s.entities, s.refers_back, s.instruction) for s, _ in stored_rows]
+    vocabulary.learn_places(e for found in facts for e in found.entities)
     sentences: list[SentenceRow] = []
     vectors: list[np.ndarray] = []
-    for stored, vector in reader.sentences():
-        if vouched(stored):
-            sentences.append(SentenceRow.of(stored, len(sentences), vocabulary))
-            vectors.append(vector)
+    for (stored, vector), found in zip(stored_rows, facts, strict=True):
+        sentences.append(SentenceRow.of(stored, len(sentences), vocabulary, found))
+        vectors.append(vector)
     return IndexSnapshot(
         versions,
         sources,

@@ -20,6 +20,8 @@ from rag.places import country_term
 
 # Entity labels that name a country, its people or a region (spaCy's OntoNotes labels).
 PLACE_LABELS = frozenset({"GPE", "NORP", "LOC"})
+# The label a question's run of proper nouns gets when the entity recogniser left it unlabelled.
+UNLABELLED = "PROPN"
 # "Long Form Words (LFW)" and "LFW (Long Form Words)": capitalised words joined by lower-case
 # function words, then an acronym in brackets, or the other way round. An acronym is 2 to 10
 # characters starting with a capital and holding at least one more capital or digit.
@@ -31,9 +33,21 @@ SHORT_THEN_LONG = re.compile(rf"\b(?P<short>{_ACRONYM})\s*\((?P<long>{_LONG})\)"
 
 @dataclass
 class Vocabulary:
-    """Acronyms learned from the corpus: the stems of each long form -> the acronym's term."""
+    """What the corpus teaches about names: the stems of each long form -> the acronym's term,
+    and the names its entity recogniser read as places more often than as anything else."""
 
     acronyms: dict[tuple[str, ...], str] = field(default_factory=dict)
+    places: set[str] = field(default_factory=set)
+
+    def learn_places(self, entities: Iterable[Entity]) -> None:
+        """Record the names the corpus uses as places. The small model reads a short question
+        worst ("How much did Helsinki pay?" makes Helsinki a PERSON), so the way a name is
+        labelled across the corpus decides instead, by majority."""
+        votes: dict[str, int] = {}
+        for entity in entities:
+            key = entity.text.strip().lower()
+            votes[key] = votes.get(key, 0) + (1 if entity.label in PLACE_LABELS else -1)
+        self.places = {key for key, vote in votes.items() if vote > 0}
 
     @classmethod
     def learn(cls, texts: Iterable[str]) -> Vocabulary:
@@ -59,11 +73,12 @@ class Vocabulary:
                 return
 
     def enrich(self, terms: Iterable[str], entities: Iterable[Entity] = ()) -> set[str]:
-        """`terms` plus the country terms of the entities and the acronyms of long forms present."""
+        """`terms` plus the country terms of the entities that are places (by their label, by the
+        corpus's usage, or unlabelled proper nouns) and the acronyms of long forms present."""
         ordered = list(terms)
         out = set(ordered)
         for entity in entities:
-            if entity.label in PLACE_LABELS:
+            if entity.label in PLACE_LABELS or entity.label == UNLABELLED or entity.text.strip().lower() in self.places:
                 term = country_term(entity.text)
                 if term:
                     out.add(term)

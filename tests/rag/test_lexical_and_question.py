@@ -99,6 +99,22 @@ def test_the_answer_type_comes_from_the_question_words(nlp, question, labels):
     assert shape.typed is bool(labels)
 
 
+@pytest.mark.parametrize(
+    "question, verb",
+    [
+        ("When did the council meet?", "meet"),
+        ("When was the Skarn reef fund wound up?", "wound"),  # the parser makes "was" the root
+        ("When was the bridge opened?", "open"),
+        ("How tall is the tower?", None),
+    ],
+)
+def test_the_main_verb_is_found_as_the_sentences_write_it(nlp, question, verb):
+    from rag.question import read_question
+
+    shape = read_question(question, nlp, Vocabulary())
+    assert (verb in shape.predicate) if verb else not shape.predicate
+
+
 def test_how_many_names_what_it_counts_and_plurals_want_several(nlp):
     from rag.question import read_question
 

@@ -1,0 +1,111 @@
+"""A country is named by its capital, by a name the entity recogniser missed, or by a code, on
+either side of a match; and the words that only look like codes ("It", "In", "No") name none.
+The corpus is a made-up reef fund with real countries, ingested for real (real model, real spaCy,
+real Chroma)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.language import Entity
+from rag.lexical import tokens
+from rag.places import countries_in, country_code
+from rag.vocabulary import UNLABELLED, Vocabulary
+from tests.conftest import make_settings
+
+
+@pytest.mark.parametrize("word", ["It", "In", "At", "No", "Is", "Be", "Me", "And", "Can"])
+def test_a_short_word_written_in_lower_case_is_no_country_code(word):
+    assert country_code(word) is None
+    assert countries_in(f"{word} the spring the fund paid.") == set()
+
+
+@pytest.mark.parametrize("code, country", [("UK", "GBR"), ("US", "USA"), ("U.S.", "USA"), ("UAE", "ARE")])
+def test_a_code_written_in_capitals_still_names_its_country(code, country):
+    assert country_code(code) == country
+
+
+def test_countries_are_found_by_name_capital_or_people_but_not_inside_a_persons_name():
+    text = "Later George Washington wrote to Lisbon, and the Finnish envoy came from Kyiv."
+    person = text.index("George Washington")
+    assert countries_in(text, skip=[(person, person + len("George Washington"))]) == {"PRT", "FIN", "UKR"}
+    assert "USA" in countries_in(text)
+
+
+def test_the_corpus_decides_whether_a_name_the_question_mislabels_is_a_place():
+    vocabulary = Vocabulary()
+    labels = {"Lisbon": ("GPE", "GPE", "PERSON"), "Jordan": ("PERSON", "GPE", "PERSON")}
+    vocabulary.learn_places(Entity(0, 6, label, name) for name, seen in labels.items() for label in seen)
+    assert "country:PRT" in vocabulary.enrich(tokens("Lisbon"), [Entity(0, 6, "PERSON", "Lisbon")])
+    # Read as a person more often than as a place: a person it stays.
+    assert not any(t.startswith("country:") for t in vocabulary.enrich([], [Entity(0, 6, "PERSON", "Jordan")]))
+    # A run of proper nouns the recogniser left unlabelled is looked up.
+    assert "country:UKR" in Vocabulary().enrich(tokens("Kyiv"), [Entity(0, 4, UNLABELLED, "Kyiv")])
+
+
+REEF = """The Skarn reef fund
+
+Who paid
+
+The Skarn reef fund was set up in 1996 to rebuild the lighthouse on the Skarn reef. Portugal paid
+2.1 million euros for the new lantern in 1998. Norway paid 400,000 euros for the foghorn in 2001.
+Lisbon also sent two survey ships to the reef in 1999. Austria, which has no coast, gave 12,000
+euros for the keepers' library. Norway paid for the library's shelves in 2004. The Skarn reef fund
+spent the last of its money on a boathouse. It closed in 2010.
+
+The voyage
+
+Their crews mapped the rocks around the light in nine days. A storm in Lisbon delayed the second
+voyage by a week. A lantern maker in Lisbon offered the fund a cheaper design, which it refused.
+"""
+
+
+@pytest.fixture(scope="module")
+def reef(tmp_path_factory, embeddings):
+    from ingest.pipeline import ingest_paths
+    from rag.factory import load_answerer
+
+    corpus = tmp_path_factory.mktemp("reef-corpus")
+    (corpus / "reef.txt").write_text(REEF, encoding="utf-8")
+    settings = make_settings(tmp_path_factory.mktemp("reef-data"), corpus)
+    summary = ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
+    assert summary.added == 1 and summary.failed == []
+    return load_answerer(settings, embeddings)
+
+
+@pytest.mark.integration
+def test_a_question_that_names_the_country_by_its_capital_finds_the_countrys_sentence(reef):
+    # The small model reads "Lisbon" in this question as a person; the corpus uses it as a place.
+    answer = reef.answer("How much did Lisbon pay for the new lantern?")
+    assert not answer.abstained
+    assert "2.1 million euros" in answer.citations[0].quote
+
+
+@pytest.mark.integration
+def test_a_capital_the_recogniser_missed_in_a_document_still_names_its_country(reef):
+    # "Lisbon also sent two survey ships…" has no entity for Lisbon.
+    answer = reef.answer("How many survey ships did Portugal send to the reef?")
+    assert not answer.abstained
+    assert "two survey ships" in answer.citations[0].quote
+
+
+@pytest.mark.integration
+def test_austria_is_not_australia_and_a_capital_is_not_another_country(reef):
+    answer = reef.answer("How much did Australia give to the Skarn reef fund?")
+    assert "12,000" not in answer.answer
+
+
+@pytest.mark.integration
+def test_a_short_answer_may_take_its_subject_from_the_sentence_before(reef):
+    # "It closed in 2010.": the fund is named by the sentence before, and by the title.
+    answer = reef.answer("When did the Skarn reef fund close?")
+    assert answer.short_answer is not None and answer.short_answer.text == "2010"
+    source = reef.snapshot.sources["reef"].text
+    assert source[answer.short_answer.start : answer.short_answer.end] == "2010"
+
+
+@pytest.mark.integration
+def test_no_short_answer_from_a_sentence_about_another_country(reef):
+    # Austria is named by the sentence before; this one is about Norway, and so is its year.
+    answer = reef.answer("When did Austria pay for the library's shelves?")
+    assert answer.short_answer is None or answer.short_answer.text != "2004"
