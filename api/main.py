@@ -48,7 +48,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, answerer: Answerer | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
-        title="Security guarantees for Ukraine — document-grounded Q&A",
+        title="Document-grounded Q&A",
         summary="Answers quoted word for word from the sources, with exact-span citations.",
         version="0.1.0",
         lifespan=lifespan,

@@ -34,7 +34,7 @@ from rag.storage import open_client, storage_error
 from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence
 
 # Bump when cleaning or structure rules change, so old chunks are rebuilt rather than mixed.
-PIPELINE_VERSION = "clean4"
+PIPELINE_VERSION = "clean5"
 
 
 @dataclass

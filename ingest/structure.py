@@ -28,6 +28,8 @@ TITLE_MAX_CHARS = 250
 # A heading's number: "4. ", "4.2 ", "4.2. ", "4) ". A bare "12 " or "1950. " is not one.
 HEADING_NUMBER = re.compile(r"(\d{1,3})(?:[.)]|(?:\.\d{1,3})+\.?)\s+")
 _SENTENCE_END = re.compile(r"[.!?…][’”\"')\]]*$")
+# A sentence ending inside a line, and the next one starting: prose, never a title's line.
+_SENTENCE_INSIDE = re.compile(r"\w[.!?…][’”\"')\]]*\s+[’‘'\"“«(]?[A-Z]")
 _OPENERS = "’‘'\"“«("
 
 
@@ -152,8 +154,8 @@ def _title_inside_block(lines: list[str]) -> bool:
 
 def _title_lines(lines: list[str]) -> int:
     """How many lines the title at the top of a block takes. A long title wraps: its next line has
-    a title's shape too, is no numbered heading, and stops short of the block's margin (a wrapped
-    line of prose would not). A title set in a larger type wraps at its own, narrower margin, so
+    a title's shape too, is no numbered heading, holds no sentence end, and stops short of the
+    block's margin (a wrapped line of prose would not). A title set in a larger type wraps at its own, narrower margin, so
     it goes on only while its lines so far were full to that margin: a title line that stopped
     short of it (the next word would have fit) was the title's last."""
     margin = max(len(x) for x in lines)
@@ -163,7 +165,7 @@ def _title_lines(lines: list[str]) -> int:
         title = " ".join(x.strip() for x in lines[: count + 1])
         if HEADING_NUMBER.match(line) or heading_text(title, first_block=True) is None:
             break
-        if not _stops_short(line, following, margin):
+        if _SENTENCE_INSIDE.search(line) or not _stops_short(line, following, margin):
             break
         title_margin = max(len(x) for x in lines[:count])
         if _stops_short(lines[count - 1], line, title_margin):

@@ -9,6 +9,7 @@
   const MAX_HISTORY = 20; // turns; the server's default QA_MAX_HISTORY_TURNS
   const CONTEXT_CHARS = 300;
   const ABSTAINED_LABEL = "Not in the sources";
+  const MAX_EXAMPLES = 3;
 
   const $ = (id) => document.getElementById(id);
   const messages = $("messages");
@@ -222,6 +223,50 @@
     bubble.append(wrapper);
   }
 
+  // The answer as plain text with its sources and their quotes, for pasting elsewhere.
+  function answerAsText(answer, shortAnswer, citations) {
+    const lines = [];
+    if (shortAnswer) lines.push(`${shortAnswer.text} [${shortAnswer.n}]`, "");
+    lines.push(answer.trim(), "", "Sources:");
+    for (const c of citations) {
+      const where = [citationLabel(c), c.page != null ? `page ${c.page}` : ""].filter(Boolean).join(", ");
+      lines.push(`[${c.n}] ${where}: “${c.quote}”`);
+    }
+    return lines.join("\n");
+  }
+
+  async function copyText(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch (_) {
+      // No clipboard API here (a page served over plain http to another host): the old way.
+      const area = el("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.className = "visually-hidden";
+      document.body.append(area);
+      area.select();
+      const done = document.execCommand("copy");
+      area.remove();
+      return done;
+    }
+  }
+
+  function renderCopyButton(bubble, text) {
+    const tools = el("div", "answer-tools");
+    const button = el("button", "secondary copy", "Copy");
+    button.type = "button";
+    button.setAttribute("aria-label", "Copy the answer with its sources");
+    const status = el("span", "copy-status");
+    status.setAttribute("role", "status");
+    button.addEventListener("click", async () => {
+      status.textContent = (await copyText(text)) ? "Copied" : "Could not copy";
+    });
+    tools.append(button, status);
+    bubble.append(tools);
+  }
+
   function showError(view, message) {
     view.status.textContent = message;
     view.status.className = "status error";
@@ -302,6 +347,7 @@
       renderAnswer(view.text, answer, final.citations);
       renderShortAnswer(view, final.shortAnswer, final.citations);
       renderSources(view.bubble, final.citations);
+      renderCopyButton(view.bubble, answerAsText(answer, final.shortAnswer, final.citations));
     }
     history.push({ role: "user", content: question }, { role: "assistant", content: answer });
     scrollToEnd(view.item);
@@ -313,6 +359,7 @@
     questionInput.value = "";
     const priorHistory = history.slice(-MAX_HISTORY);
     addUserMessage(question);
+    showExamples();
     const view = addAnswerMessage();
     scrollToEnd(view.item);
     runTurn({ question, view, priorHistory });
@@ -334,6 +381,7 @@
     if (busy) return;
     history.length = 0;
     messages.replaceChildren();
+    showExamples();
     closePanel(false);
     questionInput.focus();
   });
@@ -377,6 +425,9 @@
       document.createTextNode(text.slice(citation.end, to) + (to < text.length ? "…" : "")),
     );
     $("panel-status").textContent = "";
+    // Over the chat (phones) the panel scrolls on its own: the quote goes to its middle.
+    const overlay = getComputedStyle(panel).position === "fixed";
+    mark.scrollIntoView({ block: overlay ? "center" : "nearest" });
   }
 
   async function openSource(citation, opener) {
@@ -417,6 +468,45 @@
     if (returnFocus && opener && opener.isConnected) opener.focus();
   }
 
+  // --- Example questions -----------------------------------------------------------------------
+
+  // A section heading as the topic of a question: its numbering and quote marks left off, and a
+  // leading article in lower case ("4. The 1948 treaty" -> "the 1948 treaty").
+  function topicOf(heading) {
+    const topic = heading.replace(/^\s*\d+(\.\d+)*[.)]?\s+/, "").replace(/^[’‘'"“”«»\s]+|[’‘'"“”«»\s]+$/g, "");
+    return /^(A|An|The)\s/.test(topic) ? topic[0].toLowerCase() + topic.slice(1) : topic;
+  }
+
+  // Questions on the empty page, one per document, from its first section that is not the
+  // document's own title: what the index holds, never a list written for one corpus.
+  function renderExamples(items) {
+    const questions = [];
+    for (const source of items) {
+      const sections = Array.isArray(source.sections) ? source.sections : [];
+      const heading = sections.find((s) => typeof s === "string" && s.trim() && s !== source.title);
+      const topic = heading && topicOf(heading);
+      if (topic) questions.push(`What do the sources say about ${topic}?`);
+      if (questions.length === MAX_EXAMPLES) break;
+    }
+    $("examples-list").replaceChildren(...questions.map((question) => {
+      const item = el("li");
+      const button = el("button", "secondary", question);
+      button.type = "button";
+      button.addEventListener("click", () => {
+        if (busy) return;
+        questionInput.value = question;
+        send();
+      });
+      item.append(button);
+      return item;
+    }));
+    showExamples();
+  }
+
+  function showExamples() {
+    $("examples").hidden = messages.children.length > 0 || $("examples-list").children.length === 0;
+  }
+
   // --- Documents loaded ------------------------------------------------------------------------
 
   // The index's documents, by title (text nodes: titles come from the documents). A server that
@@ -431,6 +521,7 @@
       list.replaceChildren(...items.map((source) => el("li", "", String(source.title || source.source_id))));
       $("documents-summary").textContent = `${items.length} document${items.length === 1 ? "" : "s"} in the index`;
       $("documents").hidden = items.length === 0;
+      renderExamples(items);
     } catch (error) {
       // The page still answers without the list.
     }

@@ -18,6 +18,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT_S = 30
 TROOPS = "How many American troops are stationed in South Korea?"
+# Where the page tests leave their screenshots, for a person to look at (not compared by tests).
+SCREENSHOTS = Path(__file__).parents[2] / "eval-out" / "screenshots"
 HOSTILE_QUESTION = '<img src=x onerror="window.__pwned=3"><script>window.__pwned=4</script>'
 
 
@@ -240,6 +242,10 @@ def test_keyboard_only_ask_open_and_close_a_source(browser, live_server):
     wait(browser, lambda d: css(d, "#documents-list li"))
     keys.send_keys(Keys.TAB).perform()
     assert active().get_attribute("id") == "documents-summary"  # the list of documents opens by keyboard
+    examples = css(browser, "#examples-list button")
+    for example in examples:  # then the example questions, then the question box
+        keys.send_keys(Keys.TAB).perform()
+        assert active() == example
     keys.send_keys(Keys.TAB).perform()
     assert active().get_attribute("id") == "question"
     before = len(answers(browser))
@@ -279,6 +285,22 @@ def test_narrow_screen_has_no_horizontal_scrolling(browser, live_server):
             width = browser.execute_script("return document.documentElement.scrollWidth")
             assert width <= 375 + 1
         assert longest > 300, "the test wants a long citation"
+        # The source opens over the chat, not below the question box, with its quote in view.
+        covers = browser.execute_script(
+            "const r = document.getElementById('source-panel').getBoundingClientRect();"
+            "const v = document.documentElement;"
+            "return r.top <= 0 && r.left <= 0 && r.width >= v.clientWidth - 1 && r.height >= v.clientHeight - 1;"
+        )
+        assert covers, "the source panel should cover the screen on a phone"
+        wait(
+            browser,
+            lambda d: d.execute_script(
+                "const r = document.querySelector('#panel-passage mark').getBoundingClientRect();"
+                "return r.bottom > 0 && r.top < innerHeight;"
+            ),
+        )
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOTS / "page-375.png"))
     finally:
         browser.set_window_size(1280, 900)
 
@@ -338,3 +360,54 @@ def test_the_page_lists_the_documents_in_the_index_as_text(browser, live_server)
     assert [text_of(li) for li in css(browser, "#documents-list li")] == [s["title"] for s in sources]
     assert text_of(css(browser, "#documents-summary")[0]) == f"{len(sources)} documents in the index"
     assert css(browser, "#documents-list img, #documents-list script") == []
+
+
+def test_example_questions_come_from_the_documents_section_headings(browser, live_server):
+    import httpx
+
+    open_page(browser, live_server)
+    css(browser, "#new-chat")[0].click()
+    sources = httpx.get(f"{live_server.base_url}/v1/sources", timeout=10).json()["sources"]
+    headings = [h.lower() for s in sources for h in s["sections"] if h != s["title"]]
+    wait(browser, lambda d: css(d, "#examples")[0].is_displayed() and css(d, "#examples-list button"))
+    buttons = css(browser, "#examples-list button")
+    assert 1 <= len(buttons) <= 3
+    prefix = "What do the sources say about "
+    for button in buttons:
+        question = text_of(button)
+        assert question.startswith(prefix) and question.endswith("?")
+        topic = question[len(prefix) : -1].lower()
+        assert any(topic in heading for heading in headings), f"{topic!r} is no section heading"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "page-1280-empty.png"))
+    before = len(answers(browser))
+    first = text_of(buttons[0])
+    buttons[0].click()
+    item = wait_answer(browser, before)
+    assert text_of(css(browser, "#messages li.message.user")[-1]).endswith(first)
+    assert not css(browser, "#examples")[0].is_displayed()
+    assert "abstained" not in item.get_attribute("class").split(), "a heading's topic should be answered"
+    css(browser, "#new-chat")[0].click()
+    wait(browser, lambda d: css(d, "#examples")[0].is_displayed())
+
+
+def test_copy_puts_the_answer_and_its_quoted_sources_on_the_clipboard(browser, live_server):
+    open_page(browser, live_server)
+    browser.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {"origin": live_server.base_url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+    )
+    item = ask(browser, TROOPS)
+    expected = api_ask(live_server, TROOPS)
+    css(item, "button.copy")[0].click()
+    wait(browser, lambda d: text_of(css(item, ".copy-status")[0]) == "Copied")
+    copied = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "navigator.clipboard.readText().then(done, (e) => done('ERROR ' + e));"
+    )
+    assert not copied.startswith("ERROR"), copied
+    assert expected["answer"].strip() in copied
+    for citation in expected["citations"]:
+        assert f"[{citation['n']}] " in copied and f"“{citation['quote']}”" in copied
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "page-1280-answer.png"))

@@ -211,3 +211,21 @@ def test_a_wrapped_title_ends_at_its_short_last_line_even_when_prose_follows_wit
     assert sentences[0].text.startswith("Port Elsby is often named")
     assert sentences[0].section == "Harbour Rules of Port Elsby and the Inner Basin Authority"
     assert_exact_spans(text)
+
+
+def test_a_short_title_is_not_joined_to_a_first_line_that_ends_a_sentence() -> None:
+    # The title in a large type is short; the first line of prose under it stops a little short
+    # of the margin and has no punctuation at its end, but a sentence ends inside it.
+    text = (
+        "The Harrow Canal\n"
+        "The Harrow Canal is a narrow canal on the moor. It cuts through the ridge of\n"
+        "Harrow, the strip of high ground between the two valleys, and links the\n"
+        "upper river with the lower one, which saves boats a day of travel on the river here.\n"
+        "1. Early plans\n"
+        "Nobody dug it for a century.\n"
+    )
+    sections, sentences = analyse(text, DEFAULT)
+    assert [s.title for s in sections] == ["The Harrow Canal", "1. Early plans"]
+    assert sentences[0].text == "The Harrow Canal is a narrow canal on the moor."
+    assert sentences[0].section == "The Harrow Canal"
+    assert_exact_spans(text)
