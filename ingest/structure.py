@@ -155,9 +155,9 @@ def _title_inside_block(lines: list[str]) -> bool:
 def _title_lines(lines: list[str]) -> int:
     """How many lines the title at the top of a block takes. A long title wraps: its next line has
     a title's shape too, is no numbered heading, holds no sentence end, and stops short of the
-    block's margin (a wrapped line of prose would not). A title set in a larger type wraps at its own, narrower margin, so
-    it goes on only while its lines so far were full to that margin: a title line that stopped
-    short of it (the next word would have fit) was the title's last."""
+    block's margin (a wrapped line of prose would not). A title set in a larger type wraps at
+    its own, narrower margin, so it goes on only while its lines so far were full to that
+    margin: a title line that stopped short of it (the next word would have fit) was its last."""
     margin = max(len(x) for x in lines)
     count = 1
     while count + 1 < len(lines):
