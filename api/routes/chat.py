@@ -4,9 +4,9 @@ clients can talk to the assistant: `POST /v1/chat/completions` (plain and stream
 
 The text content carries the answer with its [n] markers and a short "Sources:" list, so a client
 that shows only text still shows where each claim comes from. The schema's own typed place,
-`message.annotations`, holds a `url_citation` per marker (non-streamed completions); the
-structured citations (exact spans) also ride along as the extra top-level fields `citations` and
-`abstained`.
+`message.annotations`, holds a `url_citation` per marker (in a stream, the last chunk's
+`delta.annotations`, indexing the joined content); the structured citations (exact spans)
+also ride along as the extra top-level fields `citations` and `abstained`.
 """
 
 from __future__ import annotations
@@ -115,8 +115,8 @@ def usage(messages: Sequence[ChatMessage], content: str) -> CompletionUsage:
 
 
 STREAM_DOC = """With `"stream": true` the answer comes as `text/event-stream`: `data:` lines holding
-`chat.completion.chunk` objects (the last one carries `citations` and `abstained`), then
-`data: [DONE]`."""
+`chat.completion.chunk` objects (the last one carries `delta.annotations`, `citations` and
+`abstained`), then `data: [DONE]`."""
 
 
 @router.post(
@@ -138,7 +138,8 @@ async def chat_completions(
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         first, rest = await start_stream(answerer, question=question, history=history)  # errors before bytes
         on_answer = partial(note_answer, request.state, question=question)
-        chunks = _chunks(base, first, rest, body.messages if include_usage else None, on_answer)
+        used = body.messages if include_usage else None
+        chunks = _chunks(base, first, rest, used, on_answer, str(request.base_url))
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
     answer = await run_in_threadpool(answerer.answer, question, history=history)
     note_answer(request.state, answer, question)
@@ -175,6 +176,7 @@ async def _chunks(
     rest: Any,
     usage_messages: Sequence[ChatMessage] | None,
     on_answer: Callable[[Answer], None] | None = None,
+    base_url: str = "/",
 ) -> AsyncIterator[str]:
     def chunk(delta: dict[str, Any], finish_reason: str | None = None, **more: Any) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
@@ -194,7 +196,12 @@ async def _chunks(
             for piece in word_pieces(content[len(item.answer) :]):
                 streamed.append(piece)
                 yield chunk({"content": piece})
-            yield chunk({}, "stop", **extra_fields(item))
+            # The annotations index the content as streamed: only when that is the final content
+            # (the llm mode's checked answer may differ from what was streamed).
+            joined = "".join(streamed)
+            notes = url_citations(joined, item, base_url) if joined == content else []
+            last = {"annotations": [a.model_dump(exclude_none=True) for a in notes]} if notes else {}
+            yield chunk(last, "stop", **extra_fields(item))
             if usage_messages is not None:  # stream_options.include_usage: one more chunk, no choices
                 yield data_only(
                     {

@@ -85,6 +85,13 @@ def test_streamed_completion_joins_to_the_same_content_and_ends_with_citations(c
     assert last.model_extra["abstained"] is False
     assert last.model_extra["citations"] == plain.model_extra["citations"]
     assert_exact_spans(live_server_with_key, last.model_extra["citations"])
+    # The last chunk's delta carries the same url_citation annotations as the plain message,
+    # indexing the joined stream.
+    streamed = last.choices[0].delta.model_extra["annotations"]
+    assert streamed == [a.model_dump(exclude_none=True) for a in plain.choices[0].message.annotations]
+    for annotation in streamed:
+        span = annotation["url_citation"]
+        assert text[span["start_index"] : span["end_index"]].endswith("]")
 
 
 def test_stream_usage_chunk_when_asked(client):
