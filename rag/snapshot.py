@@ -20,7 +20,7 @@ from rag.language import SentenceFacts
 from rag.lexical import BM25, TermStats, tokens
 from rag.places import CAPITALISED_RUN, countries_in, country_term
 from rag.store import IndexReader, IndexVersions, SourceRecord, StoredChunk, StoredSentence
-from rag.vocabulary import PLACE_LABELS, Vocabulary
+from rag.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,7 +42,7 @@ class SentenceRow(StoredSentence):
         terms = vocabulary.enrich(tokens(stored.text), facts.entities)
         # Names the recogniser missed ("Kyiv insists…") are looked up as countries too; a person's
         # or an organisation's name is not ("George Washington").
-        named = [(e.start, e.end) for e in facts.entities if e.label not in PLACE_LABELS]
+        named = [(e.start, e.end) for e in facts.entities if not vocabulary.may_be_place(e)]
         terms |= {f"country:{code}" for code in countries_in(stored.text, skip=named)}
         return cls(**fields, row=row, terms=frozenset(terms), facts=facts)
 

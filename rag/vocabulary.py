@@ -34,20 +34,12 @@ SHORT_THEN_LONG = re.compile(rf"\b(?P<short>{_ACRONYM})\s*\((?P<long>{_LONG})\)"
 @dataclass
 class Vocabulary:
     """What the corpus teaches about names: the stems of each long form -> the acronym's term,
-    and the names its entity recogniser read as places more often than as anything else."""
+    the names its entity recogniser read as places more often than as anything else, and the
+    words of the multi-word names it read as people ("George Washington")."""
 
     acronyms: dict[tuple[str, ...], str] = field(default_factory=dict)
     places: set[str] = field(default_factory=set)
-
-    def learn_places(self, entities: Iterable[Entity]) -> None:
-        """Record the names the corpus uses as places. The small model reads a short question
-        worst ("How much did Helsinki pay?" makes Helsinki a PERSON), so the way a name is
-        labelled across the corpus decides instead, by majority."""
-        votes: dict[str, int] = {}
-        for entity in entities:
-            key = entity.text.strip().lower()
-            votes[key] = votes.get(key, 0) + (1 if entity.label in PLACE_LABELS else -1)
-        self.places = {key for key, vote in votes.items() if vote > 0}
+    person_words: set[str] = field(default_factory=set)
 
     @classmethod
     def learn(cls, texts: Iterable[str]) -> Vocabulary:
@@ -72,13 +64,35 @@ class Vocabulary:
                     self.acronyms.setdefault(long_stems, short_terms[0])
                 return
 
+    def learn_places(self, entities: Iterable[Entity]) -> None:
+        """Record how the corpus uses names. The small model reads a short question worst ("How
+        much did Helsinki pay?" makes Helsinki a PERSON), so the corpus's majority decides."""
+        votes: dict[str, int] = {}
+        for entity in entities:
+            key = entity.text.strip().lower()
+            votes[key] = votes.get(key, 0) + (1 if entity.label in PLACE_LABELS else -1)
+            if entity.label == "PERSON" and len(key.split()) > 1:
+                self.person_words.update(key.split())
+        self.places = {key for key, vote in votes.items() if vote > 0}
+
+    def may_be_place(self, entity: Entity) -> bool:
+        """Whether an entity may name a country: by its label (a place, or none at all), by the
+        corpus's usage, or, for a one-word name the recogniser called a person or an organisation,
+        unless the corpus has the word inside a person's full name. The small model calls most
+        one-word capitals it has not learned people ("Kyiv"), while "Washington" in a corpus that
+        speaks of George Washington stays a person."""
+        key = entity.text.strip().lower()
+        if entity.label in PLACE_LABELS or entity.label == UNLABELLED or key in self.places:
+            return True
+        return len(key.split()) == 1 and key not in self.person_words
+
     def enrich(self, terms: Iterable[str], entities: Iterable[Entity] = ()) -> set[str]:
         """`terms` plus the country terms of the entities that are places (by their label, by the
         corpus's usage, or unlabelled proper nouns) and the acronyms of long forms present."""
         ordered = list(terms)
         out = set(ordered)
         for entity in entities:
-            if entity.label in PLACE_LABELS or entity.label == UNLABELLED or entity.text.strip().lower() in self.places:
+            if self.may_be_place(entity):
                 term = country_term(entity.text)
                 if term:
                     out.add(term)

@@ -67,8 +67,10 @@ def test_country_entities_add_one_term_for_every_spelling():
     us = vocabulary.enrich(tokens("U.S. troops"), [Entity(0, 4, "GPE", "U.S.")])
     states = vocabulary.enrich(tokens("United States troops"), [Entity(0, 13, "GPE", "United States")])
     assert "country:USA" in us and "country:USA" in states
-    # A person or an organisation is never a country, whatever it is called.
-    assert not any(t.startswith("country:") for t in vocabulary.enrich([], [Entity(0, 6, "PERSON", "Jordan")]))
+    # A person's or an organisation's full name is no country, whatever words it holds.
+    for label, name in (("PERSON", "Michael Jordan"), ("ORG", "Jordan Valley Authority")):
+        enriched = vocabulary.enrich([], [Entity(0, len(name), label, name)])
+        assert not any(t.startswith("country:") for t in enriched)
 
 
 @pytest.fixture(scope="module")
