@@ -172,17 +172,19 @@
     return parts.join(" — ") || citation.source_id;
   }
 
-  function citeButton(citation, label, className) {
+  // `lead`: the answer's short answer, marked inside the passage when this citation holds it.
+  function citeButton(citation, label, className, lead = null) {
     const button = el("button", className, label);
     button.type = "button";
     button.setAttribute("aria-controls", "source-panel");
     button.title = citationLabel(citation);
-    button.addEventListener("click", () => openSource(citation, button));
+    const held = lead && lead.n === citation.n ? lead : null;
+    button.addEventListener("click", () => openSource(citation, button, held));
     return button;
   }
 
   // The answer text with each [n] that has a citation made into a button.
-  function renderAnswer(target, answer, citations) {
+  function renderAnswer(target, answer, citations, lead = null) {
     const byNumber = new Map(citations.map((c) => [String(c.n), c]));
     target.replaceChildren();
     let last = 0;
@@ -190,7 +192,7 @@
       const citation = byNumber.get(match[1]);
       if (!citation) continue;
       if (match.index > last) target.append(document.createTextNode(answer.slice(last, match.index)));
-      const button = citeButton(citation, match[0], "cite");
+      const button = citeButton(citation, match[0], "cite", lead);
       button.setAttribute("aria-label", `Source ${citation.n}: ${citationLabel(citation)}`);
       target.append(button);
       last = match.index + match[0].length;
@@ -204,18 +206,18 @@
     if (!citation) return;
     const line = el("p", "short-answer");
     line.append(el("strong", "", String(shortAnswer.text)), document.createTextNode(" "));
-    line.append(citeButton(citation, `[${citation.n}]`, "cite"));
+    line.append(citeButton(citation, `[${citation.n}]`, "cite", shortAnswer));
     view.bubble.insertBefore(line, view.text);
   }
 
-  function renderSources(bubble, citations) {
+  function renderSources(bubble, citations, lead = null) {
     if (!citations.length) return;
     const wrapper = el("div", "sources");
     wrapper.append(el("h3", "sources-heading", "Sources"));
     const list = el("ol", "sources-list");
     for (const citation of citations) {
       const item = el("li");
-      const button = citeButton(citation, `[${citation.n}] ${citationLabel(citation)}`, "source-link");
+      const button = citeButton(citation, `[${citation.n}] ${citationLabel(citation)}`, "source-link", lead);
       item.append(button);
       list.append(item);
     }
@@ -344,9 +346,9 @@
       view.bubble.prepend(el("p", "abstained-label", ABSTAINED_LABEL));
       view.text.textContent = answer;
     } else {
-      renderAnswer(view.text, answer, final.citations);
+      renderAnswer(view.text, answer, final.citations, final.shortAnswer);
       renderShortAnswer(view, final.shortAnswer, final.citations);
-      renderSources(view.bubble, final.citations);
+      renderSources(view.bubble, final.citations, final.shortAnswer);
       renderCopyButton(view.bubble, answerAsText(answer, final.shortAnswer, final.citations));
     }
     history.push({ role: "user", content: question }, { role: "assistant", content: answer });
@@ -404,7 +406,20 @@
     return [from, to];
   }
 
-  function showPassage(citation, source) {
+  // The quote's text, with the short answer (when it lies inside) in <strong>: offsets are the
+  // source's, so the span is cut out of the quote by them, as text nodes.
+  function fillQuote(mark, quote, citation, lead) {
+    const from = lead ? lead.start - citation.start : -1;
+    const to = lead ? lead.end - citation.start : -1;
+    if (!lead || from < 0 || to > quote.length || from >= to || quote.slice(from, to) !== lead.text) {
+      mark.textContent = quote;
+      return;
+    }
+    mark.append(document.createTextNode(quote.slice(0, from)), el("strong", "answer-span", quote.slice(from, to)));
+    mark.append(document.createTextNode(quote.slice(to)));
+  }
+
+  function showPassage(citation, source, lead = null) {
     const passage = $("panel-passage");
     const text = typeof source.text === "string" ? source.text : "";
     $("panel-title").textContent = source.title || citation.title || citation.source_id;
@@ -418,7 +433,7 @@
       return;
     }
     const [from, to] = contextBounds(text, citation.start, citation.end);
-    mark.textContent = text.slice(citation.start, citation.end);
+    fillQuote(mark, text.slice(citation.start, citation.end), citation, lead);
     passage.append(
       document.createTextNode((from > 0 ? "…" : "") + text.slice(from, citation.start)),
       mark,
@@ -430,7 +445,7 @@
     mark.scrollIntoView({ block: overlay ? "center" : "nearest" });
   }
 
-  async function openSource(citation, opener) {
+  async function openSource(citation, opener, lead = null) {
     panelOpener = opener;
     document.querySelectorAll(".cite.active, .source-link.active").forEach((b) => b.classList.remove("active"));
     opener.classList.add("active");
@@ -445,12 +460,12 @@
     panel.scrollIntoView({ block: "nearest" });
     try {
       const source = await getSource(citation.source_id);
-      if (panelOpener === opener) showPassage(citation, source);
+      if (panelOpener === opener) showPassage(citation, source, lead);
     } catch (error) {
       if (panelOpener !== opener) return;
       if (error instanceof HttpError && error.status === 401) {
         $("panel-status").textContent = "This server needs an API key: enter it below.";
-        askForKey(() => openSource(citation, opener));
+        askForKey(() => openSource(citation, opener, lead));
       } else {
         $("panel-status").textContent = error instanceof HttpError
           ? `Could not load the source: ${error.message}`

@@ -411,3 +411,18 @@ def test_copy_puts_the_answer_and_its_quoted_sources_on_the_clipboard(browser, l
         assert f"[{citation['n']}] " in copied and f"“{citation['quote']}”" in copied
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / "page-1280-answer.png"))
+
+
+def test_the_short_answer_is_marked_inside_the_cited_passage(browser, live_server):
+    open_page(browser, live_server)
+    expected = api_ask(live_server, TROOPS)["short_answer"]
+    assert expected is not None, "the test wants a question with a short answer"
+    item = ask(browser, TROOPS)
+    lead = css(item, ".short-answer")[0]
+    assert text_of(css(lead, "strong")[0]) == expected["text"]
+    css(lead, "button.cite")[0].click()
+    mark = wait_passage(browser)
+    spans = css(mark, "strong.answer-span")
+    assert [text_of(s) for s in spans] == [expected["text"]]
+    quote = next(c["quote"] for c in api_ask(live_server, TROOPS)["citations"] if c["n"] == expected["n"])
+    assert text_of(mark) == quote  # the quote itself is unchanged around the marked span
