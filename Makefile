@@ -73,6 +73,7 @@ hardening: ingest
 bench: ingest
 	$(BIN)/python -m evals.bench_api
 	$(BIN)/python -m evals.bench_ingest
+	$(BIN)/python -m evals.bench_memory
 
 # The reviewers' notebook (evals/review.ipynb) in Jupyter, on a fresh incremental ingest.
 # Jupyter refuses to run as root (as on these machines) unless told to: --allow-root for root only.

@@ -58,12 +58,16 @@ def words(text: str) -> list[tuple[str, bool]]:
     (two or more capitals, or dotted letters)."""
     text = DIGIT_GROUP.sub("", text)  # "28,000" -> "28000"
     text = DOTTED_ACRONYM.sub(lambda m: m.group(0).replace(".", "").upper(), text)  # "U.S." -> "US"
-    out = []
-    for match in WORD.finditer(text):
-        raw = match.group(0)
-        acronym = len(raw) >= 2 and sum(ch.isupper() for ch in raw) >= 2 and raw.upper() == raw
-        out.append((normalise(raw), acronym))
-    return out
+    return [_word(match.group(0)) for match in WORD.finditer(text)]
+
+
+@lru_cache(maxsize=1 << 18)
+def _word(raw: str) -> tuple[str, bool]:
+    """One written word, lower-cased and normalised, and whether it is an acronym. Memoised: a
+    corpus repeats its words, and this ran for every word of every sentence and chunk at start-up
+    (most of the time it took to load an index, measured with evals.bench_memory)."""
+    acronym = len(raw) >= 2 and sum(ch.isupper() for ch in raw) >= 2 and raw.upper() == raw
+    return normalise(raw), acronym
 
 
 def tokens(text: str) -> list[str]:

@@ -27,6 +27,7 @@ MAX_NAME_CHARS = 60
 SHORT_CODE_CHARS = 3
 # A run of capitalised words, possibly joined by "of" or "the" ("Republic of Korea") or a dash.
 CAPITALISED_RUN = re.compile(r"[A-Z][\w’'.]*(?:[ –-](?:of |the )?[A-Z][\w’'.]*)*")
+_WORD_OF_RUN = re.compile(r"[^\s–-]+")
 
 
 def _package_dir(name: str) -> Path | None:
@@ -122,8 +123,10 @@ def countries_in(text: str, skip: Sequence[tuple[int, int]] = (), patterns: bool
 
     found: set[str] = set()
     for run in CAPITALISED_RUN.finditer(text):
-        words = [(run.start() + m.start(), run.start() + m.end()) for m in re.finditer(r"[^\s–-]+", run.group(0))]
-        for start, end in ([(run.start(), run.end())] if len(words) > 1 else []) + words:
+        spans = [(run.start(), run.end())]
+        if not _WORD_OF_RUN.fullmatch(run.group(0)):  # most runs are one word: no need to split them
+            spans += [(run.start() + m.start(), run.start() + m.end()) for m in _WORD_OF_RUN.finditer(run.group(0))]
+        for start, end in spans:
             if not skipped(start, end) and (code := lookup(text[start:end])) is not None:
                 found.add(code)
     return found

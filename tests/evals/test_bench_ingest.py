@@ -1,5 +1,6 @@
 """The ingest benchmark runs end to end on a small file (real model, real spaCy, real Chroma) and
-writes a table whose every measured row has a figure, a baseline and their ratio."""
+writes a table whose every measured row has a figure, a baseline and their ratio; the memory
+benchmark reports a footprint per chunk at each size it is given."""
 
 from __future__ import annotations
 
@@ -34,3 +35,14 @@ def test_the_benchmark_writes_a_table_of_ratios(tmp_path):
         assert re.fullmatch(r"\d+\.\d{3}", ratio), row
     unchanged = next(row for row in measured if row.startswith("| re-ingest"))
     assert float(unchanged.rstrip(" |").rsplit("|", 1)[1]) < 1.0  # nothing to do is faster than everything
+
+
+def test_the_memory_benchmark_reports_a_footprint_per_chunk(capsys):
+    from evals.bench_memory import main
+
+    assert main(["--chunks", "40", "120"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert [int(row.split("|")[1]) for row in rows] == [40, 120]
+    for row in rows:
+        megabytes, per_chunk = (float(cell) for cell in row.split("|")[3:5])
+        assert megabytes > 0 and per_chunk > 1.5  # at least the two 384-float vectors of a chunk
