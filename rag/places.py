@@ -135,4 +135,9 @@ def countries_in(text: str, skip: Sequence[tuple[int, int]] = (), patterns: bool
 def country_term(name: str) -> str | None:
     """The term that stands for the country in term sets ("country:USA"), or None."""
     code = country_code(name)
-    return f"country:{code}" if code else None
+    return code_term(code) if code else None
+
+
+def code_term(code: str) -> str:
+    """The term of the country with ISO code `code` in term sets."""
+    return f"country:{code}"

@@ -18,7 +18,7 @@ import numpy as np
 from rag.errors import IndexNotReadyError
 from rag.language import SentenceFacts
 from rag.lexical import BM25, TermStats, tokens
-from rag.places import CAPITALISED_RUN, countries_in, country_term
+from rag.places import CAPITALISED_RUN, code_term, countries_in, country_term
 from rag.store import IndexReader, IndexVersions, SourceRecord, StoredChunk, StoredSentence
 from rag.vocabulary import Vocabulary
 
@@ -43,7 +43,7 @@ class SentenceRow(StoredSentence):
         # Names the recogniser missed ("Kyiv insists…") are looked up as countries too; a person's
         # or an organisation's name is not ("George Washington").
         named = [(e.start, e.end) for e in facts.entities if not vocabulary.may_be_place(e)]
-        terms |= {f"country:{code}" for code in countries_in(stored.text, skip=named)}
+        terms |= {code_term(code) for code in countries_in(stored.text, skip=named)}
         return cls(**fields, row=row, terms=frozenset(terms), facts=facts)
 
 

@@ -5,7 +5,6 @@ document; after it, both list it and give the same cited answer from it."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -17,7 +16,8 @@ import httpx
 import pytest
 
 from tests.api.test_chroma_server import start_chroma
-from tests.conftest import CORPUS, REPO, make_settings
+from tests.conftest import CORPUS, make_settings
+from tests.ingest.test_crash import cli_env
 from tests.servers import free_port, start_server
 
 pytestmark = pytest.mark.integration
@@ -28,16 +28,8 @@ WAIT_S = 90
 
 
 def qa_env(settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    env.update(
-        QA_DATA_DIR=str(settings.data_dir),
-        QA_CORPUS_DIR=str(settings.corpus_dir),
-        QA_CHROMA_URL=str(settings.chroma_url),
-        QA_INDEX_CHECK_S="1",
-        HF_HUB_OFFLINE="1",
-        PYTHONPATH=str(REPO),
-    )
-    return env
+    """What test_crash gives its CLI processes, plus the Chroma server and a one-second check."""
+    return {**cli_env(settings), "QA_CHROMA_URL": str(settings.chroma_url), "QA_INDEX_CHECK_S": "1"}
 
 
 def wait_for(check, what: str) -> None:
