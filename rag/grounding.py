@@ -49,7 +49,7 @@ import numpy as np
 
 from rag.anchors import links_not_in, lowercase_only
 from rag.answer_sentences import clean_sentence
-from rag.lexical import NEGATIONS, tokens
+from rag.lexical import NEGATIONS, PRONOUNS_REFERRING, tokens
 from rag.negation import CONTRACTED_NOT, Negation, negations_in, plain_clauses, stated_plainly
 from rag.negation import flip as negation_flip
 from rag.places import countries_in, country_code
@@ -260,8 +260,45 @@ class _Verdict:
     lexical: float
 
 
+@dataclass(frozen=True)
+class Surroundings:
+    """What a passage's title and section say, for the names a window leaves to them."""
+
+    stems: set[str]
+    countries: set[str]
+    name: str = ""  # the one name they may supply: the sentence's opening name
+
+    def supply(self, name: str, window: str) -> bool:
+        """Whether they supply `name` to a window that opens by pointing back ("It ...")."""
+        opening = re.match(r"\W*(\w+)", window)
+        return (
+            name == self.name
+            and opening is not None
+            and opening.group(1).lower() in PRONOUNS_REFERRING
+            and _name_present(name, self.stems, self.countries)
+        )
+
+
+NOTHING_AROUND = Surroundings(set(), set())
+
+
+def _leading_name(sentence: str) -> str:
+    """The name a sentence opens with, after at most an article ("The Budapest Memorandum
+    creates ..." -> "Budapest Memorandum"), or ""."""
+    names = names_in(sentence)
+    if not names:
+        return ""
+    opening = re.sub(r"^\W*(?:the|a|an)\s+", "", sentence.strip(), flags=re.IGNORECASE)
+    return names[0] if opening.startswith(names[0]) else ""
+
+
 def _judge_window(
-    text: str, content: set[str], negations: list[Negation], window: str, thresholds: SupportThresholds
+    text: str,
+    content: set[str],
+    negations: list[Negation],
+    window: str,
+    thresholds: SupportThresholds,
+    around: Surroundings = NOTHING_AROUND,
 ) -> _Verdict:
     window_tokens = tokens(CONTRACTED_NOT.sub(" not", window))
     window_numbers = numbers_in(window, words=True)
@@ -270,7 +307,8 @@ def _judge_window(
     hard += [f"{found!r} is not in the passage" for found in links_not_in(text, window)]
     names = names_in(text)
     countries = countries_in(window, patterns=True)
-    hard += [f"name {name!r} is not in the passage" for name in names if not _name_present(name, stems, countries)]
+    named = {name for name in names if _name_present(name, stems, countries) or around.supply(name, window)}
+    hard += [f"name {name!r} is not in the passage" for name in names if name not in named]
     hard += [
         f"acronym {name!r} is not written as a name in the passage" for name in names if lowercase_only(name, window)
     ]
@@ -279,7 +317,7 @@ def _judge_window(
     # (Capitalised words count too: a sentence may open with its country, "Washington backs ...".)
     spoken = [*names, *re.findall(r"\b[A-Z][\w’'.-]*", text)]
     by_initials |= {t for name in spoken if country_code(name) in countries for t in tokens(name)}
-    by_initials |= {t for name in names if _name_present(name, stems, countries) for t in tokens(name)}
+    by_initials |= {t for name in named for t in tokens(name)}
     window_negations = negations_in(window)
     flip = negation_flip(negations, stems - NEGATIONS, {n.focus for n in window_negations}, thresholds.min_shared)
     if flip:
@@ -320,12 +358,15 @@ def check_support(
     embeddings: Encoder | None = None,
     thresholds: SupportThresholds = DEFAULT,
     roles: RoleCheck | None = None,
+    context: str = "",
 ) -> Support:
     """Whether `passage` supports `sentence`: some window of the passage (up to
     `thresholds.window` consecutive sentences) holds its anchors, shows no negation flip, has
     enough of it by words or, with a model, by meaning, and (with `roles`) does not give its
     names other roles. Reasons come from the window that came closest. See the module docstring
-    for each rule."""
+    for each rule. `context` (the passage's document title and section heading) supplies the
+    names a window leaves to it ("It creates no duty ..." under "The Budapest Memorandum"),
+    never its numbers or other words."""
     text = clean_sentence(sentence)
     content = set(tokens(CONTRACTED_NOT.sub(" not", text))) - NEGATIONS
     if not content:
@@ -333,8 +374,15 @@ def check_support(
     if not passage.strip():
         return Support(False, ["no passage to support it"], 0.0, None)
     negations = negations_in(text)
+    leading = _leading_name(text)
+    around = (
+        Surroundings(set(tokens(context)), countries_in(context, patterns=True), leading)
+        if context and leading
+        else NOTHING_AROUND
+    )
     verdicts = [
-        _judge_window(text, content, negations, w, thresholds) for w in passage_windows(passage, thresholds.window)
+        _judge_window(text, content, negations, w, thresholds, around)
+        for w in passage_windows(passage, thresholds.window)
     ]
     candidates = sorted((v for v in verdicts if not v.hard), key=lambda v: -v.lexical)
     role_reasons: list[str] = []

@@ -88,6 +88,16 @@ def evidence_text(snapshot: IndexSnapshot, document: Document) -> str:
     return "\n\n".join(row.text for row in rows if not row.facts.instruction)
 
 
+def context_of(snapshot: IndexSnapshot, document: Document) -> str:
+    """The title and section heading a retrieved chunk stands under: they name what its sentences
+    leave to them ("It creates no duty ..." in a document on the Budapest Memorandum)."""
+    position = snapshot.chunk_position.get(document.metadata.get("chunk_id", ""))
+    if position is None:
+        return ""
+    chunk = snapshot.chunks[position]
+    return f"{snapshot.title_of(chunk.source_id)}\n\n{chunk.section}"
+
+
 def best_window(
     snapshot: IndexSnapshot,
     document: Document,
@@ -117,7 +127,11 @@ def best_window(
             window
             for _, window in candidates
             if check_support(
-                sentence, source_text[window[0].start : window[-1].end], embeddings=encoder, roles=roles
+                sentence,
+                source_text[window[0].start : window[-1].end],
+                embeddings=encoder,
+                roles=roles,
+                context=context_of(snapshot, document),
             ).supported
         ),
         candidates[0][1] if candidates else [],
@@ -154,13 +168,18 @@ def guard_answer(
         supporting: list[Document] = []
         if cited:
             passage = "\n\n".join(evidence_text(snapshot, d) for d in cited)
-            if check_support(sentence.text, passage, embeddings=encoder, roles=roles).supported:
+            context = "\n\n".join(context_of(snapshot, d) for d in cited)
+            if check_support(sentence.text, passage, embeddings=encoder, roles=roles, context=context).supported:
                 supporting = cited
         if not supporting:
             # Uncited, or cited wrongly: the best retrieved passage that passes the same test.
             for document in documents:
                 if check_support(
-                    sentence.text, evidence_text(snapshot, document), embeddings=encoder, roles=roles
+                    sentence.text,
+                    evidence_text(snapshot, document),
+                    embeddings=encoder,
+                    roles=roles,
+                    context=context_of(snapshot, document),
                 ).supported:
                     supporting = [document]
                     report.recited += 1 if cited else 0

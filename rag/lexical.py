@@ -24,6 +24,8 @@ WORD = re.compile(r"[^\W_]+(?:[’'][^\W_]+)*", re.UNICODE)
 DIGIT_GROUP = re.compile(r"(?<=\d)[,.](?=\d{3}\b)")
 # Words whose presence flips meaning; kept even though they are stop words elsewhere.
 NEGATIONS = frozenset({"no", "not", "never", "nor", "cannot", "without"})
+# English personal and demonstrative pronouns that point back at something named before.
+PRONOUNS_REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those"})
 
 _STEMMER = snowball("english")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.language import Entity, addresses_assistant
-from rag.lexical import tokens
+from rag.lexical import PRONOUNS_REFERRING, tokens
 from rag.sides import side_cuts
 from rag.vocabulary import UNLABELLED, Vocabulary
 
@@ -55,7 +55,6 @@ WH_LABELS = {
 ORDER_WORDS = frozenset({"first", "earlier", "earliest", "later", "latest", "sooner", "last"})
 COMPARISON_PREDICATES = frozenset({"differ", "different", "compare", "contrast", "similar", "distinguish", "resemble"})
 WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})  # Penn Treebank tags of wh-words
-PRONOUNS_REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those"})
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,22 @@ def test_names_aliases_and_prefixes():
 
 
 @pytest.mark.unit
+def test_the_title_supplies_only_the_opening_name_a_pronoun_stands_for():
+    title = "The Tidewater Compact on Harbour Dredging\n\nWhat the compact says"
+    passage = "It creates no duty for any port to dredge the channel, and it sets no deadline."
+    sentence = "The Tidewater Compact creates no duty for any port to dredge the channel."
+    assert not check_support(sentence, passage).supported  # the name is nowhere in the window
+    assert check_support(sentence, passage, context=title).supported
+    # A name later in the sentence must stand in the window, whatever the title says: "it joined
+    # the Coastal Union" does not become "joined the Tidewater Compact".
+    joined = "Following a vote in 1994, it joined the Coastal Union in 1995."
+    assert not check_support("Marport joined the Tidewater Compact in 1995.", joined, context=title).supported
+    # And the opening name only stands in for a window that opens by pointing back.
+    plain = "Ports along the coast have no duty to dredge the channel."
+    assert not check_support("The Tidewater Compact gives ports no duty to dredge.", plain, context=title).supported
+
+
+@pytest.mark.unit
 def test_anchors_scattered_over_a_long_passage_do_not_add_up_to_support():
     # 1940, Finland, joined and NATO are all in the paragraph, five sentences apart.
     support = check_support("In 1940, Finland joined NATO.", FINLAND)

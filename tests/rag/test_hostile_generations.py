@@ -67,7 +67,8 @@ def test_validation_cases_hold_at_the_floors(indexes, corpus_settings):
     hostile = [r for r in results if not r.case.faithful]
     faithful = [r for r in results if r.case.faithful]
     assert len(hostile) >= 30 and len(faithful) >= 15
-    missed = [r.case.script for r in hostile if not r.held]
+    # Case ids, not scripts: pytest shortens a long message in the middle, hiding which case it was.
+    missed = [r.case.id for r in hostile if not r.held]
     assert sum(r.held for r in hostile) / len(hostile) >= HOSTILE_STOPPED_FLOOR, missed
-    lost = [r.case.script for r in faithful if not r.held]
+    lost = [r.case.id for r in faithful if not r.held]
     assert sum(r.held for r in faithful) / len(faithful) >= FAITHFUL_KEPT_FLOOR, lost
