@@ -108,9 +108,12 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
     if not labels and any(t.tag_ in ("JJR", "RBR") for t in doc):
         labels = MEASURE_LABELS  # "Which is deeper, X or Y?" is settled by measures or dates
     sides = _sides(doc, spans)
+    framing = _framing_tokens(doc) | ({type_word.i} if type_word is not None else set())
     if not labels and any(t.lower_ in ORDER_WORDS for t in doc) and len(sides) >= 2:
         labels = TIME_LABELS  # "Which came first, X or Y?" is settled by dates
-    framing = _framing_tokens(doc) | ({type_word.i} if type_word is not None else set())
+        # ... and "first" orders the sides' dates: it is no word to look for in a sentence
+        # ("the First World War").
+        framing |= {t.i for t in doc if t.lower_ in ORDER_WORDS}
     # Content words by their lemma ("deeper" -> deep, "went" -> go), names as written.
     content = [t.text if t.pos_ in ("PROPN", "NUM") or t.is_upper else t.lemma_ for t in doc if t.i not in framing]
     terms: dict[str, float] = {}

@@ -117,6 +117,17 @@ def test_the_main_verb_is_found_as_the_sentences_write_it(nlp, question, verb):
     assert (verb in shape.predicate) if verb else not shape.predicate
 
 
+def test_the_word_that_orders_two_sides_is_not_a_word_to_look_for(nlp):
+    from rag.question import TIME_LABELS, read_question
+
+    ordered = read_question("Which opened first, the Harrow Bridge or the Kestrel Tunnel?", nlp, Vocabulary())
+    assert ordered.answer_labels == TIME_LABELS and len(ordered.sides) == 2
+    assert stem("first") not in ordered.terms and stem("opened") in ordered.terms
+    # Not comparing two sides, "first" is what the question is about.
+    single = read_question("When was the first lock of the Harrow canal built?", nlp, Vocabulary())
+    assert stem("first") in single.terms
+
+
 def test_how_many_names_what_it_counts_and_plurals_want_several(nlp):
     from rag.question import read_question
 
