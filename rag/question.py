@@ -38,6 +38,12 @@ TYPE_NOUNS = {
     "percentage": frozenset({"PERCENT"}), "percent": frozenset({"PERCENT"}), "share": frozenset({"PERCENT"}),
     "proportion": frozenset({"PERCENT"}), "number": NUMBER_LABELS, "amount": NUMBER_LABELS,
     "person": frozenset({"PERSON"}), "leader": frozenset({"PERSON"}), "organization": frozenset({"ORG"}),
+    # What a measure noun asks for: money, or a quantity or count (spaCy's MONEY, QUANTITY, CARDINAL).
+    "cost": frozenset({"MONEY"}), "price": frozenset({"MONEY"}), "fee": frozenset({"MONEY"}),
+    "toll": frozenset({"MONEY"}), "budget": frozenset({"MONEY"}),
+    "length": NUMBER_LABELS, "height": NUMBER_LABELS, "width": NUMBER_LABELS, "depth": NUMBER_LABELS,
+    "distance": NUMBER_LABELS, "weight": NUMBER_LABELS, "area": NUMBER_LABELS, "population": NUMBER_LABELS,
+    "speed": NUMBER_LABELS,
 }  # fmt: skip
 # "How far/long/big ..." asks for a measure; "how old" for an age or a date.
 MEASURE_LABELS = NUMBER_LABELS | TIME_LABELS
@@ -193,8 +199,12 @@ def _answer_type(doc: Doc) -> tuple[frozenset[str], bool, Token | None]:
 
 
 def _next_noun(doc: Doc, token: Token) -> Token | None:
-    for candidate in doc[token.i + 1 : token.i + 4]:
+    """The noun a question word asks about, within the next four words ("What was the total
+    cost ..." -> cost); of a compound, its head ("What toll rate" -> rate)."""
+    for candidate in doc[token.i + 1 : token.i + 5]:
         if candidate.pos_ in ("NOUN", "PROPN"):
+            while candidate.dep_ == "compound" and candidate.head.pos_ in ("NOUN", "PROPN"):
+                candidate = candidate.head
             return candidate
     return None
 

@@ -90,6 +90,8 @@ def nlp():
         ("Where is the observatory?", {"GPE", "LOC"}),
         ("Which countries signed the accord?", {"GPE"}),
         ("What share of the budget went to roads?", {"PERCENT"}),
+        ("What was the total cost of building the Harrow Bridge?", {"MONEY"}),
+        ("What was the length of the tunnel in kilometres?", {"QUANTITY"}),
         ("Why was the bridge closed?", set()),
     ],
 )
