@@ -40,9 +40,9 @@ def evaluate_sets(
     from rag.llm import LLMAnswerer  # the written answers' role check comes with their answerer
 
     if embeddings is None:
-        from rag.embeddings import MiniLMEmbeddings
+        from rag.factory import query_encoder
 
-        embeddings = MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
+        embeddings = query_encoder(settings)  # what the answering processes use (QA_QUERY_ENCODER)
     answerers: dict[str, Answerer] = {}
     reports = {}
     for question_set in sets:

@@ -34,6 +34,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"qa ingest: corpus folder {settings.corpus_dir} does not exist (set QA_CORPUS_DIR)", file=sys.stderr)
         return 2
     summary = ingest_paths(args.paths or None, settings, rebuild=args.rebuild, progress=not args.quiet)
+    if summary.chunks_written and settings.query_encoder == "onnx":
+        # torch is loaded already: export the query encoder now, so that answering processes
+        # start without it (rag/onnx_encoder.py).
+        from rag.onnx_encoder import prepare_export
+
+        prepare_export(settings.data_dir, settings.embedding_model_path)
     if summary.rebuilt_because:
         print(f"qa ingest: rebuilt the index because {summary.rebuilt_because}", file=sys.stderr)
     for path, reason in summary.failed:

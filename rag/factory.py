@@ -22,6 +22,16 @@ from rag.store import IndexReader
 MODES = ("extractive", "llm")
 
 
+def query_encoder(settings: Settings) -> MiniLMEmbeddings:
+    """What embeds questions: by QA_QUERY_ENCODER, the ONNX export of the model (made once per
+    data directory) or the torch model."""
+    if settings.query_encoder == "onnx":
+        from rag.onnx_encoder import load_query_encoder
+
+        return load_query_encoder(settings.data_dir, settings.embedding_model_path, settings.embed_batch_size)
+    return MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
+
+
 def load_answerer(settings: Settings, embeddings: MiniLMEmbeddings | None = None, mode: str | None = None) -> Answerer:
     """The answerer for `mode` (default: settings.answerer)."""
     mode = mode or settings.answerer
@@ -39,7 +49,7 @@ def load_extractive(settings: Settings, embeddings: MiniLMEmbeddings | None = No
     """The extractive answerer over the index that `settings` names, warmed up."""
     from langchain_chroma import Chroma
 
-    embeddings = embeddings or MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
+    embeddings = embeddings or query_encoder(settings)
     client = open_client(settings, for_reading=True)
     reader = IndexReader(client, settings.collection)
     snapshot = load_snapshot(reader, embedder_version=embeddings.version)

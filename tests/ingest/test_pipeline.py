@@ -400,6 +400,8 @@ def test_cli_ingest_prints_one_summary_line_and_exits_0(tmp_path) -> None:
         "2",
     )
     assert int(match["written"]) == int(match["total"]) > 0
+    # An ingest that loaded the model leaves the question encoder's ONNX export beside the index.
+    assert list((tmp_path / "data" / "encoders").glob("minilm-*.onnx"))
 
     second = run_cli("ingest", "--quiet", env=env)
     assert second.returncode == 0, second.stderr
