@@ -14,8 +14,9 @@ meets all of these:
    same country (rag/places.py: "U.S." and "the United States" are one; "North Korea" is not
    in a window on "South Korea" and "the North"); another name word when one is a prefix of the
    other ("Korea"/"Korean"). The passage's number words count as numbers ("twenty-six" supports
-   "26"); the sentence's do not, so a sentence saying "one of the ..." needs no "1" in its
-   passage. Links, e-mail addresses, HTML tags and Markdown links in the sentence must stand in
+   "26"); so do the sentence's from "two" up ("four commitments" needs a four there), but not
+   "one", so a sentence saying "one of the ..." needs no "1" in its passage. Links, e-mail
+   addresses, HTML tags and Markdown links in the sentence must stand in
    the window as written.
 2. No negation flip (rag/negation.py). Negation cues are not/no/never/cannot/nor/without, n't, and "rather than",
    "instead of", "neither", "lack of". Each cue negates the first content word after it in its
@@ -47,7 +48,15 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.anchors import links_not_in, lowercase_only
+from rag.anchors import (
+    initials_present,
+    links_not_in,
+    lowercase_only,
+    name_present,
+    names_in,
+    numbers_in,
+    sentence_numbers,
+)
 from rag.answer_sentences import clean_sentence
 from rag.lexical import NEGATIONS, PRONOUNS_REFERRING, tokens
 from rag.negation import CONTRACTED_NOT, Negation, negations_in, plain_clauses, stated_plainly
@@ -115,31 +124,6 @@ class Support:
     semantic: float | None = None  # best cosine; None when not computed (no model, or words sufficed)
 
 
-# Thousands separators between digits ("28,000", "28 000"), as in rag.lexical and evals.metrics.
-DIGIT_GROUP = re.compile(r"(?<=\d)[,. ](?=\d{3}\b)")
-NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:st|nd|rd|th|s)?(?![\w])")
-NUMBER_WORDS = {
-    word: value
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-        "sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
-TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-NUMBER_WORD = re.compile(
-    r"\b("
-    + "|".join(TENS)
-    + r")[-\s]("
-    + "|".join(list(NUMBER_WORDS)[1:10])
-    + r")\b|\b("
-    + "|".join(list(NUMBER_WORDS) + list(TENS))
-    + r")\b",
-    re.IGNORECASE,
-)
-NAME_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[^\W\d_][\w’'-]*")
-OPENING = "\"“‘’'([«"
-
-
 # Windows whose roles are checked before the sentence is declared unsupported (best first).
 MAX_ROLE_CHECKS = 4
 
@@ -148,82 +132,6 @@ class RoleCheck(Protocol):
     """Who does what to whom (rag.roles.RoleParser): reasons the window says otherwise."""
 
     def conflicts(self, sentence: str, window: str) -> list[str]: ...
-
-
-def numbers_in(text: str, *, words: bool = False) -> set[str]:
-    """Numbers as digit strings; with words=True also "twenty-six" -> "26" (passage side)."""
-    text = DIGIT_GROUP.sub("", text)
-    found = {re.sub(r"(?:st|nd|rd|th|s)$", "", m.group(0)) for m in NUMBER.finditer(text)}
-    if words:
-        for match in NUMBER_WORD.finditer(text):
-            if match.group(1):
-                found.add(str(TENS[match.group(1).lower()] + NUMBER_WORDS[match.group(2).lower()]))
-            else:
-                word = match.group(3).lower()
-                found.add(str(NUMBER_WORDS.get(word, TENS.get(word))))
-    return found
-
-
-def _opens_sentence(text: str, position: int) -> bool:
-    before = text[:position].rstrip().rstrip(OPENING).rstrip()
-    if re.search(r"(?:^|\s)(?:[A-Za-z]\.){2,}$", before):  # "the U.S. President": an acronym's dot
-        return False
-    return not before or before[-1] in ".!?:;"
-
-
-def names_in(sentence: str) -> list[str]:
-    """Names as written: acronyms anywhere, capitalised words not opening the sentence (or a clause
-    after a colon), stop words ("The", "In") left out. Name words next to each other form one
-    name ("European Union", "U.S. President Donald Trump")."""
-    pieces: list[tuple[int, int, str]] = []
-    for match in NAME_TOKEN.finditer(sentence):
-        word = match.group(0)
-        if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word):
-            pieces.append((match.start(), match.end(), word))
-            continue
-        offset = match.start()
-        for part in word.split("-"):
-            bare = re.sub(r"[’']s?$", "", part)
-            acronym = len(bare) >= 2 and bare.isupper() and bare.isalpha()
-            if acronym or (
-                bare[:1].isupper() and len(bare) > 1 and not _opens_sentence(sentence, offset) and tokens(bare)
-            ):
-                pieces.append((offset, offset + len(bare), bare))
-            offset += len(part) + 1
-    names: list[list[str]] = []
-    previous_end = -1
-    for start, end, word in pieces:
-        if names and previous_end >= 0 and not sentence[previous_end:start].strip():
-            names[-1].append(word)
-        else:
-            names.append([word])
-        previous_end = end
-    return list(dict.fromkeys(" ".join(words) for words in names))
-
-
-def _name_present(name: str, passage_stems: set[str], passage_countries: set[str]) -> bool:
-    """Every word of the name is in the passage (a longer or shorter form of it will do), the
-    passage names the same country, or it has the name's initials ("EU" for "European Union")."""
-    if _initials_present(name, passage_stems):
-        return True
-    code = country_code(name)
-    if code is not None:
-        # A country is there only as itself: "North Korea" is not in a passage on "South Korea"
-        # and "the North", though both its words are.
-        return code in passage_countries
-    for term in tokens(name):
-        if term in passage_stems:
-            continue
-        # "Korea" meets "Korean" and "Israel" "Israeli": one name is the other with a suffix.
-        if len(term) >= 4 and any(len(p) >= 4 and (p.startswith(term) or term.startswith(p)) for p in passage_stems):
-            continue
-        return False
-    return True
-
-
-def _initials_present(name: str, passage_stems: set[str]) -> bool:
-    words = name.split()
-    return len(words) > 1 and "".join(w[0] for w in words).lower() in passage_stems
 
 
 def passage_sentences(passage: str) -> list[str]:
@@ -275,7 +183,7 @@ class Surroundings:
             name == self.name
             and opening is not None
             and opening.group(1).lower() in PRONOUNS_REFERRING
-            and _name_present(name, self.stems, self.countries)
+            and name_present(name, self.stems, self.countries)
         )
 
 
@@ -303,17 +211,17 @@ def _judge_window(
     window_tokens = tokens(CONTRACTED_NOT.sub(" not", window))
     window_numbers = numbers_in(window, words=True)
     stems = set(window_tokens) | window_numbers  # "twenty-six" in the passage covers "26"
-    hard = [f"number {n} is not in the passage" for n in sorted(numbers_in(text) - window_numbers)]
+    hard = [f"number {n} is not in the passage" for n in sorted(sentence_numbers(text) - window_numbers)]
     hard += [f"{found!r} is not in the passage" for found in links_not_in(text, window)]
     names = names_in(text)
     countries = countries_in(window, patterns=True)
-    named = {name for name in names if _name_present(name, stems, countries) or around.supply(name, window)}
+    named = {name for name in names if name_present(name, stems, countries) or around.supply(name, window)}
     hard += [f"name {name!r} is not in the passage" for name in names if name not in named]
     hard += [
         f"acronym {name!r} is not written as a name in the passage" for name in names if lowercase_only(name, window)
     ]
     # A name's words count as there when the passage has its initials or names the same country.
-    by_initials = {t for name in names if _initials_present(name, stems) for t in tokens(name)}
+    by_initials = {t for name in names if initials_present(name, stems) for t in tokens(name)}
     # (Capitalised words count too: a sentence may open with its country, "Washington backs ...".)
     spoken = [*names, *re.findall(r"\b[A-Z][\w’'.-]*", text)]
     by_initials |= {t for name in spoken if country_code(name) in countries for t in tokens(name)}

@@ -171,6 +171,16 @@ def test_numbers_are_normalised_and_number_words_in_the_passage_count():
 
 
 @pytest.mark.unit
+def test_a_number_written_as_a_word_must_match_too():
+    passage = "The compact made six commitments to the ports. One of the ports later left it."
+    support = check_support("The compact made four commitments to the ports.", passage)
+    assert not support.supported and support.reasons[0] == "number 4 is not in the passage"
+    assert check_support("The compact made six commitments to the ports.", passage).supported
+    assert check_support("The compact made 6 commitments to the ports.", passage).supported
+    assert check_support("One of the ports later left the compact.", passage).supported  # "one" states no count
+
+
+@pytest.mark.unit
 def test_names_aliases_and_prefixes():
     assert names_in("In 2023, Finland joined NATO after the U.S. President spoke: Yes.") == [
         "Finland",
