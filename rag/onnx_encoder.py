@@ -2,14 +2,16 @@
 
 A question is embedded on every request, and torch's per-call overhead dominates for one short
 text: measured here (2 cores), 12.8 ms a question with sentence-transformers against 3.6 ms with
-onnxruntime, the vectors within 1.1e-7 of each other (float rounding). An answering process that
-finds the exported model never imports torch, which also takes seconds off a cold `qa ask`.
+onnxruntime, the vectors within 2e-7 of each other (float rounding). An answering process that
+finds the exported model never loads the torch model, which takes seconds off a cold `qa ask`
+(torch itself is still imported: spaCy's thinc imports it whenever it is installed).
 
 The model is exported once from the sentence-transformers files that ship with the package
 (torch.onnx with the `onnx` package; nothing is downloaded) into QA_DATA_DIR/encoders/, named by
 the model's fingerprint, and written atomically, so processes starting together never read half
-a file. The export runs the model's own layers with its mean pooling and normalisation appended,
-so the graph computes exactly what sentence-transformers computes.
+a file. The export runs the model's own layers with mean pooling and normalisation appended, so
+it is made only for a model whose sentence-transformers modules are exactly those (as
+all-MiniLM-L6-v2's are); any other model (QA_EMBEDDING_MODEL_PATH) is run by torch.
 """
 
 from __future__ import annotations
@@ -42,9 +44,23 @@ def exported_path(data_dir: Path, model_dir: Path) -> Path:
     return data_dir / "encoders" / f"minilm-{model_fingerprint(model_dir).rsplit('@', 1)[-1]}.onnx"
 
 
+def mean_pooled_and_normalised(model_dir: Path) -> bool:
+    """Whether the sentence-transformers model is a transformer, mean pooling and normalisation,
+    nothing else: what the export computes."""
+    modules = json.loads((model_dir / "modules.json").read_text(encoding="utf-8"))
+    kinds = [str(module.get("type", "")).rsplit(".", 1)[-1] for module in modules]
+    if kinds != ["Transformer", "Pooling", "Normalize"]:
+        return False
+    pooling = json.loads((model_dir / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
+    modes = {key for key, value in pooling.items() if key.startswith("pooling_mode") and value}
+    return modes == {"pooling_mode_mean_tokens"}
+
+
 def export_model(model_dir: Path, target: Path) -> Path:
     """Export the sentence-transformers model in `model_dir` (transformer, mean pooling,
     normalisation) to ONNX at `target`. Needs torch and the `onnx` package; slow (seconds)."""
+    if not mean_pooled_and_normalised(model_dir):
+        raise ConfigError(f"the model in {model_dir} is not a transformer with mean pooling and normalisation")
     import torch
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
@@ -169,6 +185,13 @@ def load_query_encoder(data_dir: Path, model_dir: Path | None, batch_size: int) 
     """The ONNX encoder, exporting the model first if this data directory has no export yet;
     the torch one when that cannot be done."""
     exported = prepare_export(data_dir, model_dir)
-    if exported is None:
-        return MiniLMEmbeddings(model_dir, batch_size)
-    return OnnxMiniLM(exported, model_dir, batch_size)
+    if exported is not None:
+        try:
+            return OnnxMiniLM(exported, model_dir, batch_size)
+        except Exception as error:  # noqa: BLE001 - a damaged export file: torch still answers
+            log.warning(
+                "the ONNX encoder in %s does not load (%s); questions are embedded with torch",
+                exported,
+                type(error).__name__,
+            )
+    return MiniLMEmbeddings(model_dir, batch_size)

@@ -57,6 +57,36 @@ def test_a_data_dir_that_cannot_hold_the_export_falls_back_to_torch(tmp_path, ca
     assert "questions are embedded with torch" in caplog.text
 
 
+def test_a_damaged_export_falls_back_to_torch(tmp_path, caplog):
+    from rag.embeddings import packaged_model_path
+
+    target = exported_path(tmp_path, packaged_model_path())
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not an onnx graph")
+    with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
+        encoder = load_query_encoder(tmp_path, None, 64)
+    assert type(encoder) is MiniLMEmbeddings and "does not load" in caplog.text
+
+
+def test_a_model_pooled_otherwise_is_not_exported(tmp_path, caplog):
+    import json
+    import shutil
+
+    from rag.embeddings import packaged_model_path
+
+    model = tmp_path / "model"
+    shutil.copytree(packaged_model_path(), model)
+    pooling = model / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text(encoding="utf-8"))
+    pooling.write_text(
+        json.dumps({**config, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}), encoding="utf-8"
+    )
+    with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
+        assert prepare_export(tmp_path / "data", model) is None
+    assert "mean pooling" in caplog.text
+    assert not (tmp_path / "data" / "encoders").exists() or not list((tmp_path / "data" / "encoders").iterdir())
+
+
 def test_answers_are_the_same_with_either_encoder(corpus_settings, answerer):
     from evals.dataset import load_items
     from evals.suite import load_sets
