@@ -67,6 +67,10 @@ class MiniLMEmbeddings(Embeddings):
         if dimension is None:
             raise ConfigError(f"the model in {self.model_dir} does not say how long its vectors are")
         self.dimension = int(dimension)
+        self._start_cache(cache_size)
+
+    def _start_cache(self, cache_size: int) -> None:
+        """The memo of question vectors (shared by every way of running the model)."""
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = Lock()

@@ -272,9 +272,10 @@ def check_support(
     `thresholds.window` consecutive sentences) holds its anchors, shows no negation flip, has
     enough of it by words or, with a model, by meaning, and (with `roles`) does not give its
     names other roles. Reasons come from the window that came closest. See the module docstring
-    for each rule. `context` (the passage's document title and section heading) supplies the
-    names a window leaves to it ("It creates no duty ..." under "The Budapest Memorandum"),
-    never its numbers or other words."""
+    for each rule. `context` (the passage's document title and section heading) can supply the
+    name the sentence opens with to a window that opens with a pronoun: "The Budapest Memorandum
+    creates no duty ..." against "It creates no duty ..." under that title. Nothing else comes
+    from it: a later name, a number or any other word must stand in the window itself."""
     text = clean_sentence(sentence)
     content = set(tokens(CONTRACTED_NOT.sub(" not", text))) - NEGATIONS
     if not content:

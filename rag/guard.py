@@ -122,6 +122,7 @@ def best_window(
             candidates.append((score, window))
     candidates.sort(key=lambda item: -item[0])
     source_text = snapshot.sources[rows[0].source_id].text if rows else ""
+    context = context_of(snapshot, document)
     chosen = next(
         (
             window
@@ -131,7 +132,7 @@ def best_window(
                 source_text[window[0].start : window[-1].end],
                 embeddings=encoder,
                 roles=roles,
-                context=context_of(snapshot, document),
+                context=context,
             ).supported
         ),
         candidates[0][1] if candidates else [],

@@ -21,10 +21,8 @@ import logging
 import os
 import tempfile
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from threading import Lock
 from typing import Any
 
 import numpy as np
@@ -110,7 +108,9 @@ def export_model(model_dir: Path, target: Path) -> Path:
 class OnnxMiniLM(MiniLMEmbeddings):
     """MiniLMEmbeddings with onnxruntime doing the work: same vectors, same version, same cache."""
 
-    def __init__(self, onnx_file: Path, model_dir: Path | None = None, batch_size: int = 64) -> None:
+    def __init__(
+        self, onnx_file: Path, model_dir: Path | None = None, batch_size: int = 64, cache_size: int = 256
+    ) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -133,9 +133,7 @@ class OnnxMiniLM(MiniLMEmbeddings):
         self.dimension = int(hidden)
         self.batch_size = batch_size
         self.version = model_fingerprint(self.model_dir)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = 256
-        self._lock = Lock()
+        self._start_cache(cache_size)
 
     @property
     def max_tokens(self) -> int:
