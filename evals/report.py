@@ -40,10 +40,19 @@ MEANINGS = {
     "ndcg@10": "how early and completely the gold evidence was retrieved",
     "exact_span_share": "citations whose quote is exactly source_text[start:end]",
     "coverage": "share of questions answered rather than declined",
+    "short_answer_precision": "short answers (the span that leads the quotes) that are a required fact",
     "latency_p50_ms": "median time per answer (ms)",
     "latency_p95_ms": "95th percentile time per answer (ms)",
 }
-TABLE_ORDER = (*HEADLINE, "exact_span_share", "coverage", "latency_p50_ms", "latency_p95_ms")
+TABLE_ORDER = (
+    *HEADLINE,
+    "exact_span_share",
+    "coverage",
+    "short_answers",
+    "short_answer_precision",
+    "latency_p50_ms",
+    "latency_p95_ms",
+)
 KIND_COLUMNS = (
     "items",
     "answered",

@@ -108,7 +108,11 @@ def score_item(
         fact_recall(answer.answer, item.facts) if item.answerable and answered else (0.0 if item.answerable else None)
     )
     exact = exact_span_share(citations, source_texts)
-    scores: dict[str, float | None] = {"fact_recall": facts, "exact_span_share": exact}
+    scores: dict[str, float | None] = {
+        "fact_recall": facts,
+        "exact_span_share": exact,
+        "short_answer_right": short_answer_right(answer, item) if answered else None,
+    }
     reasons = _answer_reasons(item, answer, citations, source_texts)
     sentences: list[dict[str, Any]] = []
     if answered:
@@ -138,7 +142,21 @@ def score_item(
         gold=list(item.gold),
         guard=answer.guard.model_dump() if answer.guard else None,
         fallback=answer.fallback,
+        short_answer=answer.short_answer.text if answer.short_answer else None,
     )
+
+
+def short_answer_right(answer: Answer, item: EvalItem) -> float | None:
+    """1 when the short answer that leads the quotes is (part of) a required fact, or holds one;
+    0 when it is neither, or the question should have been declined; None when there is none."""
+    if answer.short_answer is None:
+        return None
+    short = f" {normalise_for_match(answer.short_answer.text)} "
+    for variants in item.facts if item.answerable else ():
+        for variant in (f" {normalise_for_match(v)} " for v in variants if v.strip()):
+            if short in variant or variant in short:
+                return 1.0
+    return 0.0
 
 
 def _answer_reasons(

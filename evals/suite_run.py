@@ -29,6 +29,8 @@ COLUMNS = (
     ("comparison_complete", "both sides"),
     ("exact_span_share", "exact"),
     ("hit@k", "hit@k"),
+    ("short_answers", "short"),
+    ("short_answer_precision", "short right"),
     ("latency_p50_ms", "p50 ms"),
 )
 

@@ -62,6 +62,10 @@ def summarise(results: list[ItemResult]) -> dict[str, float]:
     for metric in ("hit@k", "recall@k", "mrr@10", "ndcg@10"):
         values = _values(results, metric)
         summary[metric] = mean(values) if values else 1.0
+    # The short answers that lead the quotes: how many, and the share that is a required fact.
+    short = [v for r in results if (v := r.scores.get("short_answer_right")) is not None]
+    summary["short_answers"] = len(short)
+    summary["short_answer_precision"] = mean(short) if short else 1.0
     guarded = [r.guard for r in results if r.guard]
     if guarded:
         # llm mode: of all generated sentences, the share the guard dropped or flagged, and the

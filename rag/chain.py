@@ -240,7 +240,7 @@ class ExtractiveAnswerer:
         text, citations = compose_answer(self.snapshot, evidence.groups)
         lead = None
         if evidence.best is not None:
-            lead = short_answer(evidence.best, evidence.groups, citations, understanding.parts[0].shape)
+            lead = short_answer(evidence.best, evidence.groups, citations, understanding.parts[0].shape, self.nlp)
         notes = [f"The sources say nothing about this for {side}." for side in evidence.uncovered]
         timings["total"] = _ms(prepared.started)
         return Answer(

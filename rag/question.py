@@ -50,6 +50,11 @@ MEASURE_LABELS = NUMBER_LABELS | TIME_LABELS
 HOW_LABELS = dict.fromkeys(
     ("long", "far", "old", "big", "large", "wide", "deep", "high", "tall", "often"), MEASURE_LABELS
 )
+# The noun of each measure adjective (English derivation: "deep" -> "depth").
+MEASURE_NOUNS = {
+    "long": "length", "far": "distance", "old": "age", "big": "size", "large": "size", "wide": "width",
+    "deep": "depth", "high": "height", "tall": "height",
+}  # fmt: skip
 WH_LABELS = {
     "when": TIME_LABELS,
     "who": AGENT_LABELS,
@@ -100,6 +105,10 @@ class QuestionShape:
     refers_back: bool = False  # "it", "they", "that treaty" without a name of its own
     # The stems of the question's main verb ("join"; "wind" and "wound"), unless be/do/have.
     predicate: frozenset[str] = frozenset()
+    # The stems that say what "how" asks about: its adjective and that adjective's noun ("How
+    # deep ..." -> deep, depth).
+    measure: frozenset[str] = frozenset()
+    yes_no: bool = False  # "Was there ...?", "Did X ...?": no wh-word, an auxiliary first
 
     @property
     def typed(self) -> bool:
@@ -148,6 +157,8 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
         predicate=_predicate(doc),
         instruction=is_instruction(doc),
         refers_back=not names and any(t.lower_ in PRONOUNS_REFERRING for t in doc),
+        measure=_measure(doc),
+        yes_no=_asks_yes_or_no(doc),
     )
 
 
@@ -207,6 +218,24 @@ def _next_noun(doc: Doc, token: Token) -> Token | None:
                 candidate = candidate.head
             return candidate
     return None
+
+
+def _asks_yes_or_no(doc: Doc) -> bool:
+    """No wh-word, and an auxiliary or modal first ("Was there ...?", "Did ...?", "Can ...?")."""
+    if not doc or any(t.tag_ in WH_TAGS for t in doc):
+        return False
+    first = doc[0]
+    return first.pos_ == "AUX" or first.tag_ == "MD" or first.lemma_.lower() in ("be", "do", "have")
+
+
+def _measure(doc: Doc) -> frozenset[str]:
+    """The stems of the adjective "how" asks about and of its noun ("How long is ..." -> long,
+    length), if it asks about one."""
+    for token in doc[:-1]:
+        adjective = doc[token.i + 1].lower_
+        if token.lower_ == "how" and adjective in HOW_LABELS:
+            return frozenset(tokens(f"{adjective} {MEASURE_NOUNS.get(adjective, '')}"))
+    return frozenset()
 
 
 def _predicate(doc: Doc) -> frozenset[str]:

@@ -126,3 +126,27 @@ def test_bootstrap_interval_is_deterministic_and_sensible():
         bootstrap_ci([])
     with pytest.raises(ValueError, match="alpha"):
         bootstrap_ci(values, alpha=1.5)
+
+
+@pytest.mark.parametrize(
+    ("short", "facts", "answerable", "right"),
+    [
+        ("5 December 1994", [["5 December 1994", "December 5, 1994"]], True, 1.0),
+        ("1994", [["5 December 1994"]], True, 1.0),  # part of the fact
+        ("about 7 million dollars", [["7 million dollars"]], True, 1.0),  # holds the fact
+        ("28,000", [["28000"]], True, 1.0),
+        ("1977", [["1999"]], True, 0.0),
+        ("Holtenau", [["Wilhelm I"], ["1887"]], True, 0.0),
+        ("2023", [], False, 0.0),  # a short answer to a question that should have been declined
+        (None, [["1999"]], True, None),
+    ],
+)
+def test_a_short_answer_is_right_when_it_is_a_required_fact(short, facts, answerable, right):
+    from evals.dataset import EvalItem
+    from evals.scoring import short_answer_right
+    from rag.answer import Answer
+    from rag.short_answer import ShortAnswer
+
+    lead = ShortAnswer(text=short, n=1, start=0, end=len(short)) if short else None
+    answer = Answer(answer="quote [1]", abstained=False, short_answer=lead)
+    assert short_answer_right(answer, EvalItem("x", "factoid", "q?", answerable, facts)) == right

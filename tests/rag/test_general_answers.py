@@ -229,7 +229,22 @@ def test_a_number_question_leads_with_the_span_that_answers_it(general):
     citation = answer.citations[short.n - 1]
     assert general.snapshot.sources[citation.source_id].text[short.start : short.end] == "412"
     assert citation.start <= short.start < short.end <= citation.end
-    # Who/where, and a sentence that names its subject only as "It", get the quote alone.
-    assert general.answer("Who inspects lighthouses and buoys?").short_answer is None
+    # A sentence that names its subject only as "It" gets the quote alone.
     lit = general.answer("When was the Harrow Point light first lit?")
     assert "1871" in lit.answer and lit.short_answer is None
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Who inspects lighthouses and buoys?", "Maritime Safety Board"),
+        ("What is the capital of South Vell?", "Dunholt"),
+    ],
+)
+def test_a_who_or_where_question_leads_with_the_name_that_answers_it(general, question, expected):
+    answer = general.answer(question)
+    short = answer.short_answer
+    assert short is not None and expected in short.text
+    citation = answer.citations[short.n - 1]
+    assert general.snapshot.sources[citation.source_id].text[short.start : short.end] == short.text
+    assert citation.start <= short.start < short.end <= citation.end

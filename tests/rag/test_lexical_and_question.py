@@ -104,6 +104,35 @@ def test_the_answer_type_comes_from_the_question_words(nlp, question, labels):
 
 
 @pytest.mark.parametrize(
+    "question, measure, yes_no",
+    [
+        ("How deep is the harbour basin?", {"deep", "depth"}, False),
+        ("How tall is the tower?", {"tall", "height"}, False),
+        ("How many ships passed?", set(), False),
+        ("Was there an older bridge on the same spot?", set(), True),
+        ("Did the council meet in winter?", set(), True),
+        ("Can ships pass at night?", set(), True),
+        ("Which bridge is older?", set(), False),
+    ],
+)
+def test_what_how_asks_about_and_yes_or_no_questions(nlp, question, measure, yes_no):
+    from rag.question import read_question
+
+    shape = read_question(question, nlp, Vocabulary())
+    assert shape.measure == measure
+    assert shape.yes_no is yes_no
+
+
+def test_a_measure_is_met_by_its_noun_or_its_comparative():
+    from rag.short_answer import _measures
+
+    deep = frozenset({"deep", "depth"})
+    assert _measures("depth", deep) and _measures("deeper", deep) and _measures("deepest", deep)
+    assert _measures("bigger", frozenset({"big", "size"}))
+    assert not _measures("deepen", deep) and not _measures("long", deep)
+
+
+@pytest.mark.parametrize(
     "question, verb",
     [
         ("When did the council meet?", "meet"),
