@@ -77,6 +77,7 @@ bench: ingest
 	$(BIN)/python -m evals.bench_ingest
 	$(BIN)/python -m evals.bench_memory
 	$(BIN)/python -m evals.bench_query
+	$(BIN)/python -m evals.bench_scale
 
 # The reviewers' notebook (evals/review.ipynb) in Jupyter, on a fresh incremental ingest.
 # Jupyter refuses to run as root (as on these machines) unless told to: --allow-root for root only.

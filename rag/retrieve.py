@@ -132,11 +132,15 @@ class HybridRetriever(BaseRetriever):
             ids = [doc.metadata.get("chunk_id") for doc in dense]
             rankings.append([chunk_id for chunk_id in ids if chunk_id in self.snapshot.chunk_position])
         dense_ids = rankings[0]
-        allowed = [
-            position
-            for position, chunk in enumerate(self.snapshot.chunks)
-            if all(getattr(chunk, key) == value for key, value in filters.items())
-        ]
+        allowed = (
+            [
+                position
+                for position, chunk in enumerate(self.snapshot.chunks)
+                if all(getattr(chunk, key) == value for key, value in filters.items())
+            ]
+            if filters
+            else None  # every chunk: no pass over all of them
+        )
         query_terms = weighted_terms(query, self.context, self.context_weight)
         if self.terms is not None:
             query_terms = {**{t: w for t, w in query_terms.items() if w < 1.0}, **self.terms}

@@ -9,6 +9,7 @@ ingest is invisible here.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,8 @@ class SentenceRow(StoredSentence):
         # or an organisation's name is not ("George Washington").
         named = [(e.start, e.end) for e in facts.entities if not vocabulary.may_be_place(e)]
         terms |= {code_term(code) for code in countries_in(stored.text, skip=named)}
-        return cls(**fields, row=row, terms=frozenset(terms), facts=facts)
+        # One string object per distinct term across the corpus, not one per sentence.
+        return cls(**fields, row=row, terms=frozenset(map(sys.intern, terms)), facts=facts)
 
 
 @dataclass

