@@ -137,7 +137,7 @@ def decision_rows(
                 (ScoredSentence(s, 1, f, model.probability(f)) for s, f in sentences), key=lambda x: -x.probability
             )
             if part.side is not None:
-                scored = [x for x in scored if speaks_of(snapshot, x, part.side)]
+                scored = [x for x in scored if speaks_of(snapshot, x, part)]
             features = decision_features(snapshot, scored, part.shape)
             rows.append([features[name] for name in DECISION_FEATURES])
             labels.append(float(item.answerable))

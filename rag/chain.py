@@ -82,6 +82,7 @@ class Part:
     text: str  # what is searched
     shape: QuestionShape
     side: Name | None = None
+    others: tuple[Name, ...] = ()  # the sides this one is compared with
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ class ExtractiveAnswerer:
             scored = score_sentences(self.snapshot, documents, vectors, part.shape, self.model)
             scored = [s for s in scored if not_yet_said(retrieval.understanding, s.sentence)]
             if part.side is not None:
-                scored = [s for s in scored if speaks_of(self.snapshot, s, part.side)]
+                scored = [s for s in scored if speaks_of(self.snapshot, s, part)]
             limit = SIDE_SENTENCES if part.side is not None else self.settings.max_answer_sentences
             found = select_evidence(
                 self.snapshot, scored, self.model, limit, part.shape, self.settings.abstain_threshold
@@ -291,7 +292,7 @@ def _part_for_side(question: str, shape: QuestionShape, side: Name) -> Part:
     for term in side.terms:
         terms.setdefault(term, 1.0)
     narrowed = replace(shape, terms=terms, names=names, sides=(), side_cuts=())
-    return Part(" ".join(text.split()), narrowed, side)
+    return Part(" ".join(text.split()), narrowed, side, tuple(others))
 
 
 def not_yet_said(understanding: Understanding, sentence: SentenceRow) -> bool:
@@ -300,9 +301,20 @@ def not_yet_said(understanding: Understanding, sentence: SentenceRow) -> bool:
     return not understanding.said or " ".join(sentence.text.split()) not in understanding.said
 
 
-def speaks_of(snapshot: IndexSnapshot, scored: ScoredSentence, side: Name) -> bool:
-    """Does the sentence, read in its place, speak of this side of a comparison?"""
-    return side.present_in(window_terms(snapshot, scored.sentence))
+def speaks_of(snapshot: IndexSnapshot, scored: ScoredSentence, part: Part) -> bool:
+    """Does the sentence, read in its place, speak of this side of a comparison? Not when it
+    names another side, and this side only stands in the sentence before: "The British party
+    under Scott arrived 34 days later" follows a sentence about Amundsen, but it is Scott's side's
+    evidence, not Amundsen's."""
+    side, sentence = part.side, scored.sentence
+    if side is None:
+        return True
+    # What the sentence itself and its headings name outweighs the sentence before it.
+    named = sentence.terms | snapshot.heading_terms(sentence.section)
+    named |= snapshot.heading_terms(snapshot.title_of(sentence.source_id))
+    if not side.present_in(named) and any(other.present_in(sentence.terms) for other in part.others):
+        return False
+    return side.present_in(window_terms(snapshot, sentence))
 
 
 def _ms(since: float) -> float:

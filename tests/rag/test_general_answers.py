@@ -42,6 +42,10 @@ South Vell
 
 South Vell has a population of about 186,000 people. Its capital is Dunholt. South Vell joined the
 Coastal Union in 1998, while North Vell has never applied.
+
+Parliaments
+
+South Vell elected its first parliament in 1962. North Vell followed eleven years later.
 """
 
 AGENCY = """The Maritime Safety Board
@@ -127,6 +131,29 @@ def test_a_comparison_answers_each_side_from_its_own_evidence(general):
     assert not answer.abstained
     assert "41,000" in answer.answer and "186,000" in answer.answer
     assert len(answer.citations) >= 2
+    assert_exact(answer, general)
+
+
+def test_a_sentence_naming_only_the_other_side_is_not_this_sides_evidence(general):
+    from rag.chain import speaks_of
+    from rag.evidence import ScoredSentence
+    from rag.request import AnswerRequest
+
+    question = "Which elected a parliament first, North Vell or South Vell?"
+    understanding = general.understand(general.prepare(AnswerRequest(question)))
+    parts = {part.side.text: part for part in understanding.parts}
+    assert set(parts) == {"North Vell", "South Vell"}
+    rows = {s.text: s for s in general.snapshot.sentences}
+    north = ScoredSentence(rows["North Vell followed eleven years later."], 1, {}, 1.0)
+    south = ScoredSentence(rows["South Vell elected its first parliament in 1962."], 1, {}, 1.0)
+    # South Vell stands in the sentence before "North Vell followed ...", which is still not South
+    # Vell's evidence: it names the other side, and neither it nor its headings name South Vell.
+    assert speaks_of(general.snapshot, north, parts["North Vell"])
+    assert not speaks_of(general.snapshot, north, parts["South Vell"])
+    assert speaks_of(general.snapshot, south, parts["South Vell"])
+    assert not speaks_of(general.snapshot, south, parts["North Vell"])
+    answer = general.answer(question)
+    assert "1962" in answer.answer and "eleven years later" in answer.answer
     assert_exact(answer, general)
 
 
