@@ -95,6 +95,10 @@ class AskResponse(BaseModel):
         default=None,
         description="for a year/number/name/place question: the exact span of citation n's quote that answers it",
     )
+    short_list: list[ShortAnswer] = Field(
+        default_factory=list,
+        description="for a question that asks for several names/places/dates/numbers: each, an exact span of a quote",
+    )
 
 
 class SourceSummary(BaseModel):

@@ -40,7 +40,9 @@ MEANINGS = {
     "ndcg@10": "how early and completely the gold evidence was retrieved",
     "exact_span_share": "citations whose quote is exactly source_text[start:end]",
     "coverage": "share of questions answered rather than declined",
-    "short_answer_precision": "short answers (the span that leads the quotes) that are a required fact",
+    "short_answer_precision": (
+        "short answers (the span that leads the quotes) that are a required fact; for a short list, its share of them"
+    ),
     "latency_p50_ms": "median time per answer (ms)",
     "latency_p95_ms": "95th percentile time per answer (ms)",
 }

@@ -47,7 +47,7 @@ class ItemResult:
     gold: list[str] = field(default_factory=list)
     guard: dict[str, Any] | None = None  # llm mode: what the grounding guard did
     fallback: str | None = None  # llm mode: "extractive" when nothing generated survived
-    short_answer: str | None = None  # the span that leads the quotes, if there is one
+    short_answer: str | None = None  # the span that leads the quotes, or a short list's items, if any
 
     @property
     def failed(self) -> bool:

@@ -142,21 +142,33 @@ def score_item(
         gold=list(item.gold),
         guard=answer.guard.model_dump() if answer.guard else None,
         fallback=answer.fallback,
-        short_answer=answer.short_answer.text if answer.short_answer else None,
+        short_answer=_short_text(answer),
     )
 
 
 def short_answer_right(answer: Answer, item: EvalItem) -> float | None:
     """1 when the short answer that leads the quotes is (part of) a required fact, or holds one;
-    0 when it is neither, or the question should have been declined; None when there is none."""
-    if answer.short_answer is None:
+    0 when it is neither, or the question should have been declined; None when there is none.
+    For a short list, the share of its items that are right."""
+    spans = [answer.short_answer] if answer.short_answer is not None else answer.short_list
+    if not spans:
         return None
-    short = f" {normalise_for_match(answer.short_answer.text)} "
+    return sum(_is_a_fact(span.text, item) for span in spans) / len(spans)
+
+
+def _is_a_fact(text: str, item: EvalItem) -> bool:
+    short = f" {normalise_for_match(text)} "
     for variants in item.facts if item.answerable else ():
         for variant in (f" {normalise_for_match(v)} " for v in variants if v.strip()):
             if short in variant or variant in short:
-                return 1.0
-    return 0.0
+                return True
+    return False
+
+
+def _short_text(answer: Answer) -> str | None:
+    if answer.short_answer is not None:
+        return answer.short_answer.text
+    return ", ".join(span.text for span in answer.short_list) or None
 
 
 def _answer_reasons(

@@ -72,6 +72,10 @@ class Answer(BaseModel):
     short_answer: ShortAnswer | None = Field(
         default=None, description="the span of a quote that answers a year/number/name/place question"
     )
+    short_list: list[ShortAnswer] = Field(
+        default_factory=list,
+        description="for a question that asks for several names/places/dates/numbers: each, a span of a quote",
+    )
 
     def public_fields(self) -> set[str]:
         """What `qa ask --json` and `POST /v1/ask` show: the mode's fields only, notes when there are some."""
@@ -80,6 +84,8 @@ class Answer(BaseModel):
             fields.add("notes")
         if self.short_answer is not None:
             fields.add("short_answer")
+        if self.short_list:
+            fields.add("short_list")
         if self.mode != "extractive":
             fields |= {"mode", "guard", "fallback"}
         return fields

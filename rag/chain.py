@@ -33,7 +33,7 @@ from rag.question import Name, QuestionShape, read_question
 from rag.request import AnswerRequest, PreparedQuestion, prepare_question
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
-from rag.short_answer import short_answer
+from rag.short_answer import short_answer, short_list
 from rag.sides import without
 from rag.snapshot import IndexSnapshot, SentenceRow
 
@@ -239,9 +239,11 @@ class ExtractiveAnswerer:
             timings["total"] = _ms(prepared.started)
             return abstention(timings, query, retrieved)
         text, citations = compose_answer(self.snapshot, evidence.groups)
-        lead = None
+        lead, items = None, []
         if evidence.best is not None:
-            lead = short_answer(evidence.best, evidence.groups, citations, understanding.parts[0].shape, self.nlp)
+            shape = understanding.parts[0].shape
+            lead = short_answer(evidence.best, evidence.groups, citations, shape, self.nlp)
+            items = short_list(evidence.best, evidence.groups, citations, shape, self.nlp)
         notes = [f"The sources say nothing about this for {side}." for side in evidence.uncovered]
         timings["total"] = _ms(prepared.started)
         return Answer(
@@ -253,6 +255,7 @@ class ExtractiveAnswerer:
             retrieved=retrieved,
             notes=notes,
             short_answer=lead,
+            short_list=items,
         )
 
 

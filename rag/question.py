@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rag.anchors import numbers_in
 from rag.language import Entity, addresses_assistant
 from rag.lexical import PRONOUNS_REFERRING, tokens
 from rag.sides import side_cuts
@@ -38,6 +39,7 @@ TYPE_NOUNS = {
     "percentage": frozenset({"PERCENT"}), "percent": frozenset({"PERCENT"}), "share": frozenset({"PERCENT"}),
     "proportion": frozenset({"PERCENT"}), "number": NUMBER_LABELS, "amount": NUMBER_LABELS,
     "person": frozenset({"PERSON"}), "leader": frozenset({"PERSON"}), "organization": frozenset({"ORG"}),
+    "man": frozenset({"PERSON"}), "woman": frozenset({"PERSON"}), "people": frozenset({"PERSON"}),
     # What a measure noun asks for: money, or a quantity or count (spaCy's MONEY, QUANTITY, CARDINAL).
     "cost": frozenset({"MONEY"}), "price": frozenset({"MONEY"}), "fee": frozenset({"MONEY"}),
     "toll": frozenset({"MONEY"}), "budget": frozenset({"MONEY"}),
@@ -94,6 +96,7 @@ class QuestionShape:
     terms: dict[str, float]  # weighted query terms: content stems, names by their alias terms
     answer_labels: frozenset[str] = frozenset()  # entity labels an answer holds; empty: not typed
     wants_several: bool = False  # "which countries": more than one
+    listed: int | None = None  # how many: "which three countries" -> 3
     counted: str | None = None  # the stem of what "how many" counts
     names: tuple[Name, ...] = ()
     carried: tuple[Name, ...] = ()  # names a follow-up leans on, from the conversation: any one will do
@@ -148,6 +151,7 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
         terms=terms,
         answer_labels=labels,
         wants_several=several,
+        listed=_listed(type_word) if several else None,
         counted=_counted(doc),
         names=tuple(names),
         numbers=tuple(dict.fromkeys(t.text.replace(",", "") for t in doc if t.like_num and t.text[:1].isdigit())),
@@ -201,12 +205,29 @@ def _answer_type(doc: Doc) -> tuple[frozenset[str], bool, Token | None]:
         elif word == "when" and token.i > 2:
             labels = None  # "... when ..." inside the question is a clause, not its question word
         if labels is not None:
-            return labels, False, None
-        if word in ("which", "what") and token.dep_ in ("det", "attr", "nsubj", "dobj", "pobj"):
-            noun = token.head if token.dep_ == "det" else _next_noun(doc, token)
-            if noun is not None and noun.lemma_.lower() in TYPE_NOUNS:
-                return TYPE_NOUNS[noun.lemma_.lower()], noun.tag_ in ("NNS", "NNPS"), noun
+            # "Who were ...", "Who are ...": the plural verb asks for more than one.
+            return labels, word in WH_LABELS and following in ("were", "are"), None
+        if word in ("which", "what") and token.dep_ in ("det", "attr", "nsubj", "dobj", "pobj", "dep"):
+            # The word "which" determines, or the next noun: the small parser may tag "states" as
+            # a verb, or leave "which" hanging ("dep") before "three countries".
+            candidates: list[Token | None] = [token.head] if token.dep_ == "det" else []
+            candidates.append(_next_noun(doc, token))
+            noun = next((c for c in candidates if c is not None and c.lemma_.lower() in TYPE_NOUNS), None)
+            if noun is not None:
+                return TYPE_NOUNS[noun.lemma_.lower()], _plural(noun), noun
     return frozenset(), False, None
+
+
+def _listed(type_word: Token | None) -> int | None:
+    """The number a plural type word is counted by ("Which three countries ..." -> 3)."""
+    counts = [c for c in type_word.children if c.dep_ == "nummod"] if type_word is not None else []
+    values = numbers_in(counts[0].text, words=True) if counts else set()
+    return int(next(iter(values))) if len(values) == 1 and next(iter(values)).isdigit() else None
+
+
+def _plural(noun: Token) -> bool:
+    """Tagged plural, or written otherwise than its lemma ("states" tagged as a verb, "men")."""
+    return noun.tag_ in ("NNS", "NNPS") or noun.lower_ != noun.lemma_.lower()
 
 
 def _next_noun(doc: Doc, token: Token) -> Token | None:
@@ -242,11 +263,19 @@ def _predicate(doc: Doc) -> frozenset[str]:
     """The main verb's stems, of its lemma and of its form as written: a sentence's terms are
     stems of what it writes ("wound up", whose lemma is "wind"). The main verb is the root, or,
     when the parser made an auxiliary the root ("When was the fund wound up?"), the verb that
-    hangs from it as its complement."""
+    hangs from it as its complement; with "be" alone, the noun it links "who" to ("Who are the
+    authors ...?" -> author)."""
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
     if root is not None and root.pos_ == "AUX":
         root = next((c for c in root.children if c.pos_ == "VERB" and c.dep_ in ("ccomp", "xcomp")), root)
-    if root is None or root.pos_ != "VERB":
+    if root is not None and root.lemma_ == "be" and any(t.lower_ in ("who", "whom") for t in doc):
+        # "Who are the authors of ...?": with "be", the noun it links "who" to says what is
+        # asked. ("How tall is the tower?" asks about "tall", not about "tower".)
+        linked = [c for c in root.children if c.dep_ in ("attr", "nsubj") and c.pos_ == "NOUN"]
+        # Not the noun a wh-word asks for ("Which countries are members ...?" -> member).
+        linked = [c for c in linked if not any(d.tag_ in WH_TAGS for d in c.children)]
+        root = min(linked, key=lambda c: c.dep_ != "attr", default=root)
+    if root is None or root.pos_ not in ("VERB", "NOUN"):
         return frozenset()
     return frozenset(stem for word in (root.lemma_, root.text) for stem in tokens(word)[:1])
 

@@ -13,13 +13,15 @@ fact ("short", "short right").
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from rag.citations import Citation
-from rag.evidence import ScoredSentence
+from rag.evidence import MAX_LIST_ITEMS, ScoredSentence
 from rag.features import answering_entities
 from rag.language import Entity
 from rag.lexical import tokens
@@ -43,6 +45,10 @@ SETTING_PREPOSITIONS = frozenset(
 )  # fmt: skip
 
 
+# What joins the names of a list: a comma, "and" or "or", or a comma and one of them.
+LIST_JOINER = re.compile(r"\s*,\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
+
+
 class ShortAnswer(BaseModel):
     text: str = Field(description="exactly source_text[start:end], inside citation n's quote")
     n: int = Field(ge=1, description="the citation whose quote holds it")
@@ -55,8 +61,9 @@ def _counts(sentence: SentenceRow, entity: Entity, counted: str | None) -> bool:
     return counted is not None and counted in tokens(sentence.text[entity.end : entity.end + 40])[:3]
 
 
-def _eligible(best: ScoredSentence, shape: QuestionShape) -> bool:
-    """A date, number, name or place question, asked of one thing, whose best sentence uses its
+def _eligible(best: ScoredSentence, shape: QuestionShape, several: bool = False) -> bool:
+    """A date, number, name or place question (asking for one thing, or with `several` for more
+    than one: "Which countries ..."), about one subject, whose best sentence uses its
     main word (and the adjective "how" asks about: "How long can ships be?" is not answered by
     "they save about 460 kilometres") and is about what the question names: it names all of it,
     or its window (the sentence before, its heading, its title) does and the sentence names
@@ -64,7 +71,7 @@ def _eligible(best: ScoredSentence, shape: QuestionShape) -> bool:
     heading about Korea)."""
     if not shape.answer_labels or not shape.answer_labels <= SHORT_LABELS:
         return False
-    if shape.wants_explanation or shape.wants_several or shape.sides or shape.carried or shape.yes_no:
+    if shape.wants_explanation or shape.wants_several != several or shape.sides or shape.carried or shape.yes_no:
         return False
     named = all(name.present_in(best.sentence.terms) for name in shape.names)
     if not named and (best.features["names_window"] < 1.0 or best.features["other_subject"] > 0.0):
@@ -101,6 +108,12 @@ def whole_name(text: str, entity: Entity) -> bool:
     return not (len(words) > 1 and words[0] in ("of", "and", "for", "on", "de", "du") and words[1][:1].isupper())
 
 
+def _joined_to_next(text: str, entity: Entity, names: list[Entity]) -> bool:
+    """The name is followed by a comma, "and" or "or", then by another of the names."""
+    joiner = LIST_JOINER.match(text, entity.end)
+    return joiner is not None and any(other.start == joiner.end() for other in names)
+
+
 def _stands_as_answer(doc: Doc, entity: Entity, shape: QuestionShape) -> bool:
     """A name answers when it refers on its own: not a modifier of another noun, and, for
     "who", not the place or time of what happened ("at Holtenau")."""
@@ -118,22 +131,32 @@ def _short_form(text: str, entity: Entity, names: list[Entity]) -> bool:
     return opened and any(0 <= entity.start - other.end <= 2 for other in names if other is not entity)
 
 
-def _the_entity(best: SentenceRow, shape: QuestionShape, nlp: Language | None) -> Entity | None:
-    """The one entity of `best` that answers (for "how many X", the number before X). Names need
-    the sentence's parse; without it, or when the recogniser cut a name short (its "Kaiser
-    Wilhelm" of "Kaiser Wilhelm I" would leave only "Holtenau"), there is none."""
-    found = answering_entities(best, shape)
+def _answering(sentence: SentenceRow, shape: QuestionShape, nlp: Language | None) -> list[Entity] | None:
+    """The entities of `sentence` that may answer, in their order. Names need the sentence's
+    parse; without it, or when the recogniser cut a name short (its "Kaiser Wilhelm" of "Kaiser
+    Wilhelm I" would leave only "Holtenau"), None: what answers cannot be told."""
+    found = answering_entities(sentence, shape)
     names = [e for e in found if e.label in NAME_ANSWER_LABELS]
     if names:
         # A nationality word goes on in capitals as a rule ("Finnish President"): not cut short.
-        if nlp is None or not all(whole_name(best.text, e) for e in names if e.label != "NORP"):
+        # Nor is a name that goes on into the next name of a list ("Denmark and Portugal").
+        cut = [e for e in names if e.label != "NORP" and not whole_name(sentence.text, e)]
+        if nlp is None or any(not _joined_to_next(sentence.text, e, names) for e in cut):
             return None
-        doc = nlp(best.text)
+        doc = nlp(sentence.text)
         found = [
             e
             for e in found
-            if e not in names or (_stands_as_answer(doc, e, shape) and not _short_form(best.text, e, names))
+            if e not in names or (_stands_as_answer(doc, e, shape) and not _short_form(sentence.text, e, names))
         ]
+    return found
+
+
+def _the_entity(best: SentenceRow, shape: QuestionShape, nlp: Language | None) -> Entity | None:
+    """The one entity of `best` that answers (for "how many X", the number before X)."""
+    found = _answering(best, shape, nlp)
+    if found is None:
+        return None
     if shape.counted and len(found) > 1:
         found = [e for e in found if _counts(best, e, shape.counted)] or found
     return found[0] if len({e.text.lower() for e in found}) == 1 else None
@@ -158,10 +181,55 @@ def short_answer(
     n = next((i for i, group in enumerate(groups, start=1) if best in group), None)
     if entity is None or n is None:
         return None
-    citation = citations[n - 1]
-    start, end = best.start + entity.start, best.start + entity.end
+    return _span(best, entity, citations[n - 1])
+
+
+def short_list(
+    scored: ScoredSentence,
+    groups: Sequence[Sequence[SentenceRow]],
+    citations: Sequence[Citation],
+    shape: QuestionShape,
+    nlp: Language | None = None,
+) -> list[ShortAnswer]:
+    """For a question that asks for several names, places, dates or numbers ("Which countries
+    ..."): each one that the best sentence holds, or the list it introduces, in the order of the
+    text, once each. Empty unless there are at least two (as many as the question counts, when it
+    counts them), and when any name cannot be told whole: a list with a wrong or missing item
+    would be worse than the quote alone."""
+    best = scored.sentence
+    n = next((i for i, group in enumerate(groups, start=1) if best in group), None)
+    if n is None or not _eligible(scored, shape, several=True):
+        return []
+    group = list(groups[n - 1])
+    after = group[group.index(best) + 1 :]
+    # The best sentence, and the list it introduces: not the sentences around it.
+    scope = [best, *itertools.takewhile(lambda s: s.is_list_item, after)] if not best.is_list_item else [best]
+    items: list[ShortAnswer] = []
+    seen: set[str] = set()
+    for sentence in scope:
+        found = _answering(sentence, shape, nlp)
+        if found is None:
+            return []
+        for entity in found:
+            if entity.text.lower() in seen:
+                continue
+            span = _span(sentence, entity, citations[n - 1])
+            if span is None:
+                return []
+            seen.add(entity.text.lower())
+            items.append(span)
+    if shape.listed is not None and len(items) != shape.listed:
+        return []  # "Which three countries ...": three, or the quote is left to say it
+    return items if 2 <= len(items) <= MAX_LIST_ITEMS else []
+
+
+def _span(sentence: SentenceRow, entity: Entity, citation: Citation) -> ShortAnswer | None:
+    """The entity as a span of the source inside the citation's quote; None when the sentence's
+    own offsets do not agree with the source (then nothing is said)."""
+    text = entity.text.rstrip(",;:")  # the recogniser's "1975," of "(1975, 1981)"
+    start = sentence.start + entity.start
+    end = start + len(text)
     inside = citation.start <= start < end <= citation.end
-    # The sentence's own offsets must agree with the source, or nothing is said.
-    if not inside or citation.quote[start - citation.start : end - citation.start] != entity.text:
+    if not text or not inside or citation.quote[start - citation.start : end - citation.start] != text:
         return None
-    return ShortAnswer(text=entity.text, n=n, start=start, end=end)
+    return ShortAnswer(text=text, n=citation.n, start=start, end=end)

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["ask"], responses=error_responses(400, 401, 404, 413, 422, 429, 503))
 
 STREAM_DOC = """`text/event-stream`: `delta` events (`{"text": ...}`, joined they are the answer), then
-`citations` (`{"citations": [...], "abstained": bool}`, with `short_answer` when there is one), then
+`citations` (`{"citations": [...], "abstained": bool}`, with `short_answer` or `short_list` when there is one), then
 `done` (`{"timings_ms": {...}}`).
 A failure after the stream started is an `error` event (`{"error": {...}}`)."""
 
@@ -60,6 +60,8 @@ async def _events(first, rest, on_answer) -> AsyncIterator[str]:
                 final = {"citations": citations, "abstained": item.abstained}
                 if item.short_answer is not None:
                     final["short_answer"] = item.short_answer.model_dump()
+                if item.short_list:
+                    final["short_list"] = [span.model_dump() for span in item.short_list]
                 if item.mode != "extractive":
                     # Tokens went out as generated; this is the checked answer that replaces them.
                     final.update(

@@ -172,19 +172,20 @@
     return parts.join(" — ") || citation.source_id;
   }
 
-  // `lead`: the answer's short answer, marked inside the passage when this citation holds it.
-  function citeButton(citation, label, className, lead = null) {
+  // `leads`: the answer's short answer (or its short list's items), marked inside the passage
+  // when this citation holds them.
+  function citeButton(citation, label, className, leads = []) {
     const button = el("button", className, label);
     button.type = "button";
     button.setAttribute("aria-controls", "source-panel");
     button.title = citationLabel(citation);
-    const held = lead && lead.n === citation.n ? lead : null;
+    const held = leads.filter((lead) => lead.n === citation.n);
     button.addEventListener("click", () => openSource(citation, button, held));
     return button;
   }
 
   // The answer text with each [n] that has a citation made into a button.
-  function renderAnswer(target, answer, citations, lead = null) {
+  function renderAnswer(target, answer, citations, leads = []) {
     const byNumber = new Map(citations.map((c) => [String(c.n), c]));
     target.replaceChildren();
     let last = 0;
@@ -192,7 +193,7 @@
       const citation = byNumber.get(match[1]);
       if (!citation) continue;
       if (match.index > last) target.append(document.createTextNode(answer.slice(last, match.index)));
-      const button = citeButton(citation, match[0], "cite", lead);
+      const button = citeButton(citation, match[0], "cite", leads);
       button.setAttribute("aria-label", `Source ${citation.n}: ${citationLabel(citation)}`);
       target.append(button);
       last = match.index + match[0].length;
@@ -200,24 +201,38 @@
     if (last < answer.length) target.append(document.createTextNode(answer.slice(last)));
   }
 
-  // The span that answers a year/number/name question, first, with the source it stands in.
-  function renderShortAnswer(view, shortAnswer, citations) {
-    const citation = shortAnswer && citations.find((c) => c.n === shortAnswer.n);
-    if (!citation) return;
+  // The span that answers a year/number/name question (or the items of a short list), first,
+  // each run of items followed by the source it stands in: "Canada, France [1]".
+  function renderShortAnswer(view, leads, citations) {
+    const shown = leads.filter((lead) => citations.some((c) => c.n === lead.n));
+    if (!shown.length) return;
     const line = el("p", "short-answer");
-    line.append(el("strong", "", String(shortAnswer.text)), document.createTextNode(" "));
-    line.append(citeButton(citation, `[${citation.n}]`, "cite", shortAnswer));
+    shown.forEach((lead, position) => {
+      if (position > 0) line.append(document.createTextNode(", "));
+      line.append(el("strong", "", String(lead.text)));
+      const next = shown[position + 1];
+      if (!next || next.n !== lead.n) {
+        const citation = citations.find((c) => c.n === lead.n);
+        line.append(document.createTextNode(" "), citeButton(citation, `[${citation.n}]`, "cite", leads));
+      }
+    });
     view.bubble.insertBefore(line, view.text);
   }
 
-  function renderSources(bubble, citations, lead = null) {
+  // The short answer, or the short list's items, as one list.
+  function leadsOf(data) {
+    if (data.short_answer) return [data.short_answer];
+    return Array.isArray(data.short_list) ? data.short_list : [];
+  }
+
+  function renderSources(bubble, citations, leads = []) {
     if (!citations.length) return;
     const wrapper = el("div", "sources");
     wrapper.append(el("h3", "sources-heading", "Sources"));
     const list = el("ol", "sources-list");
     for (const citation of citations) {
       const item = el("li");
-      const button = citeButton(citation, `[${citation.n}] ${citationLabel(citation)}`, "source-link", lead);
+      const button = citeButton(citation, `[${citation.n}] ${citationLabel(citation)}`, "source-link", leads);
       item.append(button);
       list.append(item);
     }
@@ -226,9 +241,9 @@
   }
 
   // The answer as plain text with its sources and their quotes, for pasting elsewhere.
-  function answerAsText(answer, shortAnswer, citations) {
+  function answerAsText(answer, leads, citations) {
     const lines = [];
-    if (shortAnswer) lines.push(`${shortAnswer.text} [${shortAnswer.n}]`, "");
+    if (leads.length) lines.push(leads.map((lead) => `${lead.text} [${lead.n}]`).join(", "), "");
     lines.push(answer.trim(), "", "Sources:");
     for (const c of citations) {
       const where = [citationLabel(c), c.page != null ? `page ${c.page}` : ""].filter(Boolean).join(", ");
@@ -308,7 +323,7 @@
           final = {
             citations: Array.isArray(data.citations) ? data.citations : [],
             abstained: !!data.abstained,
-            shortAnswer: data.short_answer || null,
+            leads: leadsOf(data),
           };
         } else if (name === "error") {
           const message = data && data.error && data.error.message;
@@ -346,10 +361,10 @@
       view.bubble.prepend(el("p", "abstained-label", ABSTAINED_LABEL));
       view.text.textContent = answer;
     } else {
-      renderAnswer(view.text, answer, final.citations, final.shortAnswer);
-      renderShortAnswer(view, final.shortAnswer, final.citations);
-      renderSources(view.bubble, final.citations, final.shortAnswer);
-      renderCopyButton(view.bubble, answerAsText(answer, final.shortAnswer, final.citations));
+      renderAnswer(view.text, answer, final.citations, final.leads);
+      renderShortAnswer(view, final.leads, final.citations);
+      renderSources(view.bubble, final.citations, final.leads);
+      renderCopyButton(view.bubble, answerAsText(answer, final.leads, final.citations));
     }
     history.push({ role: "user", content: question }, { role: "assistant", content: answer });
     scrollToEnd(view.item);
@@ -408,18 +423,22 @@
 
   // The quote's text, with the short answer (when it lies inside) in <strong>: offsets are the
   // source's, so the span is cut out of the quote by them, as text nodes.
-  function fillQuote(mark, quote, citation, lead) {
-    const from = lead ? lead.start - citation.start : -1;
-    const to = lead ? lead.end - citation.start : -1;
-    if (!lead || from < 0 || to > quote.length || from >= to || quote.slice(from, to) !== lead.text) {
-      mark.textContent = quote;
-      return;
+  // The quote, with each span that answers in bold; spans that do not fit the quote exactly
+  // (or overlap an earlier one) are left unmarked.
+  function fillQuote(mark, quote, citation, leads) {
+    let last = 0;
+    const ordered = [...leads].sort((a, b) => a.start - b.start);
+    for (const lead of ordered) {
+      const from = lead.start - citation.start;
+      const to = lead.end - citation.start;
+      if (from < last || to > quote.length || from >= to || quote.slice(from, to) !== lead.text) continue;
+      mark.append(document.createTextNode(quote.slice(last, from)), el("strong", "answer-span", quote.slice(from, to)));
+      last = to;
     }
-    mark.append(document.createTextNode(quote.slice(0, from)), el("strong", "answer-span", quote.slice(from, to)));
-    mark.append(document.createTextNode(quote.slice(to)));
+    mark.append(document.createTextNode(quote.slice(last)));
   }
 
-  function showPassage(citation, source, lead = null) {
+  function showPassage(citation, source, leads = []) {
     const passage = $("panel-passage");
     const text = typeof source.text === "string" ? source.text : "";
     $("panel-title").textContent = source.title || citation.title || citation.source_id;
@@ -433,7 +452,7 @@
       return;
     }
     const [from, to] = contextBounds(text, citation.start, citation.end);
-    fillQuote(mark, text.slice(citation.start, citation.end), citation, lead);
+    fillQuote(mark, text.slice(citation.start, citation.end), citation, leads);
     passage.append(
       document.createTextNode((from > 0 ? "…" : "") + text.slice(from, citation.start)),
       mark,
@@ -445,7 +464,7 @@
     mark.scrollIntoView({ block: overlay ? "center" : "nearest" });
   }
 
-  async function openSource(citation, opener, lead = null) {
+  async function openSource(citation, opener, leads = []) {
     panelOpener = opener;
     document.querySelectorAll(".cite.active, .source-link.active").forEach((b) => b.classList.remove("active"));
     opener.classList.add("active");
@@ -460,12 +479,12 @@
     panel.scrollIntoView({ block: "nearest" });
     try {
       const source = await getSource(citation.source_id);
-      if (panelOpener === opener) showPassage(citation, source, lead);
+      if (panelOpener === opener) showPassage(citation, source, leads);
     } catch (error) {
       if (panelOpener !== opener) return;
       if (error instanceof HttpError && error.status === 401) {
         $("panel-status").textContent = "This server needs an API key: enter it below.";
-        askForKey(() => openSource(citation, opener, lead));
+        askForKey(() => openSource(citation, opener, leads));
       } else {
         $("panel-status").textContent = error instanceof HttpError
           ? `Could not load the source: ${error.message}`

@@ -6,12 +6,14 @@ import argparse
 import contextlib
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from rag.answer import Answer
 from rag.errors import InputError, LLMUnavailableError, QAError
 from rag.request import check_question, check_top_k
 from rag.settings import Settings
+from rag.short_answer import ShortAnswer
 
 
 def register_ask(subparsers: Any) -> None:
@@ -68,12 +70,24 @@ def source_lines(answer: Answer, verbose: bool = False) -> list[str]:
     return lines
 
 
+def listed(spans: Sequence[ShortAnswer]) -> str:
+    """A short list's items, each run from one citation followed by its marker once:
+    "Canada, France [1], Japan [2]"."""
+    pieces = []
+    for position, span in enumerate(spans):
+        last_of_run = position + 1 == len(spans) or spans[position + 1].n != span.n
+        pieces.append(f"{span.text} [{span.n}]" if last_of_run else span.text)
+    return ", ".join(pieces)
+
+
 def format_answer(answer: Answer, verbose: bool = False) -> str:
     """The short answer (when there is one), the answer once, then a compact sources list: title,
     section, page; `verbose` adds each quote's offsets and text."""
     lines = []
     if answer.short_answer is not None:
         lines += [f"Answer: {answer.short_answer.text} [{answer.short_answer.n}]", ""]
+    elif answer.short_list:
+        lines += [f"Answer: {listed(answer.short_list)}", ""]
     lines += [answer.answer, *(f"({note})" for note in answer.notes)]
     if answer.citations:
         lines += ["", "Sources:", *source_lines(answer, verbose)]

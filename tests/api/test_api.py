@@ -62,6 +62,22 @@ def test_ask_cites_exact_spans_of_the_served_source_text(live_server):
     assert any("28,000" in c["quote"] and c["section"] == "A South Korean model" for c in body["citations"])
 
 
+def test_a_question_for_several_countries_leads_with_each_as_an_exact_span(live_server):
+    question = "Which countries outside Europe are among the 26 ready to guarantee Ukraine's security?"
+    body = post(live_server, "/v1/ask", {"question": question}).json()
+    assert "short_answer" not in body and len(body["short_list"]) >= 2
+    for span in body["short_list"]:
+        cited = body["citations"][span["n"] - 1]
+        assert source_text(live_server, cited["source_id"])[span["start"] : span["end"]] == span["text"]
+        assert cited["start"] <= span["start"] < span["end"] <= cited["end"]
+    assert {"Canada", "Japan", "New Zealand"} <= {span["text"] for span in body["short_list"]}
+    with httpx.stream(
+        "POST", f"{live_server.base_url}/v1/ask/stream", json={"question": question}, timeout=30
+    ) as response:
+        events = read_events(response)
+    assert events[-2][1]["short_list"] == body["short_list"]
+
+
 def test_stream_sends_the_same_answer_in_pieces_then_citations_then_done(live_server):
     plain = post(live_server, "/v1/ask", {"question": TROOPS}).json()
     with httpx.stream(

@@ -426,3 +426,18 @@ def test_the_short_answer_is_marked_inside_the_cited_passage(browser, live_serve
     assert [text_of(s) for s in spans] == [expected["text"]]
     quote = next(c["quote"] for c in api_ask(live_server, TROOPS)["citations"] if c["n"] == expected["n"])
     assert text_of(mark) == quote  # the quote itself is unchanged around the marked span
+
+
+def test_each_item_of_a_short_list_leads_and_is_marked_in_the_passage(browser, live_server):
+    question = "Which countries outside Europe are among the 26 ready to guarantee Ukraine's security?"
+    open_page(browser, live_server)
+    expected = api_ask(live_server, question)["short_list"]
+    assert len(expected) >= 2, "the test wants a question with a short list"
+    item = ask(browser, question)
+    lead = css(item, ".short-answer")[0]
+    assert [text_of(s) for s in css(lead, "strong")] == [span["text"] for span in expected]
+    css(lead, "button.cite")[0].click()
+    mark = wait_passage(browser)
+    first = expected[0]["n"]
+    marked = [span["text"] for span in expected if span["n"] == first]
+    assert [text_of(s) for s in css(mark, "strong.answer-span")] == marked

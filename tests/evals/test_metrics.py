@@ -150,3 +150,16 @@ def test_a_short_answer_is_right_when_it_is_a_required_fact(short, facts, answer
     lead = ShortAnswer(text=short, n=1, start=0, end=len(short)) if short else None
     answer = Answer(answer="quote [1]", abstained=False, short_answer=lead)
     assert short_answer_right(answer, EvalItem("x", "factoid", "q?", answerable, facts)) == right
+
+
+def test_a_short_list_scores_the_share_of_its_items_that_are_required_facts():
+    from evals.dataset import EvalItem
+    from evals.scoring import short_answer_right
+    from rag.answer import Answer
+    from rag.short_answer import ShortAnswer
+
+    items = [ShortAnswer(text=t, n=1, start=0, end=len(t)) for t in ("Canada", "the United Kingdom", "Chile", "Peru")]
+    answer = Answer(answer="quote [1]", abstained=False, short_list=items)
+    facts = (("Canada",), ("United Kingdom", "UK"), ("Japan",))
+    assert short_answer_right(answer, EvalItem("x", "list", "q?", True, facts)) == 0.5
+    assert short_answer_right(answer, EvalItem("x", "list", "q?", False, ())) == 0.0

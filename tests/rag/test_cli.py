@@ -148,3 +148,16 @@ def test_ask_can_ask_a_running_server_instead_of_loading_the_model(live_server):
     assert refused.returncode == 2 and "no section 'zzz'" in refused.stderr and "Traceback" not in refused.stderr
     nobody = run_qa(["ask", "--api", "http://127.0.0.1:9", question], live_server.settings)
     assert nobody.returncode == 1 and "cannot reach the API" in nobody.stderr and "Traceback" not in nobody.stderr
+
+
+def test_a_short_list_names_each_citation_once_after_its_run_of_items():
+    from rag.answer import Answer
+    from rag.cli.ask import format_answer
+    from rag.short_answer import ShortAnswer
+
+    items = [
+        ShortAnswer(text=t, n=n, start=s, end=s + len(t))
+        for t, n, s in (("Canada", 1, 0), ("Japan", 1, 8), ("Chile", 2, 0))
+    ]
+    answer = Answer(answer="Canada and Japan. [1]\n\nChile. [2]", abstained=False, short_list=items)
+    assert format_answer(answer).splitlines()[0] == "Answer: Canada, Japan [1], Chile [2]"

@@ -43,6 +43,10 @@ South Vell
 South Vell has a population of about 186,000 people. Its capital is Dunholt. South Vell joined the
 Coastal Union in 1998, while North Vell has never applied.
 
+The Coastal Union
+
+The Coastal Union was founded in 1979 by Norway, Denmark and Portugal.
+
 Parliaments
 
 South Vell elected its first parliament in 1962. North Vell followed eleven years later.
@@ -275,3 +279,20 @@ def test_a_who_or_where_question_leads_with_the_name_that_answers_it(general, qu
     citation = answer.citations[short.n - 1]
     assert general.snapshot.sources[citation.source_id].text[short.start : short.end] == short.text
     assert citation.start <= short.start < short.end <= citation.end
+
+
+def test_a_question_for_several_places_leads_with_each_of_them(general):
+    answer = general.answer("Which countries founded the Coastal Union?")
+    assert answer.short_answer is None
+    assert [span.text for span in answer.short_list] == ["Norway", "Denmark", "Portugal"]
+    for span in answer.short_list:
+        citation = answer.citations[span.n - 1]
+        assert general.snapshot.sources[citation.source_id].text[span.start : span.end] == span.text
+        assert citation.start <= span.start < span.end <= citation.end
+    counted = general.answer("Which three countries founded the Coastal Union?")
+    assert [span.text for span in counted.short_list] == ["Norway", "Denmark", "Portugal"]
+    # A count the sources do not bear out leaves the quote to say it.
+    assert general.answer("Which two countries founded the Coastal Union?").short_list == []
+    # One place asked for: no list; a "who" whose noun the best sentence lacks: nothing to lead with.
+    assert general.answer("What is the capital of South Vell?").short_list == []
+    assert general.answer("Who are the authors of the Coastal Union's yearly report?").short_list == []

@@ -270,3 +270,34 @@ def test_a_pronoun_question_without_names_refers_back(nlp):
 
     assert read_question("When was it rebuilt?", nlp, Vocabulary()).refers_back
     assert not read_question("When was the Harrow light rebuilt?", nlp, Vocabulary()).refers_back
+
+
+@pytest.mark.parametrize(
+    ("question", "several", "predicate"),
+    [
+        ("Which states signed the treaty?", True, {"sign"}),  # "states" is tagged as a verb here
+        ("Which men designed the towers?", True, {"design"}),
+        ("Who were the members of the first crew?", True, {"member"}),
+        ("Who are the authors of the report?", True, {"author"}),
+        ("Who was the first keeper of the light?", False, {"keeper"}),
+        ("Which country signed the treaty?", False, {"sign"}),
+        ("How tall is the tower?", False, set()),  # asks about "tall", not about the tower
+    ],
+)
+def test_how_many_a_question_wants_and_what_its_answer_must_say(nlp, question, several, predicate):
+    from rag.question import read_question
+
+    shape = read_question(question, nlp, Vocabulary())
+    assert shape.wants_several is several
+    assert set(shape.predicate) == predicate
+    assert shape.listed is None
+
+
+@pytest.mark.parametrize(
+    ("question", "listed"),
+    [("Which three countries signed first?", 3), ("Which 4 states signed?", 4), ("Which countries signed?", None)],
+)
+def test_how_many_things_a_question_counts(nlp, question, listed):
+    from rag.question import read_question
+
+    assert read_question(question, nlp, Vocabulary()).listed == listed
