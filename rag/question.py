@@ -146,6 +146,10 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
                 terms.pop(stem, None)
             for alias in name.aliases:
                 terms[alias] = 1.0
+        elif (written := tokens(name.text)) != list(name.stems):  # an acronym read as its long form
+            for stem in written:
+                terms.pop(stem, None)
+            terms.update(dict.fromkeys(name.stems, 1.0))
     return QuestionShape(
         text=text,
         terms=terms,
@@ -190,6 +194,8 @@ def name_spans(doc: Doc, vocabulary: Vocabulary) -> list[tuple[Span, Name]]:
             continue
         entity = Entity(0, len(span.text), span.label_ or UNLABELLED, span.text)
         aliases = vocabulary.enrich(stems, [entity]) - set(stems)
+        # "NYC", where the corpus only writes "New York City": the name is its long form.
+        stems = vocabulary.expansion(span.text) or stems if not aliases else stems
         found[span.text] = (span, Name(span.text, stems, frozenset(aliases)))
     return list(found.values())
 

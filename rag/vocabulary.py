@@ -28,6 +28,10 @@ UNLABELLED = "PROPN"
 _ACRONYM = r"[A-Z](?=[A-Za-z0-9&.\-]*[A-Z0-9])[A-Za-z0-9&.\-]{1,9}"
 _LONG = r"[A-Z][\w’'\-]*(?:[ \t]+(?:[a-z]{1,4}[ \t]+){0,2}[A-Z][\w’'\-]*){1,8}"  # within one line
 LONG_THEN_SHORT = re.compile(rf"(?P<long>{_LONG})\s*\((?P<short>{_ACRONYM})\)")
+# A capitalised word, or a run of them joined by short lower-case function words, within a line.
+CAPITALISED_RUN = re.compile(_LONG)
+# An acronym as a question writes it: two to six capitals ("NYC", "ROK").
+WRITTEN_ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
 SHORT_THEN_LONG = re.compile(rf"\b(?P<short>{_ACRONYM})\s*\((?P<long>{_LONG})\)")
 
 
@@ -40,6 +44,11 @@ class Vocabulary:
     acronyms: dict[tuple[str, ...], str] = field(default_factory=dict)
     places: set[str] = field(default_factory=set)
     person_words: set[str] = field(default_factory=set)
+    # Initials -> the one multi-word name of the corpus they spell ("nyc" -> new york city), and
+    # the acronyms the corpus writes itself: a question's "NYC" stands for the long form only
+    # where the corpus never writes "NYC".
+    initials: dict[str, str | None] = field(default_factory=dict)
+    written: set[str] = field(default_factory=set)
 
     @classmethod
     def learn(cls, texts: Iterable[str]) -> Vocabulary:
@@ -48,7 +57,42 @@ class Vocabulary:
             for pattern in (LONG_THEN_SHORT, SHORT_THEN_LONG):
                 for match in pattern.finditer(text):
                     vocabulary.add(match.group("long"), match.group("short"))
+            vocabulary.written.update(m.group(0).lower() for m in WRITTEN_ACRONYM.finditer(text))
+            for match in CAPITALISED_RUN.finditer(text):
+                vocabulary.add_initials(match.group(0))
         return vocabulary
+
+    def add_initials(self, name: str) -> None:
+        """Index the multi-word names of a capitalised run by their initials, with and without
+        their function words ("Republic of Korea": rk, rok). Initials that two different names
+        spell stand for neither."""
+        words = name.split()
+        starts = [i for i, w in enumerate(words) if w[0].isupper()]
+        # Every stretch from one capitalised word to a later one: "Goods went from Buffalo to New
+        # York City" holds "New York City" and "New York".
+        for first in starts:
+            for last in (i for i in starts if first < i < first + 6):
+                stretch = words[first : last + 1]
+                capitals = "".join(w[0] for w in stretch if w[0].isupper())
+                self._index(capitals, stretch)
+                self._index("".join(w[0] for w in stretch), stretch)
+
+    def _index(self, letters: str, stretch: list[str]) -> None:
+        if not 2 <= len(letters) <= 6:
+            return
+        key, name = letters.lower(), " ".join(stretch)  # stemmed only when a question needs it
+        known = self.initials.setdefault(key, name)
+        if known is not None and known.lower() != name.lower():
+            self.initials[key] = None
+
+    def expansion(self, acronym: str) -> tuple[str, ...] | None:
+        """The stems of the corpus's one name that an acronym the corpus never writes spells."""
+        key = acronym.lower()
+        if not acronym.isupper() or not acronym.isalpha() or key in self.written:
+            return None
+        name = self.initials.get(key)
+        stems = tuple(tokens(name)) if name else ()
+        return stems if len(stems) >= 2 else None
 
     def add(self, long: str, short: str) -> None:
         """Record `short` as the acronym of the longest tail of `long` whose first word starts with

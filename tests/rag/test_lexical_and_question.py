@@ -62,6 +62,31 @@ def test_acronyms_are_learned_from_the_corpus_in_both_orders():
     assert "g7" in enriched
 
 
+def test_an_acronym_the_corpus_never_writes_is_read_as_the_name_its_initials_spell():
+    vocabulary = Vocabulary.learn(
+        [
+            "Goods went from Buffalo to New York City. The Port Authority of Kestrel ran the docks.",
+            "The Harbour Master sat with the High Marshal. The HM is elected. The MSB (Maritime Safety Board) met.",
+        ]
+    )
+    assert vocabulary.expansion("NYC") == tuple(tokens("New York City"))
+    assert vocabulary.expansion("PAK") == tuple(tokens("Port Authority of Kestrel"))  # its function word too
+    assert vocabulary.expansion("HM") is None  # written in the corpus: it is its own name
+    assert vocabulary.expansion("QZX") is None and vocabulary.expansion("Nyc") is None
+    ambiguous = Vocabulary.learn(["The Harbour Master met the High Marshal."])
+    assert ambiguous.expansion("HM") is None  # two names spell it: neither
+
+
+def test_a_questions_acronym_asks_for_its_long_form(nlp):
+    from rag.question import read_question
+
+    vocabulary = Vocabulary.learn(["Goods went from Buffalo to New York City by canal."])
+    shape = read_question("What did it cost to ship goods from Buffalo to NYC?", nlp, vocabulary)
+    name = next(n for n in shape.names if n.text == "NYC")
+    assert name.present_in(frozenset(tokens("the port of New York City")))
+    assert {"new", "york", "citi"} <= set(shape.terms) and "nyc" not in shape.terms
+
+
 def test_country_entities_add_one_term_for_every_spelling():
     vocabulary = Vocabulary()
     us = vocabulary.enrich(tokens("U.S. troops"), [Entity(0, 4, "GPE", "U.S.")])
