@@ -318,9 +318,9 @@ def _framing_tokens(doc: Doc) -> set[int]:
 
 
 def _sides(doc: Doc, spans: list[tuple[Span, Name]]) -> list[Name]:
-    """Names in phrases joined by "and"/"or" ("the signing of X or the entry of Y") or set
-    against each other ("X differs from Y", "Is X longer than Y", "Compare X with Y"): each is a
-    side the answer should cover."""
+    """Names in phrases joined by "and"/"or" ("the signing of X or the entry of Y", "X's or Y's
+    expedition") or set against each other ("X differs from Y", "Is X longer than Y", "Compare X
+    with Y"): each is a side the answer should cover."""
     sides: list[Name] = []
 
     def first_name(tokens_in: set[int]) -> Name | None:
@@ -333,6 +333,10 @@ def _sides(doc: Doc, spans: list[tuple[Span, Name]]) -> list[Name]:
             inside = {t.i for t in token.subtree}
             right = first_name(inside)
             left = first_name({t.i for t in token.head.subtree} - inside)
+        elif token.dep_ == "poss" and (other := _coordinated_owner(doc, token)) is not None:
+            # "Amundsen's or Scott's expedition": two owners of one noun.
+            left = first_name({t.i for t in token.subtree})
+            right = first_name({t.i for t in other.subtree})
         elif token.dep_ == "pobj" and _compares(token.head):
             right = first_name({t.i for t in token.subtree})
             governor = token.head.head
@@ -344,6 +348,14 @@ def _sides(doc: Doc, spans: list[tuple[Span, Name]]) -> list[Name]:
                 if name not in sides:
                     sides.append(name)
     return sides if len(sides) >= 2 else []
+
+
+def _coordinated_owner(doc: Doc, owner: Token) -> Token | None:
+    """The next owner ("poss") of the same noun, when "and"/"or" stands between them."""
+    later = [c for c in owner.head.children if c.dep_ == "poss" and c.i > owner.i]
+    if later and any(t.dep_ == "cc" for t in doc[owner.i + 1 : later[0].i]):
+        return later[0]
+    return None
 
 
 def _compares(preposition: Token) -> bool:

@@ -82,6 +82,9 @@ def _coordinated(doc: Doc, ordered: list[Span], joiners: list[Token]) -> list[tu
     else:
         begin = _with_article(doc, first) if not shared_head else first.start_char
         finish = last.end_char
+        if any(c.dep_ == "case" for c in last.root.children):
+            # "Amundsen's or Scott's Terra Nova expedition": the last owner keeps what it owns.
+            finish = next((t.idx for t in doc[last.end :] if t.text in CLOSERS), len(doc.text))
     starts = [begin] + [_after(j) for j in joiners]
     # Each side but the last goes with the word after it; the last with the word before it.
     cuts = [(starts[i], starts[i + 1]) for i in range(len(ordered) - 1)]

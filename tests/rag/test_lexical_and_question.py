@@ -237,6 +237,14 @@ def test_comparisons_and_multi_part_questions_have_sides(nlp, question, sides):
                 ("compare with Kestrel membership in terms of cost for Vell?", ["Kestrel", "Vell"]),
             ],
         ),
+        # Two owners of one noun: the last keeps what it owns.
+        (
+            "Which crew caught more fish, Harrow's or Kestrel's Gannet crew?",
+            [
+                ("Which crew caught more fish, Harrow's?", ["Harrow"]),
+                ("Which crew caught more fish, Kestrel's Gannet crew?", ["Kestrel", "Gannet"]),
+            ],
+        ),
         # Names that only modify a shared noun are cut alone; the noun stays for each side.
         (
             "How did the Harrow, Kestrel and Gannet lights differ in height?",
