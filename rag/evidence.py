@@ -222,7 +222,10 @@ def expand(snapshot: IndexSnapshot, sentence: SentenceRow, explain: bool = False
     current = sentence
     for _ in range(2 if explain else 1):
         previous = previous_in_section(snapshot, current)
-        if not current.facts.refers_back or current.is_list_item or previous is None or previous.is_list_item:
+        # An explanation also takes the sentence before: a cause is often stated just before
+        # its effect ("The sea had begun to erode the rock. A replacement was built.").
+        leans = current.facts.refers_back or (explain and current is sentence)
+        if not leans or current.is_list_item or previous is None or previous.is_list_item:
             break
         if previous.paragraph != current.paragraph:
             break

@@ -18,6 +18,11 @@ The Harrow Point light stands on a granite ledge at the mouth of the estuary. It
 1871 and its lamp burned colza oil until 1904. Its keepers were withdrawn when the light was
 automated.
 
+The Kestrel Rock light
+
+The Kestrel Rock light was lit in 1880. Its keepers kept goats on the rock. By 1950 waves had
+eaten away the granite ledge. A new tower was built inland in 1952, and the old one was pulled down.
+
 Keepers and their duties
 
 Three keepers lived at the station in its first decades. They trimmed the wicks, wound the clockwork
@@ -296,3 +301,18 @@ def test_a_question_for_several_places_leads_with_each_of_them(general):
     # One place asked for: no list; a "who" whose noun the best sentence lacks: nothing to lead with.
     assert general.answer("What is the capital of South Vell?").short_list == []
     assert general.answer("Who are the authors of the Coastal Union's yearly report?").short_list == []
+
+
+def test_an_explanation_brings_the_cause_stated_just_before(general):
+    # "A new tower was built inland" answers "why" only with the sentence before it, which it does
+    # not refer back to by any pronoun; a question for a fact takes the sentence alone.
+    from rag.evidence import expand
+
+    rows = {s.text: s for s in general.snapshot.sentences}
+    effect = rows["A new tower was built inland in 1952, and the old one was pulled down."]
+    cause = rows["By 1950 waves had\neaten away the granite ledge."]
+    assert [s.text for s in expand(general.snapshot, effect, explain=True)] == [cause.text, effect.text]
+    assert expand(general.snapshot, effect, explain=False) == [effect]
+    answer = general.answer("Why was a new tower built inland at Kestrel Rock?")
+    assert "eaten away the granite ledge" in answer.answer and "built inland" in answer.answer
+    assert_exact(answer, general)
