@@ -52,6 +52,8 @@ _BULLETS = "•◦▪"
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
 _HTML_TAG = re.compile(r"<[^>]*>")
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_MAIN_CONTENT = re.compile(r"<(?:article|main)[\s>]", re.IGNORECASE)
+_BODY_OPEN = re.compile(r"<body[^>]*>", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------- Markdown
@@ -159,7 +161,7 @@ def read_html(path: Path, raw: bytes) -> Extracted:
         raise LoadError(f"{path}: is empty")
     if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise LoadError(f"{path}: contains NUL bytes, looks binary")
-    html = _decode_html(path, raw)
+    html = _framed(_decode_html(path, raw))
     # Imported here: trafilatura pulls in lxml, justext and htmldate, which text and PDF
     # loading never need.
     import trafilatura
@@ -185,6 +187,22 @@ def read_html(path: Path, raw: bytes) -> Extracted:
     # ("© 2023" -> 2023-01-01), which would be an invented date.
     meta = {k: getattr(info, k, None) or None for k in ("title", "author", "date", "url")}
     return Extracted([(None, text)], meta, headings)
+
+
+def _framed(html: str) -> str:
+    """The page with its body marked as the article when it marks no main content itself.
+    trafilatura looks for the main content inside <article> or <main>; on a plain page (headings,
+    paragraphs and lists straight in <body>) it falls back to a pass that drops every heading and
+    list, so a saved page lost its sections and the facts in its lists. Inside the frame its
+    usual pruning of menus, sidebars and footers still applies."""
+    if _MAIN_CONTENT.search(html):
+        return html
+    body = _BODY_OPEN.search(html)
+    if body is None:
+        return html
+    closing = html.lower().rfind("</body")
+    end = closing if closing >= body.end() else len(html)
+    return f"{html[: body.end()]}<article>{html[body.end() : end]}</article>{html[end:]}"
 
 
 def _decode_html(path: Path, raw: bytes) -> str:

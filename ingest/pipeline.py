@@ -33,8 +33,9 @@ from rag.settings import Settings
 from rag.storage import open_client, storage_error
 from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence
 
-# Bump when cleaning or structure rules change, so old chunks are rebuilt rather than mixed.
-PIPELINE_VERSION = "clean5"
+# Bump when loading, cleaning or structure rules change, so old chunks are rebuilt rather than mixed
+# (clean6: a web page with no <article> or <main> keeps its headings and lists).
+PIPELINE_VERSION = "clean6"
 
 
 @dataclass

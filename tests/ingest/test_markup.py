@@ -178,6 +178,33 @@ def test_html_headings_are_sections_without_marks_in_the_text(tmp_path: Path) ->
     )
 
 
+PLAIN_PAGE = """<html><head><title>The Harrow breakwater</title></head><body>
+<div class="menu"><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li></ul></div>
+<h1>The Harrow breakwater</h1>
+<p>The Harrow breakwater was completed on 3 May 2021 after six years of work. It protects the
+inner harbour of the town from the winter storms that used to close the port for weeks.</p>
+<h2>Key figures</h2>
+<p>The project set several records for the region, and the port authority published them.</p>
+<ul><li>The wall is 1,240 metres long.</li><li>It used 2.1 million tonnes of rock.</li></ul>
+<h2>What comes next</h2>
+<p>A second phase will extend the quay by 300 metres, the port authority said in its report.</p>
+<div class="footer"><p>Copyright 2024 Harbour News. All rights reserved.</p></div>
+</body></html>"""
+
+
+def test_a_plain_page_keeps_its_headings_and_lists_and_drops_its_menu(tmp_path: Path) -> None:
+    # Headings, paragraphs and a list straight in <body>, no <article> or <main>: the extractor's
+    # fallback for such pages dropped every heading and the list.
+    src = tmp_path / "harbour.html"
+    src.write_text(PLAIN_PAGE, encoding="utf-8")
+    doc = prepare_document(src, tmp_path, make_settings(tmp_path / "data", tmp_path), _words)
+    assert doc.chunked.sections == ["The Harrow breakwater", "Key figures", "What comes next"]
+    assert "The wall is 1,240 metres long." in doc.text and "2.1 million tonnes" in doc.text
+    items = [r.sentence for r in doc.chunked.sentences if r.sentence.is_list_item]
+    assert [i.text for i in items] == ["The wall is 1,240 metres long.", "It used 2.1 million tonnes of rock."]
+    assert "Home" not in doc.text and "All rights reserved" not in doc.text
+
+
 def test_markdown_line_breaks_as_a_reader_sees_them(tmp_path: Path) -> None:
     # A soft break is a space on the page: the wrapped "2. items ..." line is not a list item.
     # A hard break (backslash, two spaces, <br>) starts a new line.
