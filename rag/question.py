@@ -310,7 +310,13 @@ def _framing_tokens(doc: Doc) -> set[int]:
                 framing.update(range(token.i + 1))
             break
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
-    if root is not None and root.tag_ == "VB" and not any(c.dep_ in ("nsubj", "nsubjpass") for c in root.children):
+    # An imperative has no subject and no "did"/"do" before it ("... did construction begin?" is
+    # a question even where the small parser loses its subject).
+    if (
+        root is not None
+        and root.tag_ == "VB"
+        and not any(c.dep_ in ("nsubj", "nsubjpass", "aux", "auxpass") for c in root.children)
+    ):
         framing.add(root.i)
         framing.update(c.i for c in root.children if c.pos_ == "PRON")
     framing.update(t.i for t in doc if t.lower_ in ("please",))

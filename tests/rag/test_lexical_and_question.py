@@ -334,3 +334,21 @@ def test_how_many_things_a_question_counts(nlp, question, listed):
     from rag.question import read_question
 
     assert read_question(question, nlp, Vocabulary()).listed == listed
+
+
+@pytest.mark.parametrize(
+    ("question", "kept", "dropped"),
+    [
+        # "did ... begin": a question's verb, even where the small parser loses its subject.
+        ("On what date did construction of the Golden Gate Bridge begin?", "begin", None),
+        ("In which year did work on the tunnel start?", "start", None),
+        # An imperative that frames the request is no word to look for.
+        ("List the members of the harbour board.", "member", "list"),
+    ],
+)
+def test_a_verb_after_did_is_asked_about_and_an_imperative_is_not(nlp, question, kept, dropped):
+    from rag.question import read_question
+
+    terms = read_question(question, nlp, Vocabulary()).terms
+    assert stem(kept) in terms
+    assert dropped is None or stem(dropped) not in terms
