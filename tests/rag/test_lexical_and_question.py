@@ -170,7 +170,10 @@ def test_the_main_verb_is_found_as_the_sentences_write_it(nlp, question, verb):
     from rag.question import read_question
 
     shape = read_question(question, nlp, Vocabulary())
-    assert (verb in shape.predicate) if verb else not shape.predicate
+    # As the sentences write it: "was wound up" in a sentence gives the same term.
+    assert (
+        (stem(verb) in shape.predicate and stem(verb) in tokens(f"It was {verb} up.")) if verb else not shape.predicate
+    )
 
 
 def test_the_word_that_orders_two_sides_is_not_a_word_to_look_for(nlp):
@@ -352,3 +355,10 @@ def test_a_verb_after_did_is_asked_about_and_an_imperative_is_not(nlp, question,
     terms = read_question(question, nlp, Vocabulary()).terms
     assert stem(kept) in terms
     assert dropped is None or stem(dropped) not in terms
+
+
+def test_irregular_forms_meet_their_lemma():
+    # The Snowball stemmer alone leaves "began" and "begin", "men" and "man" apart.
+    assert tokens("Work began in 1933; the men built it.") == tokens("Work begin in 1933; the man build it.")
+    assert stem("began") == stem("begins") == stem("begin")
+    assert stem("feet") == stem("foot") and stem("paid") == stem("pay")
