@@ -47,6 +47,8 @@ TYPE_NOUNS = {
     "distance": NUMBER_LABELS, "weight": NUMBER_LABELS, "area": NUMBER_LABELS, "population": NUMBER_LABELS,
     "speed": NUMBER_LABELS,
 }  # fmt: skip
+# Words that make "how much" a question about money (English: the verbs of paying, and "worth").
+MONEY_WORDS = frozenset({"cost", "pay", "spend", "charge", "earn", "owe", "worth", "price", "fee", "budget"})
 # "How far/long/big ..." asks for a measure; "how old" for an age or a date.
 MEASURE_LABELS = NUMBER_LABELS | TIME_LABELS
 HOW_LABELS = dict.fromkeys(
@@ -208,6 +210,8 @@ def _answer_type(doc: Doc) -> tuple[frozenset[str], bool, Token | None]:
         labels = WH_LABELS.get(word)
         if word == "how":
             labels = NUMBER_LABELS if following in ("many", "much") else HOW_LABELS.get(following)
+            if following == "much" and any(t.lemma_.lower() in MONEY_WORDS for t in doc):
+                labels = frozenset({"MONEY"})  # "How much did it cost?" is not answered in metres
         elif word == "when" and token.i > 2:
             labels = None  # "... when ..." inside the question is a clause, not its question word
         if labels is not None:

@@ -362,3 +362,19 @@ def test_irregular_forms_meet_their_lemma():
     assert tokens("Work began in 1933; the men built it.") == tokens("Work begin in 1933; the man build it.")
     assert stem("began") == stem("begins") == stem("begin")
     assert stem("feet") == stem("foot") and stem("paid") == stem("pay")
+
+
+@pytest.mark.parametrize(
+    ("question", "money_only"),
+    [
+        ("How much did the Harrow bridge cost to build?", True),
+        ("How much does a car pay in tolls?", True),
+        ("How much is the Kestrel fund worth?", True),
+        ("How much steel went into the towers?", False),
+    ],
+)
+def test_how_much_asks_for_money_when_it_asks_about_paying(nlp, question, money_only):
+    from rag.question import NUMBER_LABELS, read_question
+
+    labels = read_question(question, nlp, Vocabulary()).answer_labels
+    assert labels == (frozenset({"MONEY"}) if money_only else NUMBER_LABELS)
