@@ -26,6 +26,7 @@ MAX_NAME_CHARS = 60
 # ISO 3166 codes are two or three letters: written that short, a name must be in capitals.
 SHORT_CODE_CHARS = 3
 # A run of capitalised words, possibly joined by "of" or "the" ("Republic of Korea") or a dash.
+POSSESSIVE = re.compile(r"[’']s?$")
 CAPITALISED_RUN = re.compile(r"[A-Z][\w’'.]*(?:[ –-](?:of |the )?[A-Z][\w’'.]*)*")
 _WORD_OF_RUN = re.compile(r"[^\s–-]+")
 
@@ -127,7 +128,9 @@ def countries_in(text: str, skip: Sequence[tuple[int, int]] = (), patterns: bool
         if not _WORD_OF_RUN.fullmatch(run.group(0)):  # most runs are one word: no need to split them
             spans += [(run.start() + m.start(), run.start() + m.end()) for m in _WORD_OF_RUN.finditer(run.group(0))]
         for start, end in spans:
-            if not skipped(start, end) and (code := lookup(text[start:end])) is not None:
+            # A possessive is the name itself: "Moscow's demands" names Moscow.
+            name = POSSESSIVE.sub("", text[start:end])
+            if not skipped(start, end) and (code := lookup(name)) is not None:
                 found.add(code)
     return found
 

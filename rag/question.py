@@ -211,7 +211,9 @@ def _answer_type(doc: Doc) -> tuple[frozenset[str], bool, Token | None]:
         if word == "how":
             labels = NUMBER_LABELS if following in ("many", "much") else HOW_LABELS.get(following)
             if following == "much" and any(t.lemma_.lower() in MONEY_WORDS for t in doc):
-                labels = frozenset({"MONEY"})  # "How much did it cost?" is not answered in metres
+                # "How much did it cost?" is not answered in metres. A bare number stays: the small
+                # recogniser reads "2.1 million euros" as a CARDINAL.
+                labels = frozenset({"MONEY", "CARDINAL"})
         elif word == "when" and token.i > 2:
             labels = None  # "... when ..." inside the question is a clause, not its question word
         if labels is not None:
