@@ -25,8 +25,9 @@ from pathlib import Path
 MAX_NAME_CHARS = 60
 # ISO 3166 codes are two or three letters: written that short, a name must be in capitals.
 SHORT_CODE_CHARS = 3
-# A run of capitalised words, possibly joined by "of" or "the" ("Republic of Korea") or a dash.
+# The possessive ending of a name ("Moscow's", "the Netherlands'").
 POSSESSIVE = re.compile(r"[’']s?$")
+# A run of capitalised words, possibly joined by "of" or "the" ("Republic of Korea") or a dash.
 CAPITALISED_RUN = re.compile(r"[A-Z][\w’'.]*(?:[ –-](?:of |the )?[A-Z][\w’'.]*)*")
 _WORD_OF_RUN = re.compile(r"[^\s–-]+")
 
