@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from rag.lexical import tokens
-from rag.places import country_code
+from rag.places import POSSESSIVE, country_code
 
 # Thousands separators between digits ("28,000", "28 000"), as in rag.lexical and evals.metrics.
 DIGIT_GROUP = re.compile(r"(?<=\d)[,. ](?=\d{3}\b)")
@@ -95,7 +95,7 @@ def names_in(sentence: str) -> list[str]:
             continue
         offset = match.start()
         for part in word.split("-"):
-            bare = re.sub(r"[’']s?$", "", part)
+            bare = POSSESSIVE.sub("", part)
             acronym = len(bare) >= 2 and bare.isupper() and bare.isalpha()
             if acronym or (
                 bare[:1].isupper() and len(bare) > 1 and not _opens_sentence(sentence, offset) and tokens(bare)

@@ -233,8 +233,8 @@ def _answer_type(doc: Doc) -> tuple[frozenset[str], bool, Token | None]:
 def _listed(type_word: Token | None) -> int | None:
     """The number a plural type word is counted by ("Which three countries ..." -> 3)."""
     counts = [c for c in type_word.children if c.dep_ == "nummod"] if type_word is not None else []
-    values = numbers_in(counts[0].text, words=True) if counts else set()
-    return int(next(iter(values))) if len(values) == 1 and next(iter(values)).isdigit() else None
+    values = list(numbers_in(counts[0].text, words=True)) if counts else []
+    return int(values[0]) if len(values) == 1 and values[0].isdigit() else None
 
 
 def _plural(noun: Token) -> bool:

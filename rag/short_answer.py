@@ -178,10 +178,15 @@ def short_answer(
     were wrong too often (a truncated "the Conference on Security" for who signed a memorandum)."""
     best = scored.sentence
     entity = _the_entity(best, shape, nlp) if _eligible(scored, shape) else None
-    n = next((i for i, group in enumerate(groups, start=1) if best in group), None)
+    n = _group_number(best, groups)
     if entity is None or n is None:
         return None
     return _span(best, entity, citations[n - 1])
+
+
+def _group_number(sentence: SentenceRow, groups: Sequence[Sequence[SentenceRow]]) -> int | None:
+    """The number of the group (and so of the citation) that quotes the sentence."""
+    return next((n for n, group in enumerate(groups, start=1) if sentence in group), None)
 
 
 def short_list(
@@ -197,7 +202,7 @@ def short_list(
     counts them), and when any name cannot be told whole: a list with a wrong or missing item
     would be worse than the quote alone."""
     best = scored.sentence
-    n = next((i for i, group in enumerate(groups, start=1) if best in group), None)
+    n = _group_number(best, groups)
     if n is None or not _eligible(scored, shape, several=True):
         return []
     group = list(groups[n - 1])

@@ -28,8 +28,9 @@ UNLABELLED = "PROPN"
 _ACRONYM = r"[A-Z](?=[A-Za-z0-9&.\-]*[A-Z0-9])[A-Za-z0-9&.\-]{1,9}"
 _LONG = r"[A-Z][\w’'\-]*(?:[ \t]+(?:[a-z]{1,4}[ \t]+){0,2}[A-Z][\w’'\-]*){1,8}"  # within one line
 LONG_THEN_SHORT = re.compile(rf"(?P<long>{_LONG})\s*\((?P<short>{_ACRONYM})\)")
-# A capitalised word, or a run of them joined by short lower-case function words, within a line.
-CAPITALISED_RUN = re.compile(_LONG)
+# A capitalised word, or a run of them joined by short lower-case function words, within a line
+# (wider than rag.places.CAPITALISED_RUN, which joins only by "of" and "the").
+NAME_RUN = re.compile(_LONG)
 # An acronym as a question writes it: two to six capitals ("NYC", "ROK").
 WRITTEN_ACRONYM = re.compile(r"\b[A-Z]{2,6}\b")
 SHORT_THEN_LONG = re.compile(rf"\b(?P<short>{_ACRONYM})\s*\((?P<long>{_LONG})\)")
@@ -58,7 +59,7 @@ class Vocabulary:
                 for match in pattern.finditer(text):
                     vocabulary.add(match.group("long"), match.group("short"))
             vocabulary.written.update(m.group(0).lower() for m in WRITTEN_ACRONYM.finditer(text))
-            for match in CAPITALISED_RUN.finditer(text):
+            for match in NAME_RUN.finditer(text):
                 vocabulary.add_initials(match.group(0))
         return vocabulary
 
