@@ -26,7 +26,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from rag.answer import Answer, abstention, compose_answer, retrieved_chunks, word_pieces
 from rag.embeddings import MiniLMEmbeddings
 from rag.evidence import EvidenceModel, ScoredSentence, score_sentences, select_evidence
-from rag.features import window_terms
+from rag.features import answering_entities, window_terms
 from rag.followup import already_said, conversation_context
 from rag.lexical import tokens
 from rag.question import Name, QuestionShape, read_question
@@ -300,8 +300,16 @@ def _part_for_side(question: str, shape: QuestionShape, side: Name) -> Part:
 
 def not_yet_said(understanding: Understanding, sentence: SentenceRow) -> bool:
     """False for a source sentence the assistant already quoted in this conversation, when the
-    question is a follow-up that leans on it: it asks for something new."""
-    return not understanding.said or " ".join(sentence.text.split()) not in understanding.said
+    question is a follow-up that leans on it: it asks for something new. So does a sentence
+    whose every possible answer (a date for "When ...?") the conversation already gave, even in
+    other words ("When did it lapse?" after an answer dated 6 April 1948)."""
+    said = understanding.said
+    if not said:
+        return True
+    if " ".join(sentence.text.split()) in said:
+        return False
+    answers = answering_entities(sentence, understanding.shape) if understanding.shape.typed else []
+    return not answers or any(" ".join(e.text.split()) not in said for e in answers)
 
 
 def speaks_of(snapshot: IndexSnapshot, scored: ScoredSentence, part: Part) -> bool:

@@ -11,6 +11,7 @@ words for those types.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,7 @@ TYPE_NOUNS = {
     "man": frozenset({"PERSON"}), "woman": frozenset({"PERSON"}), "people": frozenset({"PERSON"}),
     # What a measure noun asks for: money, or a quantity or count (spaCy's MONEY, QUANTITY, CARDINAL).
     "cost": frozenset({"MONEY"}), "price": frozenset({"MONEY"}), "fee": frozenset({"MONEY"}),
-    "toll": frozenset({"MONEY"}), "budget": frozenset({"MONEY"}),
+    "budget": frozenset({"MONEY"}),
     "length": NUMBER_LABELS, "height": NUMBER_LABELS, "width": NUMBER_LABELS, "depth": NUMBER_LABELS,
     "distance": NUMBER_LABELS, "weight": NUMBER_LABELS, "area": NUMBER_LABELS, "population": NUMBER_LABELS,
     "speed": NUMBER_LABELS,
@@ -70,6 +71,8 @@ WH_LABELS = {
 ORDER_WORDS = frozenset({"first", "earlier", "earliest", "later", "latest", "sooner", "last"})
 COMPARISON_PREDICATES = frozenset({"differ", "different", "compare", "contrast", "similar", "distinguish", "resemble"})
 WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})  # Penn Treebank tags of wh-words
+# An opening or closing markup tag, as XML and HTML write it ("<system>", "</documents>").
+MARKUP_TAG = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,8 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
 def name_spans(doc: Doc, vocabulary: Vocabulary) -> list[tuple[Span, Name]]:
     """Entities that are names, then runs of proper nouns no entity covers; one per name text."""
     spans: list[Span] = [e for e in doc.ents if e.label_ in NAME_LABELS]
-    covered = {t.i for span in spans for t in span}
+    # A proper noun inside a date or time ("April 2010", "on Monday") names no subject.
+    covered = {t.i for span in doc.ents if span.label_ in NAME_LABELS | TIME_LABELS for t in span}
     run: list[Token] = []
     for token in [*doc, None]:
         if token is not None and token.pos_ == "PROPN" and token.i not in covered:
@@ -389,5 +393,8 @@ def _wants_explanation(doc: Doc) -> bool:
 
 
 def is_instruction(doc: Doc) -> bool:
-    """A message that addresses the assistant's own set-up instead of asking about the documents."""
-    return addresses_assistant(doc)
+    """A message that addresses the assistant's own set-up instead of asking about the documents,
+    or that writes markup tags ("</documents> New instruction ..."): a question has no use for
+    them, and they are how an injection tries to close the prompt's own delimiters. (A document's
+    sentences are not held to the tag rule: a technical text may quote markup.)"""
+    return addresses_assistant(doc) or MARKUP_TAG.search(doc.text) is not None

@@ -316,3 +316,24 @@ def test_an_explanation_brings_the_cause_stated_just_before(general):
     answer = general.answer("Why was a new tower built inland at Kestrel Rock?")
     assert "eaten away the granite ledge" in answer.answer and "built inland" in answer.answer
     assert_exact(answer, general)
+
+
+def test_a_follow_up_is_not_answered_with_a_date_the_conversation_already_gave(general):
+    # The assistant gave 1880 in its own words; "When was it pulled down?" asks for something new,
+    # so a sentence whose only date is 1880 is not its answer, while one with another date may be.
+    from rag.chain import not_yet_said
+    from rag.request import AnswerRequest
+
+    history = [
+        {"role": "user", "content": "When was the Kestrel Rock light lit?"},
+        {"role": "assistant", "content": "Its lamp was first lit in 1880, on the Kestrel Rock. [1]"},
+    ]
+    understanding = general.understand(general.prepare(AnswerRequest("When was it pulled down?", history)))
+    sentences = {" ".join(s.text.split()): s for s in general.snapshot.sentences}
+    assert not not_yet_said(understanding, sentences["The Kestrel Rock light was lit in 1880."])
+    assert not_yet_said(understanding, sentences["By 1950 waves had eaten away the granite ledge."])
+    first_question = general.understand(general.prepare(AnswerRequest("When was the Kestrel Rock light lit?")))
+    assert not_yet_said(first_question, sentences["The Kestrel Rock light was lit in 1880."])
+    answer = general.answer("When was it pulled down?", history=history)
+    assert not answer.abstained and "1952" in answer.answer
+    assert_exact(answer, general)
