@@ -50,11 +50,16 @@ TYPE_NOUNS = {
 }  # fmt: skip
 # Words that make "how much" a question about money (English: the verbs of paying, and "worth").
 MONEY_WORDS = frozenset({"cost", "pay", "spend", "charge", "earn", "owe", "worth", "price", "fee", "budget"})
-# "How far/long/big ..." asks for a measure; "how old" for an age or a date.
+# "How far/long/big ..." asks for a measure. A size or a distance is a number; "long", "old" and
+# "often" may also be answered by a date or a duration ("how old" by an age or a birth year).
 MEASURE_LABELS = NUMBER_LABELS | TIME_LABELS
-HOW_LABELS = dict.fromkeys(
-    ("long", "far", "old", "big", "large", "wide", "deep", "high", "tall", "often"), MEASURE_LABELS
-)
+TIME_MEASURES = ("long", "old", "often")
+HOW_LABELS = {
+    **dict.fromkeys(("far", "big", "large", "wide", "deep", "high", "tall"), NUMBER_LABELS),
+    **dict.fromkeys(TIME_MEASURES, MEASURE_LABELS),
+}
+# The comparatives of amount ("killed more people", "fewer men"): a count or a quantity decides.
+AMOUNT_COMPARATIVES = frozenset({"more", "less", "fewer", "much", "many", "few", "little"})
 # The noun of each measure adjective (English derivation: "deep" -> "depth").
 MEASURE_NOUNS = {
     "long": "length", "far": "distance", "old": "age", "big": "size", "large": "size", "wide": "width",
@@ -128,8 +133,8 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
     spans = name_spans(doc, vocabulary)
     names = [name for _, name in spans]
     labels, several, type_word = _answer_type(doc)
-    if not labels and any(t.tag_ in ("JJR", "RBR") for t in doc):
-        labels = MEASURE_LABELS  # "Which is deeper, X or Y?" is settled by measures or dates
+    if not labels:
+        labels = _comparative_labels(doc)  # "Which is deeper, X or Y?" is settled by measures
     sides = _sides(doc, spans)
     framing = _framing_tokens(doc) | ({type_word.i} if type_word is not None else set())
     if not labels and any(t.lower_ in ORDER_WORDS for t in doc) and len(sides) >= 2:
@@ -263,6 +268,25 @@ def _asks_yes_or_no(doc: Doc) -> bool:
         return False
     first = doc[0]
     return first.pos_ == "AUX" or first.tag_ == "MD" or first.lemma_.lower() in ("be", "do", "have")
+
+
+def _comparative_labels(doc: Doc) -> frozenset[str]:
+    """What a comparative asks to be compared: a number for a size or an amount ("deeper", "more
+    people"), a number or a date for "longer" and "older" and for any other comparative; nothing
+    without one. The tagger marks comparatives (JJR, RBR); the lemmatizer leaves some as they are
+    ("higher"), so the English comparative endings are taken off ("-er", with a doubled
+    consonant: "bigger")."""
+    for token in doc:
+        if token.tag_ not in ("JJR", "RBR"):
+            continue
+        word = token.lower_
+        if word in AMOUNT_COMPARATIVES or token.lemma_.lower() in AMOUNT_COMPARATIVES:
+            return NUMBER_LABELS
+        for base in (token.lemma_.lower(), word[:-2], word[:-1], word[:-3]):
+            if base in HOW_LABELS:
+                return HOW_LABELS[base]
+        return MEASURE_LABELS
+    return frozenset()
 
 
 def _measure(doc: Doc) -> frozenset[str]:

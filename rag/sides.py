@@ -74,7 +74,7 @@ def _coordinated(doc: Doc, ordered: list[Span], joiners: list[Token]) -> list[tu
     # "the Suez, Panama and Kiel canals": the sides only modify a noun they share; cut the names.
     shared_head = first.root.dep_ in MODIFIER_DEPS and first.root.head.i >= last.end
     opener = next((t for t in reversed(doc[: first.start]) if t.text in OPENERS), None)
-    if opener is not None and opener.i + 1 < first.start and not shared_head:
+    if opener is not None and not shared_head:
         # "...: A or B's entry into C?" -- the list runs to the closing punctuation.
         begin = doc[opener.i + 1].idx
         closer = next((t for t in doc[last.end :] if t.text in CLOSERS), None)

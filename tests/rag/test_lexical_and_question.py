@@ -248,6 +248,14 @@ def test_comparisons_and_multi_part_questions_have_sides(nlp, question, sides):
                 ("Which crew caught more fish, Kestrel's Gannet crew?", ["Kestrel", "Gannet"]),
             ],
         ),
+        # A name right after the comma: each side keeps its own phrase ("in 1990"), not the other's.
+        (
+            "Which storm sank more ships, Harrow in 1871 or Kestrel in 1990?",
+            [
+                ("Which storm sank more ships, Harrow in 1871?", ["Harrow"]),
+                ("Which storm sank more ships, Kestrel in 1990?", ["Kestrel"]),
+            ],
+        ),
         # Names that only modify a shared noun are cut alone; the noun stays for each side.
         (
             "How did the Harrow, Kestrel and Gannet lights differ in height?",
@@ -405,3 +413,23 @@ def test_a_death_toll_is_a_count_not_money(nlp):
         "What was the official death toll of the 1902 Harrow flood?", nlp, Vocabulary()
     ).answer_labels
     assert "MONEY" not in labels
+
+
+@pytest.mark.parametrize(
+    ("question", "dates_too"),
+    [
+        ("Which is deeper, the Harrow basin or the Kestrel basin?", False),
+        ("Which storm killed more people, Harrow or Kestrel?", False),
+        ("Which tower rose higher, Harrow or Kestrel?", False),
+        ("How far is the Harrow light from the shore?", False),
+        ("Which lasted longer, the Harrow strike or the Kestrel strike?", True),
+        ("Which is older, the Harrow light or the Kestrel light?", True),
+    ],
+)
+def test_a_size_or_an_amount_is_compared_by_numbers_a_length_of_time_also_by_dates(nlp, question, dates_too):
+    # "Deeper" is not settled by a sentence's date; "longer" and "older" may be.
+    from rag.question import NUMBER_LABELS, TIME_LABELS, read_question
+
+    labels = read_question(question, nlp, Vocabulary()).answer_labels
+    assert labels >= NUMBER_LABELS
+    assert bool(labels & TIME_LABELS) is dates_too
