@@ -17,9 +17,10 @@ from collections.abc import Sequence
 import numpy as np
 from langchain_core.documents import Document
 
+from rag.answer_type import NUMBER_LABELS, TIME_LABELS
 from rag.language import Entity
 from rag.lexical import tokens
-from rag.question import NUMBER_LABELS, TIME_LABELS, QuestionShape
+from rag.question import QuestionShape
 from rag.snapshot import IndexSnapshot, SentenceRow
 
 FEATURES = (

@@ -3,10 +3,7 @@ answer holds), the names and numbers it takes for granted, the sides it compares
 is an instruction to the assistant rather than a question about the documents.
 
 None of this forbids a sentence: rag/evidence.py turns each into a feature of one calibrated
-score. The mapping from question words to answer types follows the coarse classes of question
-classification (Li and Roth, 2002: NUMERIC, LOCATION, HUMAN, ...) onto spaCy's OntoNotes entity
-labels; the head nouns that name a type ("which year", "what percentage") are the general English
-words for those types.
+score. The kind of answer is read by rag/answer_type.py.
 """
 
 from __future__ import annotations
@@ -15,7 +12,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rag.anchors import numbers_in
+from rag.answer_type import (
+    TIME_LABELS,
+    answer_type,
+    comparative_labels,
+    listed,
+    measure_stems,
+    next_noun,
+)
 from rag.language import Entity, addresses_assistant
 from rag.lexical import PRONOUNS_REFERRING, tokens
 from rag.sides import side_cuts
@@ -25,53 +29,8 @@ if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Span, Token
 
-NUMBER_LABELS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
-TIME_LABELS = frozenset({"DATE", "TIME"})
-AGENT_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE"})
-PLACE_ANSWER_LABELS = frozenset({"GPE", "LOC", "FAC"})
 # Entities that are names a question can take for granted (not quantities or times).
 NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
-# Head nouns of "which/what X" that name the answer's type, by type.
-TYPE_NOUNS = {
-    "year": TIME_LABELS, "date": TIME_LABELS, "month": TIME_LABELS, "day": TIME_LABELS,
-    "decade": TIME_LABELS, "century": TIME_LABELS, "period": TIME_LABELS, "time": TIME_LABELS,
-    "country": frozenset({"GPE", "NORP"}), "nation": frozenset({"GPE", "NORP"}), "state": frozenset({"GPE", "NORP"}),
-    "city": frozenset({"GPE"}), "capital": frozenset({"GPE"}), "place": PLACE_ANSWER_LABELS,
-    "percentage": frozenset({"PERCENT"}), "percent": frozenset({"PERCENT"}), "share": frozenset({"PERCENT"}),
-    "proportion": frozenset({"PERCENT"}), "number": NUMBER_LABELS, "amount": NUMBER_LABELS,
-    "person": frozenset({"PERSON"}), "leader": frozenset({"PERSON"}), "organization": frozenset({"ORG"}),
-    "man": frozenset({"PERSON"}), "woman": frozenset({"PERSON"}), "people": frozenset({"PERSON"}),
-    # What a measure noun asks for: money, or a quantity or count (spaCy's MONEY, QUANTITY, CARDINAL).
-    "cost": frozenset({"MONEY"}), "price": frozenset({"MONEY"}), "fee": frozenset({"MONEY"}),
-    "budget": frozenset({"MONEY"}),
-    "length": NUMBER_LABELS, "height": NUMBER_LABELS, "width": NUMBER_LABELS, "depth": NUMBER_LABELS,
-    "distance": NUMBER_LABELS, "weight": NUMBER_LABELS, "area": NUMBER_LABELS, "population": NUMBER_LABELS,
-    "speed": NUMBER_LABELS,
-}  # fmt: skip
-# Words that make "how much" a question about money (English: the verbs of paying, and "worth").
-MONEY_WORDS = frozenset({"cost", "pay", "spend", "charge", "earn", "owe", "worth", "price", "fee", "budget"})
-# "How far/long/big ..." asks for a measure. A size or a distance is a number; "long", "old" and
-# "often" may also be answered by a date or a duration ("how old" by an age or a birth year).
-MEASURE_LABELS = NUMBER_LABELS | TIME_LABELS
-TIME_MEASURES = ("long", "old", "often")
-HOW_LABELS = {
-    **dict.fromkeys(("far", "big", "large", "wide", "deep", "high", "tall"), NUMBER_LABELS),
-    **dict.fromkeys(TIME_MEASURES, MEASURE_LABELS),
-}
-# The comparatives of amount ("killed more people", "fewer men"): a count or a quantity decides.
-AMOUNT_COMPARATIVES = frozenset({"more", "less", "fewer", "much", "many", "few", "little"})
-# The noun of each measure adjective (English derivation: "deep" -> "depth").
-MEASURE_NOUNS = {
-    "long": "length", "far": "distance", "old": "age", "big": "size", "large": "size", "wide": "width",
-    "deep": "depth", "high": "height", "tall": "height",
-}  # fmt: skip
-WH_LABELS = {
-    "when": TIME_LABELS,
-    "who": AGENT_LABELS,
-    "whom": AGENT_LABELS,
-    "whose": AGENT_LABELS,
-    "where": PLACE_ANSWER_LABELS,
-}
 # Words that put two things in order in time ("Which came first, X or Y?").
 ORDER_WORDS = frozenset({"first", "earlier", "earliest", "later", "latest", "sooner", "last"})
 COMPARISON_PREDICATES = frozenset({"differ", "different", "compare", "contrast", "similar", "distinguish", "resemble"})
@@ -132,9 +91,9 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
     doc = nlp(text)
     spans = name_spans(doc, vocabulary)
     names = [name for _, name in spans]
-    labels, several, type_word = _answer_type(doc)
+    labels, several, type_word = answer_type(doc)
     if not labels:
-        labels = _comparative_labels(doc)  # "Which is deeper, X or Y?" is settled by measures
+        labels = comparative_labels(doc)  # "Which is deeper, X or Y?" is settled by measures
     sides = _sides(doc, spans)
     framing = _framing_tokens(doc) | ({type_word.i} if type_word is not None else set())
     if not labels and any(t.lower_ in ORDER_WORDS for t in doc) and len(sides) >= 2:
@@ -165,7 +124,7 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
         terms=terms,
         answer_labels=labels,
         wants_several=several,
-        listed=_listed(type_word) if several else None,
+        listed=listed(type_word) if several else None,
         counted=_counted(doc),
         names=tuple(names),
         numbers=tuple(dict.fromkeys(t.text.replace(",", "") for t in doc if t.like_num and t.text[:1].isdigit())),
@@ -175,7 +134,7 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
         predicate=_predicate(doc),
         instruction=is_instruction(doc),
         refers_back=not names and any(t.lower_ in PRONOUNS_REFERRING for t in doc),
-        measure=_measure(doc),
+        measure=measure_stems(doc),
         yes_no=_asks_yes_or_no(doc),
     )
 
@@ -211,92 +170,12 @@ def name_spans(doc: Doc, vocabulary: Vocabulary) -> list[tuple[Span, Name]]:
     return list(found.values())
 
 
-def _answer_type(doc: Doc) -> tuple[frozenset[str], bool, Token | None]:
-    """The entity labels an answer holds, whether several are wanted, and the word that said so."""
-    for token in doc:
-        word = token.lower_
-        following = doc[token.i + 1].lower_ if token.i + 1 < len(doc) else ""
-        labels = WH_LABELS.get(word)
-        if word == "how":
-            labels = NUMBER_LABELS if following in ("many", "much") else HOW_LABELS.get(following)
-            if following == "much" and any(t.lemma_.lower() in MONEY_WORDS for t in doc):
-                # "How much did it cost?" is not answered in metres. A bare number stays: the small
-                # recogniser reads "2.1 million euros" as a CARDINAL.
-                labels = frozenset({"MONEY", "CARDINAL"})
-        elif word == "when" and token.i > 2:
-            labels = None  # "... when ..." inside the question is a clause, not its question word
-        if labels is not None:
-            # "Who were ...", "Who are ...": the plural verb asks for more than one.
-            return labels, word in WH_LABELS and following in ("were", "are"), None
-        if word in ("which", "what") and token.dep_ in ("det", "attr", "nsubj", "dobj", "pobj", "dep"):
-            # The word "which" determines, or the next noun: the small parser may tag "states" as
-            # a verb, or leave "which" hanging ("dep") before "three countries".
-            candidates: list[Token | None] = [token.head] if token.dep_ == "det" else []
-            candidates.append(_next_noun(doc, token))
-            noun = next((c for c in candidates if c is not None and c.lemma_.lower() in TYPE_NOUNS), None)
-            if noun is not None:
-                return TYPE_NOUNS[noun.lemma_.lower()], _plural(noun), noun
-    return frozenset(), False, None
-
-
-def _listed(type_word: Token | None) -> int | None:
-    """The number a plural type word is counted by ("Which three countries ..." -> 3)."""
-    counts = [c for c in type_word.children if c.dep_ == "nummod"] if type_word is not None else []
-    values = list(numbers_in(counts[0].text, words=True)) if counts else []
-    return int(values[0]) if len(values) == 1 and values[0].isdigit() else None
-
-
-def _plural(noun: Token) -> bool:
-    """Tagged plural, or written otherwise than its lemma ("states" tagged as a verb, "men")."""
-    return noun.tag_ in ("NNS", "NNPS") or noun.lower_ != noun.lemma_.lower()
-
-
-def _next_noun(doc: Doc, token: Token) -> Token | None:
-    """The noun a question word asks about, within the next four words ("What was the total
-    cost ..." -> cost); of a compound, its head ("What toll rate" -> rate)."""
-    for candidate in doc[token.i + 1 : token.i + 5]:
-        if candidate.pos_ in ("NOUN", "PROPN"):
-            while candidate.dep_ == "compound" and candidate.head.pos_ in ("NOUN", "PROPN"):
-                candidate = candidate.head
-            return candidate
-    return None
-
-
 def _asks_yes_or_no(doc: Doc) -> bool:
     """No wh-word, and an auxiliary or modal first ("Was there ...?", "Did ...?", "Can ...?")."""
     if not doc or any(t.tag_ in WH_TAGS for t in doc):
         return False
     first = doc[0]
     return first.pos_ == "AUX" or first.tag_ == "MD" or first.lemma_.lower() in ("be", "do", "have")
-
-
-def _comparative_labels(doc: Doc) -> frozenset[str]:
-    """What a comparative asks to be compared: a number for a size or an amount ("deeper", "more
-    people"), a number or a date for "longer" and "older" and for any other comparative; nothing
-    without one. The tagger marks comparatives (JJR, RBR); the lemmatizer leaves some as they are
-    ("higher"), so the English comparative endings are taken off ("-er", with a doubled
-    consonant: "bigger")."""
-    for token in doc:
-        if token.tag_ not in ("JJR", "RBR"):
-            continue
-        word = token.lower_
-        if word in AMOUNT_COMPARATIVES or token.lemma_.lower() in AMOUNT_COMPARATIVES:
-            return NUMBER_LABELS
-        for base in (token.lemma_.lower(), word[:-2], word[:-1], word[:-3]):
-            if base in HOW_LABELS:
-                return HOW_LABELS[base]
-        return MEASURE_LABELS
-    return frozenset()
-
-
-def _measure(doc: Doc) -> frozenset[str]:
-    """The stems of the adjective "how" asks about and of its noun ("How long is ..." -> long,
-    length), if it asks about one."""
-    for token in doc[:-1]:
-        adjective = doc[token.i + 1].lower_
-        if token.lower_ == "how" and adjective in HOW_LABELS:
-            return frozenset(tokens(f"{adjective} {MEASURE_NOUNS.get(adjective, '')}"))
-    return frozenset()
 
 
 def _predicate(doc: Doc) -> frozenset[str]:
@@ -324,7 +203,7 @@ def _counted(doc: Doc) -> str | None:
     """The noun a "how many" counts ("How many American troops ..." -> troop)."""
     for token in doc:
         if token.lower_ == "many" and token.i > 0 and doc[token.i - 1].lower_ == "how":
-            noun = token.head if token.head.pos_ in ("NOUN", "PROPN") else _next_noun(doc, token)
+            noun = token.head if token.head.pos_ in ("NOUN", "PROPN") else next_noun(doc, token)
             if noun is not None:
                 stems = tokens(noun.text)
                 return stems[-1] if stems else None

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from rag.answer_type import AGENT_LABELS, NUMBER_LABELS, PLACE_ANSWER_LABELS, TIME_LABELS
 from rag.citations import Citation
 from rag.evidence import MAX_LIST_ITEMS, ScoredSentence
 from rag.features import answering_entities
 from rag.language import Entity
 from rag.lexical import tokens
-from rag.question import AGENT_LABELS, NUMBER_LABELS, PLACE_ANSWER_LABELS, TIME_LABELS, QuestionShape
+from rag.question import QuestionShape
 from rag.snapshot import SentenceRow
 
 if TYPE_CHECKING:

@@ -177,7 +177,8 @@ def test_the_main_verb_is_found_as_the_sentences_write_it(nlp, question, verb):
 
 
 def test_the_word_that_orders_two_sides_is_not_a_word_to_look_for(nlp):
-    from rag.question import TIME_LABELS, read_question
+    from rag.answer_type import TIME_LABELS
+    from rag.question import read_question
 
     ordered = read_question("Which opened first, the Harrow Bridge or the Kestrel Tunnel?", nlp, Vocabulary())
     assert ordered.answer_labels == TIME_LABELS and len(ordered.sides) == 2
@@ -385,7 +386,8 @@ def test_irregular_forms_meet_their_lemma():
     ],
 )
 def test_how_much_asks_for_money_when_it_asks_about_paying(nlp, question, money_only):
-    from rag.question import NUMBER_LABELS, read_question
+    from rag.answer_type import NUMBER_LABELS
+    from rag.question import read_question
 
     labels = read_question(question, nlp, Vocabulary()).answer_labels
     assert labels == (frozenset({"MONEY", "CARDINAL"}) if money_only else NUMBER_LABELS)
@@ -428,7 +430,8 @@ def test_a_death_toll_is_a_count_not_money(nlp):
 )
 def test_a_size_or_an_amount_is_compared_by_numbers_a_length_of_time_also_by_dates(nlp, question, dates_too):
     # "Deeper" is not settled by a sentence's date; "longer" and "older" may be.
-    from rag.question import NUMBER_LABELS, TIME_LABELS, read_question
+    from rag.answer_type import NUMBER_LABELS, TIME_LABELS
+    from rag.question import read_question
 
     labels = read_question(question, nlp, Vocabulary()).answer_labels
     assert labels >= NUMBER_LABELS
