@@ -139,6 +139,7 @@ def load_snapshot(reader: IndexReader, embedder_version: str | None = None) -> I
     )
     vocabulary = Vocabulary.learn(record.text for record in sources.values())
     stored_rows = [(stored, vector) for stored, vector in reader.sentences() if vouched(stored)]
+    _check_whole(sources, [c for c, _ in chunk_rows], [s for s, _ in stored_rows])
     facts = [SentenceFacts.from_stored(s.text, s.entities, s.refers_back, s.instruction) for s, _ in stored_rows]
     vocabulary.learn_places(e for found in facts for e in found.entities)
     sentences: list[SentenceRow] = []
@@ -155,6 +156,26 @@ def load_snapshot(reader: IndexReader, embedder_version: str | None = None) -> I
         _matrix([v for _, v in chunk_rows], dimension),
         vocabulary,
     )
+
+
+def _check_whole(sources: dict[str, SourceRecord], chunks: list[StoredChunk], sentences: list[StoredSentence]) -> None:
+    """Every source shows as many chunk and sentence rows as its record counted at ingest. A
+    reader that saw fewer (rows not yet visible to it, or lost) would answer from part of a
+    document, so the index is not ready: a serving process keeps the snapshot it has and tries
+    again at its next check (api/reload.py)."""
+    found: dict[tuple[str, str], int] = {}
+    for kind, rows in (("n_chunks", chunks), ("n_sentences", sentences)):
+        for row in rows:
+            found[(row.source_id, kind)] = found.get((row.source_id, kind), 0) + 1
+    for source_id, record in sources.items():
+        for kind in ("n_chunks", "n_sentences"):
+            expected = record.metadata.get(kind)
+            if expected is not None and found.get((source_id, kind), 0) != int(expected):
+                raise IndexNotReadyError(
+                    f"{source_id!r} shows {found.get((source_id, kind), 0)} of its {expected} "
+                    f"{kind.removeprefix('n_')} rows: the index is being written (or damaged: "
+                    "`qa ingest --rebuild` if this stays)"
+                )
 
 
 def _matrix(vectors: list[np.ndarray], dimension: int) -> np.ndarray:

@@ -1,0 +1,46 @@
+"""A reader loads a source only whole: when fewer of its rows are visible than its source record
+counted at ingest (another process still writing, or rows lost), the index is not ready, rather
+than answered from part of a document. Real Chroma on disk, real model."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.conftest import CORPUS, make_settings
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_source_missing_some_of_its_rows_is_not_loaded(tmp_path, embeddings):
+    from ingest.pipeline import ingest_paths
+    from rag.errors import IndexNotReadyError
+    from rag.snapshot import load_snapshot
+    from rag.storage import open_client
+    from rag.store import IndexReader
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "budapest-memorandum.txt", corpus / "budapest-memorandum.txt")
+    settings = make_settings(tmp_path / "data", corpus)
+    ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
+    client = open_client(settings)
+    whole = load_snapshot(IndexReader(client, settings.collection))
+    assert whole.stats()["chunks"] == whole.sources["budapest-memorandum"].metadata["n_chunks"]
+
+    for kind in ("sentences", "chunks"):
+        reader = IndexReader(client, settings.collection)
+        reader.open()
+        collection = reader.collection(kind)
+        first = collection.get(limit=1, include=["documents", "metadatas", "embeddings"])
+        collection.delete(ids=first["ids"])
+        with pytest.raises(IndexNotReadyError, match="budapest-memorandum"):
+            load_snapshot(IndexReader(client, settings.collection))
+        collection.add(
+            ids=first["ids"],
+            documents=first["documents"],
+            metadatas=first["metadatas"],
+            embeddings=first["embeddings"],
+        )
+        assert load_snapshot(IndexReader(client, settings.collection)).stats() == whole.stats()
