@@ -10,6 +10,7 @@ ingest is invisible here.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,18 +164,14 @@ def _check_whole(sources: dict[str, SourceRecord], chunks: list[StoredChunk], se
     reader that saw fewer (rows not yet visible to it, or lost) would answer from part of a
     document, so the index is not ready: a serving process keeps the snapshot it has and tries
     again at its next check (api/reload.py)."""
-    found: dict[tuple[str, str], int] = {}
-    for kind, rows in (("n_chunks", chunks), ("n_sentences", sentences)):
-        for row in rows:
-            found[(row.source_id, kind)] = found.get((row.source_id, kind), 0) + 1
-    for source_id, record in sources.items():
-        for kind in ("n_chunks", "n_sentences"):
-            expected = record.metadata.get(kind)
-            if expected is not None and found.get((source_id, kind), 0) != int(expected):
+    for kind, rows in (("chunks", chunks), ("sentences", sentences)):
+        found = Counter(row.source_id for row in rows)
+        for source_id, record in sources.items():
+            expected = record.metadata.get(f"n_{kind}")
+            if expected is not None and found[source_id] != int(expected):
                 raise IndexNotReadyError(
-                    f"{source_id!r} shows {found.get((source_id, kind), 0)} of its {expected} "
-                    f"{kind.removeprefix('n_')} rows: the index is being written (or damaged: "
-                    "`qa ingest --rebuild` if this stays)"
+                    f"{source_id!r} shows {found[source_id]} of its {expected} {kind} rows: the index "
+                    "is being written (or damaged: `qa ingest --rebuild` if this stays)"
                 )
 
 

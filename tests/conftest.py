@@ -30,6 +30,14 @@ def make_settings(data_dir: Path, corpus_dir: Path = CORPUS, **overrides):
     return Settings(data_dir=data_dir, corpus_dir=corpus_dir, **overrides)
 
 
+def one_brief_corpus(root: Path) -> Path:
+    """A corpus folder under `root` holding one shipped brief (the Budapest Memorandum's)."""
+    corpus = root / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / "budapest-memorandum.txt", corpus / "budapest-memorandum.txt")
+    return corpus
+
+
 @pytest.fixture(scope="session")
 def corpus_settings(tmp_path_factory, embeddings):
     """Settings whose data dir holds an index of the shipped corpus."""

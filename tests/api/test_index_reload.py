@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.api.test_chroma_server import start_chroma
-from tests.conftest import CORPUS, make_settings
+from tests.conftest import CORPUS, make_settings, one_brief_corpus
 from tests.ingest.test_crash import cli_env
 from tests.servers import free_port, start_server
 
@@ -52,9 +52,7 @@ def test_workers_on_one_chroma_server_serve_another_processs_ingest_without_rest
     from api.main import create_app
     from ingest.pipeline import ingest_paths
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(CORPUS / "budapest-memorandum.txt", corpus / "budapest-memorandum.txt")
+    corpus = one_brief_corpus(tmp_path)
     chroma_port = free_port()
     chroma = start_chroma(tmp_path / "chroma-db", chroma_port)
     settings = make_settings(tmp_path / "data", corpus, chroma_url=f"http://127.0.0.1:{chroma_port}", index_check_s=1.0)
@@ -114,9 +112,7 @@ def test_the_signature_moves_with_an_ingest_and_only_then(tmp_path, embeddings):
     from ingest.pipeline import ingest_paths
     from rag.freshness import index_signature
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(CORPUS / "budapest-memorandum.txt", corpus / "budapest-memorandum.txt")
+    corpus = one_brief_corpus(tmp_path)
     settings = make_settings(tmp_path / "data", corpus)
     ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
     first = index_signature(settings)

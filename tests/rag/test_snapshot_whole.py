@@ -4,11 +4,9 @@ than answered from part of a document. Real Chroma on disk, real model."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from tests.conftest import CORPUS, make_settings
+from tests.conftest import make_settings, one_brief_corpus
 
 pytestmark = pytest.mark.integration
 
@@ -20,9 +18,7 @@ def test_a_source_missing_some_of_its_rows_is_not_loaded(tmp_path, embeddings):
     from rag.storage import open_client
     from rag.store import IndexReader
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(CORPUS / "budapest-memorandum.txt", corpus / "budapest-memorandum.txt")
+    corpus = one_brief_corpus(tmp_path)
     settings = make_settings(tmp_path / "data", corpus)
     ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
     client = open_client(settings)
