@@ -9,7 +9,9 @@ It streams its answer word by word, so the streaming path is the one tested.
 
 The cases are JSON lines (kind, question, script, faithful, index): evals/sets/hostile-tune.jsonl
 was written while the guard was built; evals/sets/hostile-validate.jsonl afterwards, from the
-documents alone, by a writer who had not seen the guard. `python -m evals.adversarial` (`make
+documents alone, by a writer who had not seen the guard; evals/sets/hostile-blind.jsonl and
+hostile-blind2.jsonl later again, the same way, each by a writer who had seen none of the sets
+before it. `python -m evals.adversarial` (`make
 hardening`) runs both on an index of the configured corpus and on one of the seed article beside
 HOSTILE_DOCUMENT, under both guard policies, and prints the counts; the tests in
 tests/rag/test_hostile_generations.py assert each tuning case and the validation rates.
@@ -96,6 +98,8 @@ class HostileCase:
 # questions with gold answers.
 TUNE_CASES = Path(__file__).parent / "sets" / "hostile-tune.jsonl"
 VALIDATE_CASES = Path(__file__).parent / "sets" / "hostile-validate.jsonl"
+# Written later still, each blind to the guard and to the sets before it; reported, not gated (README).
+BLIND_CASES = [Path(__file__).parent / "sets" / f"hostile-{name}.jsonl" for name in ("blind", "blind2")]
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m evals.adversarial [--cases FILE ...]`: every case under both policies, one table."""
     parser = argparse.ArgumentParser(prog="python -m evals.adversarial", description=__doc__)
     parser.add_argument(
-        "--cases", type=Path, nargs="*", default=[TUNE_CASES, VALIDATE_CASES], help="JSON-lines case files"
+        "--cases",
+        type=Path,
+        nargs="*",
+        default=[TUNE_CASES, VALIDATE_CASES, *BLIND_CASES],
+        help="JSON-lines case files",
     )
     args = parser.parse_args(argv)
     from rag.settings import Settings

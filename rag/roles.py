@@ -11,7 +11,7 @@ slot of what they join. A name that names a country is keyed by the country (rag
 so "American" and "America" are one; other names by their word stems, one name matching
 another that holds all its words ("Trump", "Donald Trump"); numbers by their digits.
 
-Three conflicts fail support:
+Five conflicts fail support:
 - Swapped roles. An answer clause and a source clause with the same verb share two mentions or
   more, and a name stands in the answer where the source has another of the answer's names,
   while the source has it elsewhere: "About 28,000 Korean troops are stationed in America"
@@ -19,6 +19,14 @@ Three conflicts fail support:
   guarantees to the U.S." against "the U.S. provided ... guarantees to Israel". The verb must be
   the same one because a converse verb swaps roles faithfully ("Israel received guarantees from
   the U.S.").
+- A swap whose other partner the source calls by a common noun ("the country receives support
+  from the U.S."): the answer moves a name of that clause to another slot and puts there a name
+  the window holds elsewhere ("the U.S. receives support from Israel").
+- A name put in another's place: no source clause with the answer's verb has the answer's name
+  in its slot, one has another name of the same sort there, and the window has the answer's
+  name only in other slots ("sent to Russia ..., with Ukraine compensated" against "with Russia
+  compensated"). A name the window gives the same slot under another verb ("Japan concluded"
+  for "Japan signed") is no conflict.
 - A number taken from another event. Every source clause holding the answer's number has a
   name or number the answer's clause lacks, of the same sort (spaCy's entity label: place,
   organisation, person, date, sum ...) and, for a name, in the same role (subject, object, "by"
@@ -32,9 +40,10 @@ Three conflicts fail support:
   other two nuclear powers ..., did not sign it". Word-level negation (rag/negation.py) cannot
   see whose "not" it is when the clause is long.
 
-The first two need a different name on both sides. A name that one side has and the other leaves
-to a pronoun ("the country", "it") is never a conflict, so paraphrases that refer back or change
-voice pass; so do sentences the parser cannot split, which then count as one clause."""
+Each conflict needs a different name on both sides, or a name that changed its slot. A name
+that one side has and the other leaves to a pronoun ("the country", "it") in the same slot is
+never a conflict, so paraphrases that refer back or change voice pass; so do sentences the
+parser cannot split, which then count as one clause."""
 
 from __future__ import annotations
 
@@ -239,6 +248,60 @@ def swapped_roles(answer: list[Mention], source: list[Mention]) -> str | None:
     return None
 
 
+def _in_slot(window: list[Mention], mention: Mention) -> bool:
+    """The window gives the name the answer's slot somewhere, perhaps with another verb of the
+    same sense ("Japan signed" against "Japan concluded its own agreement")."""
+    return any(same_name(other, mention) and other.slot == mention.slot for other in window)
+
+
+def displaced_name(answer: list[Mention], source: list[Mention], window: list[Mention]) -> str | None:
+    """A swap whose other partner the source names only by a common noun ("where the country
+    receives support from the U.S." against "where the U.S. receives support from Israel"): in a
+    source clause with the same verb an answer name stands in another slot, and the answer puts
+    in that slot a name the window has elsewhere, never in that slot, but this clause lacks."""
+    if not answer or not source or answer[0].verb != source[0].verb:
+        return None
+    names = [m for m in answer if not m.number]
+    for mention in names:
+        own = [s for s in source if same_name(s, mention)]
+        if not own or any(s.slot == mention.slot for s in own):
+            continue
+        for other in names:
+            if (
+                not same_name(other, mention)
+                and any(s.slot == other.slot for s in own)
+                and not _has(source, other)
+                and _has(window, other)
+                and not _in_slot(window, other)
+            ):
+                return f"roles swapped: the source has {mention.key!r} where the sentence has {other.key!r}"
+    return None
+
+
+def substituted_name(answer: list[Mention], source_clauses: list[list[Mention]], window: list[Mention]) -> str | None:
+    """A name put in another's place: no source clause with the answer's verb has the answer's
+    name in its slot, one has there another name of the same sort that the answer lacks, and the
+    answer's name stands elsewhere in the window, never in that slot ("with Russia compensated"
+    against "sent to Russia ..., with Ukraine compensated")."""
+    for mention in (m for m in answer if not m.number):
+        rivals = [c for c in source_clauses if c[0].verb == mention.verb]
+        if any(same_name(s, mention) and s.slot == mention.slot for c in rivals for s in c):
+            continue
+        if not _has(window, mention) or _in_slot(window, mention):
+            continue
+        for clause in rivals:
+            for other in clause:
+                if (
+                    not other.number
+                    and other.slot == mention.slot
+                    and other.kind == mention.kind
+                    and not same_name(other, mention)
+                    and not _has(answer, other)
+                ):
+                    return f"name moved: the source has {other.key!r} where the sentence has {mention.key!r}"
+    return None
+
+
 def _about_other(
     number: Mention, others: list[Mention], clause: list[Mention], answer: list[Mention], window: list[Mention]
 ) -> bool:
@@ -293,15 +356,24 @@ def flipped_polarity(sentence: Parsed, window: Parsed) -> str | None:
     return None
 
 
+def _swap(answer: list[Mention], source: list[Mention], window: list[Mention]) -> str | None:
+    """Swapped roles where the clauses share two names, else one name moved out of its slot."""
+    shared = {m.key for m in answer if _has(source, m)}
+    if len(shared) >= 2 and (reason := swapped_roles(answer, source)):
+        return reason
+    return displaced_name(answer, source, window) if shared else None
+
+
 def role_conflicts(sentence: Parsed, window: Parsed) -> list[str]:
     """Why the window does not say what the sentence says about who did what (empty: no conflict)."""
     source_clauses = list(_clauses(window.mentions).values())
     reasons: list[str] = []
     for answer in _clauses(sentence.mentions).values():
         for source in source_clauses:
-            shared = {m.key for m in answer if _has(source, m)}
-            if len(shared) >= 2 and (reason := swapped_roles(answer, source)):
+            if reason := _swap(answer, source, list(window.mentions)):
                 reasons.append(reason)
+        if reason := substituted_name(answer, source_clauses, list(window.mentions)):
+            reasons.append(reason)
         if reason := moved_number(answer, source_clauses, list(window.mentions)):
             reasons.append(reason)
     if reason := flipped_polarity(sentence, window):
