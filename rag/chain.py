@@ -6,7 +6,9 @@
 `understand` reads the question (rag/question.py) and splits a comparison or a multi-part
 question into one part per side ("When did Finland join the EU and NATO?" -> the EU, NATO); each
 part is retrieved and answered with its own evidence, and a side the sources do not cover is
-named in the answer's notes. Each step is a LangChain Runnable (`ExtractiveAnswerer.chain`), so
+named in the answer's notes. Embedding the question and searching Chroma need nothing from its
+parse, so they run on a helper thread while spaCy reads it, and a comparison's sides are searched
+at once; on two cores that hides most of their cost. Each step is a LangChain Runnable (`ExtractiveAnswerer.chain`), so
 the chain can be traced, batched or swapped like any other. `Answerer` is the protocol the CLI,
 the API and the evals use, whatever the mode; rag/factory.py builds one.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -92,6 +95,8 @@ class Understanding:
     parts: tuple[Part, ...]
     context: str | None  # what a follow-up leans on, from the conversation
     said: str = ""  # what the assistant already answered in this conversation
+    # Chroma's results for the question as asked, searched while it was parsed (None: a follow-up)
+    dense: Future[list[list[Document]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,9 @@ class ExtractiveAnswerer:
         self.retriever = retriever
         self.nlp = nlp
         self.model = model
+        # Threads for the dense searches that run beside a question's parse (understand), and for
+        # a comparison's sides side by side (retrieve): two, one per core of a laptop.
+        self._beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dense-search")
         self.chain: Runnable[AnswerRequest, Answer] = (
             RunnableLambda(self.prepare, name="prepare")
             | RunnableLambda(self.understand, name="understand")
@@ -174,6 +182,12 @@ class ExtractiveAnswerer:
     def understand(self, prepared: PreparedQuestion) -> Understanding:
         """Read the question; a follow-up takes the names it leans on from the conversation."""
         vocabulary = self.snapshot.vocabulary
+        dense = None
+        if not prepared.history:
+            # Embedding the question and searching Chroma need nothing from its parse, and both
+            # run outside Python's lock: on a second core they cost the parse's time, not theirs.
+            searcher = self.retriever.for_request(prepared.top_k, prepared.filters)
+            dense = self._beside.submit(searcher.dense_results, prepared.question)
         shape = read_question(prepared.question, self.nlp, vocabulary)
         context = conversation_context(prepared.history, shape, self.nlp, vocabulary)
         if context is not None and shape.refers_back:
@@ -184,17 +198,27 @@ class ExtractiveAnswerer:
         # Only a question that leans on the conversation ("its capital") is asking for something
         # new; a question that names its subject may ask again what was already answered.
         said = already_said(prepared.history) if shape.refers_back else ""
-        return Understanding(prepared, shape, parts or (Part(prepared.question, shape),), text, said)
+        return Understanding(prepared, shape, parts or (Part(prepared.question, shape),), text, said, dense)
 
     def retrieve(self, understanding: Understanding) -> Retrieval:
         """Hybrid retrieval for each part; a follow-up's earlier turns steer it at FOLLOW_UP_WEIGHT."""
         begin = time.perf_counter()
         prepared = understanding.prepared
-        documents, vectors = [], []
-        for part in understanding.parts:
-            retriever = self.retriever.for_request(
+        retrievers = [
+            self.retriever.for_request(
                 prepared.top_k, prepared.filters, understanding.context, FOLLOW_UP_WEIGHT, part.shape.terms
             )
+            for part in understanding.parts
+        ]
+        searches = []
+        for part, retriever in zip(understanding.parts, retrievers, strict=True):
+            if understanding.dense is not None and part.text == prepared.question and understanding.context is None:
+                searches.append(understanding.dense)
+            else:  # each side of a comparison searched at once, one per core
+                searches.append(self._beside.submit(retriever.dense_results, part.text))
+        documents, vectors = [], []
+        for part, retriever, search in zip(understanding.parts, retrievers, searches, strict=True):
+            retriever = retriever.model_copy(update={"dense": search.result()})
             documents.append(retriever.invoke(part.text))
             vectors.append(retriever.query_vectors(part.text))  # cached: embedded once
         return Retrieval(understanding, tuple(documents), tuple(vectors), _ms(begin))

@@ -62,6 +62,9 @@ class HybridRetriever(BaseRetriever):
     # The question's terms as the answerer understood them (lemmas, country and acronym terms);
     # None: the query's own words.
     terms: dict[str, float] | None = None
+    # Chroma's results for this query, searched beforehand beside the question's parse
+    # (ExtractiveAnswerer.understand); None: searched here.
+    dense: list[list[Document]] | None = None
     # Opens the chunk collection this retriever searches (raises when it cannot), for /healthz;
     # None: not checked.
     check_store: Callable[[], object] | None = None
@@ -73,6 +76,7 @@ class HybridRetriever(BaseRetriever):
         context: str | None = None,
         context_weight: float = 0.5,
         terms: dict[str, float] | None = None,
+        dense: list[list[Document]] | None = None,
     ) -> HybridRetriever:
         """This retriever set up for one request (a copy; the shared one is never changed)."""
         return self.model_copy(
@@ -82,8 +86,19 @@ class HybridRetriever(BaseRetriever):
                 "context": context,
                 "context_weight": context_weight,
                 "terms": terms,
+                "dense": dense,
             }
         )
+
+    @property
+    def candidates(self) -> int:
+        """How many chunks each ranking offers the fusion."""
+        return max(self.k * 4, 20)
+
+    def dense_results(self, query: str) -> list[list[Document]]:
+        """Chroma's nearest chunks for each of the query's vectors (query_vectors)."""
+        filters = check_filters(self.filters)
+        return [self.dense_search(vector, self.candidates, filters) for vector in self.query_vectors(query)]
 
     def query_vectors(self, query: str) -> list[np.ndarray]:
         """The question's vector; for a follow-up, first the question leaning on its context
@@ -124,11 +139,10 @@ class HybridRetriever(BaseRetriever):
             raise IndexNotReadyError(REPLACED) from None
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        candidates = max(self.k * 4, 20)
+        candidates = self.candidates
         filters = check_filters(self.filters)
         rankings = []
-        for vector in self.query_vectors(query):
-            dense = self.dense_search(vector, candidates, filters)
+        for dense in self.dense if self.dense is not None else self.dense_results(query):
             ids = [doc.metadata.get("chunk_id") for doc in dense]
             rankings.append([chunk_id for chunk_id in ids if chunk_id in self.snapshot.chunk_position])
         dense_ids = rankings[0]

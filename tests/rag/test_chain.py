@@ -124,6 +124,34 @@ def test_the_chain_is_a_langchain_runnable(answerer):
     assert batch[1].abstained
 
 
+def test_a_dense_search_run_beforehand_ranks_as_one_run_in_place(answerer):
+    question = "How many American troops are stationed in South Korea?"
+    retriever = answerer.retriever.for_request(6, {})
+    in_place = retriever.invoke(question)
+    beforehand = retriever.model_copy(update={"dense": retriever.dense_results(question)}).invoke(question)
+    assert in_place and [d.metadata for d in beforehand] == [d.metadata for d in in_place]
+
+
+def test_answers_given_side_by_side_match_those_given_one_at_a_time(answerer):
+    # Each answer searches Chroma on helper threads beside its parse, and a comparison searches
+    # its sides at once: answers asked together on the batch's threads must not mix.
+    from rag.request import AnswerRequest
+
+    questions = [
+        "When did Finland join NATO?",
+        "How does the Israel model compare with the South Korean model?",
+        "How many American troops are stationed in South Korea?",
+        "Who won the football world cup?",
+        "What did the Budapest Memorandum give Ukraine?",
+        "How much military aid does the 2016 memorandum provide to Israel?",
+    ]
+    alone = [answerer.answer(q) for q in questions]
+    together = answerer.chain.batch([AnswerRequest(q) for q in questions], config={"max_concurrency": 6})
+    for one, other in zip(alone, together, strict=True):
+        assert (one.answer, one.citations, one.abstained) == (other.answer, other.citations, other.abstained)
+    assert sum(not a.abstained for a in alone) >= 4
+
+
 def test_retriever_is_a_langchain_retriever_with_hybrid_ranks(answerer):
     from langchain_core.retrievers import BaseRetriever
 
