@@ -21,8 +21,10 @@ meets all of these:
 2. No negation flip (rag/negation.py). Negation cues are not/no/never/cannot/nor/without, n't, and "rather than",
    "instead of", "neither", "lack of". Each cue negates the first content word after it in its
    clause ("is not realistic" negates "realistic"). A flip is a word negated on one side and
-   used plainly on the other, in a clause sharing at least one more content word with the other
-   side; a word the window both negates and states plainly is not held against the sentence.
+   used plainly on the other, in a sentence with no cue at all and a clause sharing at least one
+   more content word with the other side; a word the window both negates and states plainly is
+   not held against the sentence. Two negative sentences agree even when their cues fall on
+   different words ("No signatory is obliged" against "It creates no duty for any signatory").
    That is what turns "NATO membership is not realistic" into "NATO membership is realistic":
    same words, no cue.
 3. Enough of the sentence is there: the share of its distinct content-word stems
@@ -59,7 +61,7 @@ from rag.anchors import (
 )
 from rag.answer_sentences import clean_sentence
 from rag.lexical import NEGATIONS, PRONOUNS_REFERRING, tokens
-from rag.negation import CONTRACTED_NOT, Negation, negations_in, plain_clauses, stated_plainly
+from rag.negation import CONTRACTED_NOT, Negation, affirmative_stems, negations_in, plain_clauses, stated_plainly
 from rag.negation import flip as negation_flip
 from rag.places import countries_in, country_code
 from rag.sentences import LIST_MARKER, split_sentences
@@ -227,14 +229,15 @@ def _judge_window(
     by_initials |= {t for name in spoken if country_code(name) in countries for t in tokens(name)}
     by_initials |= {t for name in named for t in tokens(name)}
     window_negations = negations_in(window)
-    flip = negation_flip(negations, stems - NEGATIONS, {n.focus for n in window_negations}, thresholds.min_shared)
+    affirmed = affirmative_stems(passage_sentences(window))
+    flip = negation_flip(negations, affirmed, {n.focus for n in window_negations}, thresholds.min_shared)
     if flip:
         hard.append(f"negation flip: the sentence negates {flip.focus!r} ({flip.cue_text!r}), the passage does not")
     # A word the passage negates in one place and states plainly in another clause on the same
     # thing gives a sentence using it plainly support.
     clauses = plain_clauses(window)
     negated_only = [n for n in window_negations if not stated_plainly(n, clauses, content, thresholds.min_shared)]
-    flip = negation_flip(negated_only, content, {n.focus for n in negations}, thresholds.min_shared)
+    flip = negation_flip(negated_only, set() if negations else content, set(), thresholds.min_shared)
     if flip:
         hard.append(f"negation flip: the passage negates {flip.focus!r} ({flip.cue_text!r}), the sentence does not")
     # A word the sentence states and the window only ever negates is not there: "Israel is a treaty

@@ -4,6 +4,12 @@ when a sentence and a passage disagree on it.
 Cues are not/no/never/cannot/nor/without (rag.lexical.NEGATIONS), n't, and "rather than",
 "instead of", "neither", "lack of". Each cue negates the first content word after it in its
 clause ("is not realistic" negates "realistic").
+
+A flip needs the other side to say the negated word plainly, in a sentence with no cue at all.
+Two negative sentences agree in polarity even when their cues fall on different words: "Neither
+France nor China put its name to it" and "France and China ... did not sign it"; "No signatory
+is obliged" and "It creates no duty for any signatory". Whose "not" it is inside one sentence
+is for the parse (rag/roles.py, the llm mode's guard).
 """
 
 from __future__ import annotations
@@ -40,6 +46,16 @@ def negations_in(text: str) -> list[Negation]:
             focus = next((s for s in stems[i + 1 :] if s not in NEGATIONS), None)
             if focus is not None:
                 found.append(Negation(focus, content, " ".join(clause.split())))
+    return found
+
+
+def affirmative_stems(sentences: list[str]) -> set[str]:
+    """The content stems of the sentences that hold no negation cue."""
+    found: set[str] = set()
+    for sentence in sentences:
+        stems = tokens(CONTRACTED_NOT.sub(" not", sentence))
+        if not NEGATIONS.intersection(stems):
+            found.update(stems)
     return found
 
 

@@ -242,6 +242,37 @@ def test_a_negation_elsewhere_in_the_passage_does_not_veto():
 
 
 @pytest.mark.unit
+@pytest.mark.parametrize(
+    ("sentence", "passage"),
+    [
+        (
+            "Neither Peru nor Chile signed the accord.",
+            "Peru and Chile, the two coastal states, did not sign the accord.",
+        ),
+        (
+            "No member state is bound by the pact to send ships.",
+            "The pact creates no duty for any member state to send ships.",
+        ),
+    ],
+)
+def test_two_negative_sentences_agree_when_their_cues_fall_on_different_words(sentence, passage):
+    assert not [reason for reason in check_support(sentence, passage).reasons if "negation flip" in reason]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("sentence", "passage"),
+    [
+        ("Peru and Chile signed the accord.", "Peru and Chile, the two coastal states, did not sign the accord."),
+        ("Neither Peru nor Chile signed the accord.", "Peru and Chile, the two coastal states, signed the accord."),
+        ("Every member state is bound by the pact to send ships.", "The pact binds no member state to send ships."),
+    ],
+)
+def test_a_negative_sentence_against_a_plain_one_is_a_flip(sentence, passage):
+    assert any("negation flip" in reason for reason in check_support(sentence, passage).reasons)
+
+
+@pytest.mark.unit
 def test_empty_inputs_and_thresholds():
     assert not check_support("", FINLAND).supported
     assert not check_support("[1]", FINLAND).supported
