@@ -8,9 +8,10 @@ question into one part per side ("When did Finland join the EU and NATO?" -> the
 part is retrieved and answered with its own evidence, and a side the sources do not cover is
 named in the answer's notes. Embedding the question and searching Chroma need nothing from its
 parse, so they run on a helper thread while spaCy reads it, and a comparison's sides are searched
-at once; on two cores that hides most of their cost. Each step is a LangChain Runnable (`ExtractiveAnswerer.chain`), so
-the chain can be traced, batched or swapped like any other. `Answerer` is the protocol the CLI,
-the API and the evals use, whatever the mode; rag/factory.py builds one.
+at once; on two cores that hides most of their cost. Each step is a LangChain Runnable
+(`ExtractiveAnswerer.chain`), so the chain can be traced, batched or swapped like any other.
+`Answerer` is the protocol the CLI, the API and the evals use, whatever the mode; rag/factory.py
+builds one.
 """
 
 from __future__ import annotations

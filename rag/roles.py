@@ -284,12 +284,9 @@ def substituted_name(answer: list[Mention], source_clauses: list[list[Mention]],
     answer's name stands elsewhere in the window, never in that slot ("with Russia compensated"
     against "sent to Russia ..., with Ukraine compensated")."""
     for mention in (m for m in answer if not m.number):
-        rivals = [c for c in source_clauses if c[0].verb == mention.verb]
-        if any(same_name(s, mention) and s.slot == mention.slot for c in rivals for s in c):
-            continue
         if not _has(window, mention) or _in_slot(window, mention):
             continue
-        for clause in rivals:
+        for clause in (c for c in source_clauses if c[0].verb == mention.verb):
             for other in clause:
                 if (
                     not other.number
