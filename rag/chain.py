@@ -213,7 +213,7 @@ class ExtractiveAnswerer:
         ]
         searches = []
         for part, retriever in zip(understanding.parts, retrievers, strict=True):
-            if understanding.dense is not None and part.text == prepared.question and understanding.context is None:
+            if understanding.dense is not None and part.text == prepared.question:  # a first question, whole
                 searches.append(understanding.dense)
             else:  # each side of a comparison searched at once, one per core
                 searches.append(self._beside.submit(retriever.dense_results, part.text))
