@@ -83,7 +83,7 @@ def answer_type(doc: Doc) -> tuple[frozenset[str], bool, Token | None]:
             # The word "which" determines, or the next noun: the small parser may tag "states" as
             # a verb, or leave "which" hanging ("dep") before "three countries".
             candidates: list[Token | None] = [token.head] if token.dep_ == "det" else []
-            candidates.append(next_noun(doc, token))
+            candidates.append(_asked_noun(doc, token))
             noun = next((c for c in candidates if c is not None and c.lemma_.lower() in TYPE_NOUNS), None)
             if noun is not None:
                 return TYPE_NOUNS[noun.lemma_.lower()], _plural(noun), noun
@@ -100,6 +100,17 @@ def listed(type_word: Token | None) -> int | None:
 def _plural(noun: Token) -> bool:
     """Tagged plural, or written otherwise than its lemma ("states" tagged as a verb, "men")."""
     return noun.tag_ in ("NNS", "NNPS") or noun.lower_ != noun.lemma_.lower()
+
+
+def _asked_noun(doc: Doc, token: Token) -> Token | None:
+    """The noun after the question word, unless a verb comes first and the noun is what does that
+    verb: in "What did the leaders say?" the leaders speak, they are not asked for ("What was the
+    total cost?" still asks for the cost: "be" joins it to the question word)."""
+    noun = next_noun(doc, token)
+    verb_first = token.i + 1 < len(doc) and doc[token.i + 1].pos_ in ("AUX", "VERB")
+    if noun is not None and verb_first and noun.dep_ in ("nsubj", "nsubjpass") and noun.head.lemma_ != "be":
+        return None
+    return noun
 
 
 def next_noun(doc: Doc, token: Token) -> Token | None:

@@ -118,6 +118,10 @@ def nlp():
         ("What was the total cost of building the Harrow Bridge?", {"MONEY"}),
         ("What was the length of the tunnel in kilometres?", {"QUANTITY"}),
         ("Why was the bridge closed?", set()),
+        # The noun after "what did" is who acts, not what is asked for.
+        ("What did the leaders promise to do if the dam failed?", set()),
+        ("What did the people of the valley ask for?", set()),
+        ("What was the first city to build a tram line?", {"GPE"}),
     ],
 )
 def test_the_answer_type_comes_from_the_question_words(nlp, question, labels):
