@@ -8,7 +8,10 @@ module imports pandas, which costs half a second and breaks on pandas 3):
   and official names, common variants and codes;
 - countryinfo's per-country JSON files: each country's demonym ("Finnish"), capital ("Seoul") and
   other spellings. A word several countries share ("French" for France and its overseas
-  territories) goes to the one that is a UN member state (country_converter's UNmember column).
+  territories) goes to the one that is a UN member state (country_converter's UNmember column);
+- and what ends a country's official name after its last "of" ("America" of "United States of
+  America"), where it ends no other country's, for a name that stands alone ("South America" is
+  no country).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
+
+from rag.lexical import stopwords
 
 # The longest text looked up: a country name is short; longer spans are not names of one.
 MAX_NAME_CHARS = 60
@@ -80,6 +85,24 @@ def _words() -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _official_tails() -> dict[str, str]:
+    """What follows the last "of" in a country's official name, where it names that country
+    alone and the tables above know no country by it: "America" of "United States of America"
+    (country_converter's name_official column). "Korea" ends two official names, so it names
+    neither."""
+    folder = _package_dir("country_converter")
+    if folder is None:
+        return {}
+    rows = csv.DictReader((folder / "country_data.tsv").read_text(encoding="utf-8").splitlines(), delimiter="\t")
+    found: dict[str, set[str]] = {}
+    for row in rows:
+        official, code = row.get("name_official", ""), row.get("ISO3", "")
+        if " of " in official and code:
+            found.setdefault(_key(official.rsplit(" of ", 1)[1].removeprefix("the ")), set()).add(code)
+    return {tail: codes.pop() for tail, codes in found.items() if len(codes) == 1 and tail not in _words()}
+
+
 def _key(name: str) -> str:
     return " ".join(name.split()).strip(" .,;:'’\"").lower()
 
@@ -94,9 +117,10 @@ def _word_code(name: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def country_code(name: str) -> str | None:
+def country_code(name: str, whole: bool = True) -> str | None:
     """The ISO 3166 alpha-3 code of the one country `name` names, or None (no country, or more
-    than one matches, as "Korea" alone might)."""
+    than one matches, as "Korea" alone might). `whole=False`: the name is a word of a longer
+    run of capitalised words, so the tail of an official name is no country ("South America")."""
     name = " ".join(name.split()).strip(" .,;:'’\"")
     if not name or len(name) > MAX_NAME_CHARS or not any(ch.isalpha() for ch in name):
         return None
@@ -107,6 +131,8 @@ def country_code(name: str) -> str | None:
     if len(_key(name)) <= SHORT_CODE_CHARS and not name.replace(".", "").isupper():
         return None
     found = {code for code, pattern in _table()[0] if pattern.search(name)}
+    if not found and whole:
+        return _official_tails().get(_key(name))
     return found.pop() if len(found) == 1 else None
 
 
@@ -118,20 +144,33 @@ def countries_in(text: str, skip: Sequence[tuple[int, int]] = (), patterns: bool
     `patterns`: also try country_converter's patterns (as country_code does); they cost a fifth
     of a millisecond per new word, too much for every capitalised word of a large corpus, so by
     default the word table alone is asked."""
-    lookup = country_code if patterns else _word_code
+
+    def lookup(name: str, whole: bool) -> str | None:
+        return country_code(name, whole) if patterns else _word_code(name)
 
     def skipped(start: int, end: int) -> bool:
         return any(a < end and start < b for a, b in skip)
 
     found: set[str] = set()
     for run in CAPITALISED_RUN.finditer(text):
-        spans = [(run.start(), run.end())]
-        if not _WORD_OF_RUN.fullmatch(run.group(0)):  # most runs are one word: no need to split them
-            spans += [(run.start() + m.start(), run.start() + m.end()) for m in _WORD_OF_RUN.finditer(run.group(0))]
-        for start, end in spans:
+        begin = run.start()
+        opener = _WORD_OF_RUN.match(run.group(0))
+        if (
+            opener
+            and opener.end() < len(run.group(0))
+            and not opener.group(0).isupper()  # "US Forces Korea": an acronym is no stop word
+            and opener.group(0).lower() in stopwords()
+        ):
+            # A sentence's first word joins the run ("In America"): the name starts after it.
+            begin += opener.end() + 1
+        spans = [(begin, run.end())]
+        if not _WORD_OF_RUN.fullmatch(text[begin : run.end()]):  # most runs are one word: no need to split them
+            spans += [(begin + m.start(), begin + m.end()) for m in _WORD_OF_RUN.finditer(text[begin : run.end()])]
+        for number, (start, end) in enumerate(spans):
             # A possessive is the name itself: "Moscow's demands" names Moscow.
             name = POSSESSIVE.sub("", text[start:end])
-            if not skipped(start, end) and (code := lookup(name)) is not None:
+            whole = number == 0  # the whole run, not a word cut from it
+            if not skipped(start, end) and (code := lookup(name, whole)) is not None:
                 found.add(code)
     return found
 

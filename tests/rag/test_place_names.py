@@ -25,6 +25,24 @@ def test_a_code_written_in_capitals_still_names_its_country(code, country):
     assert country_code(code) == country
 
 
+def test_the_end_of_an_official_name_names_its_country_only_where_it_stands_alone():
+    # "United States of America": "America" is the United States; "South America" is not a
+    # country, and "Korea" ends two official names.
+    assert country_code("America") == "USA"
+    assert country_code("South America") is None
+    assert countries_in("Brazil is the largest country in South America.", patterns=True) == {"BRA"}
+    assert countries_in("North America and Europe met.", patterns=True) == set()
+    assert countries_in("America pledged aid, and in America, Congress voted.", patterns=True) == {"USA"}
+    assert country_code("Korea") != "PRK"
+
+
+def test_a_word_opening_the_sentence_is_not_part_of_the_name_after_it():
+    # "In America" is one run of capitalised words; the name starts after "In". An acronym that
+    # spells a stop word ("US") is still a name.
+    assert countries_in("In America, the fund closed.", patterns=True) == {"USA"}
+    assert countries_in("US Forces Korea has its seat at Pyeongtaek.", patterns=True) >= {"USA"}
+
+
 def test_countries_are_found_by_name_capital_or_people_but_not_inside_a_persons_name():
     text = "Later George Washington wrote to Lisbon, and the Finnish envoy came from Kyiv."
     person = text.index("George Washington")
