@@ -121,7 +121,7 @@ def _lexical(
         "coverage_window": snapshot.term_stats.coverage(shape.terms, window),
         "names": names_share(shape, sentence.terms),
         "names_window": names_share(shape, window),
-        "other_subject": _other_subject(sentence, window, shape),
+        "other_subject": other_subject(sentence, previous_in_section(snapshot, sentence), shape),
         "type_match": type_match,
         "type_missing": 1.0 if shape.typed and type_match == 0.0 else 0.0,
         "counted_missing": 1.0 if shape.counted and shape.counted not in sentence.terms else 0.0,
@@ -133,7 +133,7 @@ def _asked(shape: QuestionShape) -> set[str]:
     return set(shape.terms) | {stem for name in (*shape.names, *shape.carried) for stem in name.stems}
 
 
-def _other_subject(sentence: SentenceRow, window: set[str], shape: QuestionShape) -> float:
+def other_subject(sentence: SentenceRow, previous: SentenceRow | None, shape: QuestionShape) -> float:
     """1 when a name the question states is nowhere around the sentence, and the sentence names
     another person, place or organisation that the question does not ask for ("The United Kingdom
     signed on 12 January" for a question about the United States): it is likely about something
@@ -142,9 +142,13 @@ def _other_subject(sentence: SentenceRow, window: set[str], shape: QuestionShape
     if not names or any(n.present_in(sentence.terms) for n in names):
         return 0.0
     asked = _asked(shape)
+    entities = list(sentence.facts.entities)
+    if sentence.facts.refers_back and previous is not None:
+        # "He was in the air for 12 seconds": "he" is whoever the sentence before names.
+        entities += previous.facts.entities
     others = [
         e
-        for e in sentence.facts.entities
+        for e in entities
         if e.label in SUBJECT_LABELS and e.label not in shape.answer_labels and not set(tokens(e.text)) <= asked
     ]
     return 1.0 if others else 0.0

@@ -46,9 +46,14 @@ class Name:
     text: str
     stems: tuple[str, ...]
     aliases: frozenset[str] = frozenset()  # a country term or an acronym standing for the whole name
+    # A person's full name: after the first mention, texts call a person by the family name alone
+    # ("Charles Lindbergh" ... "Lindbergh landed"), so that word alone shows the person.
+    person: bool = False
 
     def present_in(self, terms: set[str] | frozenset[str]) -> bool:
         if self.aliases & terms:
+            return True
+        if self.person and len(self.stems) > 1 and self.stems[-1] in terms:
             return True
         return bool(self.stems) and all(stem in terms for stem in self.stems)
 
@@ -166,7 +171,7 @@ def name_spans(doc: Doc, vocabulary: Vocabulary) -> list[tuple[Span, Name]]:
         aliases = vocabulary.enrich(stems, [entity]) - set(stems)
         # "NYC", where the corpus only writes "New York City": the name is its long form.
         stems = vocabulary.expansion(span.text) or stems if not aliases else stems
-        found[span.text] = (span, Name(span.text, stems, frozenset(aliases)))
+        found[span.text] = (span, Name(span.text, stems, frozenset(aliases), span.label_ == "PERSON"))
     return list(found.values())
 
 

@@ -1,0 +1,78 @@
+"""People as texts name them: in full once, then by the family name or a pronoun. A made-up
+corpus about two expeditions, ingested for real (real model, real spaCy, real Chroma)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.language import load_language
+from rag.question import read_question
+from rag.vocabulary import Vocabulary
+from tests.conftest import make_settings
+
+EXPEDITIONS = """Two lake expeditions
+
+The first expedition
+
+Oskar Lund led the first expedition to Lake Orsa in 1921. He reached the lake on 3 May and stayed
+for 40 days.
+
+The second expedition
+
+Maria Vinter led the second expedition to Lake Orsa in 1925. She reached the lake on 9 June and
+stayed for 12 days.
+
+Later lives
+
+Both leaders wrote books about the lake. Lund spent his last years in Tromsø, where he taught
+geology. Vinter moved to Bergen and ran the city museum until 1950.
+"""
+
+
+@pytest.mark.unit
+def test_a_persons_family_name_alone_shows_the_person():
+    shape = read_question("When did Maria Vinter reach the lake?", load_language(), Vocabulary())
+    (person,) = (n for n in shape.names if "vinter" in n.stems)
+    assert person.present_in({"vinter"}) and person.present_in({"maria", "vinter"})
+    assert not person.present_in({"maria"})  # a first name is shared by too many people
+    place = read_question("When did the ship reach New Guinea?", load_language(), Vocabulary())
+    assert not any(n.present_in({"guinea"}) for n in place.names)  # only a person's name
+
+
+@pytest.fixture(scope="module")
+def expeditions(tmp_path_factory, embeddings):
+    from ingest.pipeline import ingest_paths
+    from rag.factory import load_answerer
+
+    corpus = tmp_path_factory.mktemp("people-corpus")
+    (corpus / "expeditions.txt").write_text(EXPEDITIONS, encoding="utf-8")
+    settings = make_settings(tmp_path_factory.mktemp("people-data"), corpus)
+    summary = ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
+    assert summary.added == 1 and summary.failed == []
+    return load_answerer(settings, embeddings)
+
+
+@pytest.mark.integration
+def test_a_pronoun_stands_for_the_person_the_sentence_before_names(expeditions):
+    # "He ... stayed for 40 days" is about Oskar Lund, named in the sentence before it.
+    answer = expeditions.answer("How long did Maria Vinter stay at Lake Orsa?")
+    assert not answer.abstained
+    assert "12 days" in answer.citations[0].quote
+
+
+@pytest.mark.integration
+def test_a_sentence_whose_pronoun_stands_for_another_person_is_about_someone_else(expeditions):
+    from rag.features import other_subject, previous_in_section
+
+    snapshot = expeditions.snapshot
+    shape = read_question("How long did Maria Vinter stay at Lake Orsa?", expeditions.nlp, snapshot.vocabulary)
+    rows = {row.text.split()[0]: row for row in snapshot.sentences if "reached the lake" in row.text}
+    assert other_subject(rows["He"], previous_in_section(snapshot, rows["He"]), shape) == 1.0
+    assert other_subject(rows["She"], previous_in_section(snapshot, rows["She"]), shape) == 0.0
+
+
+@pytest.mark.integration
+def test_a_person_named_by_the_family_name_alone_is_found(expeditions):
+    answer = expeditions.answer("Where did Oskar Lund spend his last years?")
+    assert not answer.abstained
+    assert "Tromsø" in answer.citations[0].quote
