@@ -30,6 +30,20 @@ def make_settings(data_dir: Path, corpus_dir: Path = CORPUS, **overrides):
     return Settings(data_dir=data_dir, corpus_dir=corpus_dir, **overrides)
 
 
+def answerer_over(tmp_path_factory, embeddings, documents: dict[str, str]):
+    """An answerer over a made-up corpus of `documents` (file name -> text), ingested for real."""
+    from ingest.pipeline import ingest_paths
+    from rag.factory import load_answerer
+
+    corpus = tmp_path_factory.mktemp("made-up-corpus")
+    for name, text in documents.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    settings = make_settings(tmp_path_factory.mktemp("made-up-data"), corpus)
+    summary = ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
+    assert summary.added == len(documents) and summary.failed == []
+    return load_answerer(settings, embeddings)
+
+
 def one_brief_corpus(root: Path) -> Path:
     """A corpus folder under `root` holding one shipped brief (the Budapest Memorandum's)."""
     corpus = root / "corpus"

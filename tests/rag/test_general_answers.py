@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import make_settings
+from tests.conftest import answerer_over
 
 pytestmark = pytest.mark.integration
 
@@ -70,17 +70,8 @@ The MSB inspected 412 lights in 2019, all of them found sound [2].
 
 @pytest.fixture(scope="module")
 def general(tmp_path_factory, embeddings):
-    from ingest.pipeline import ingest_paths
-    from rag.factory import load_answerer
-
-    corpus = tmp_path_factory.mktemp("general-corpus")
-    (corpus / "lighthouses.txt").write_text(LIGHTHOUSES, encoding="utf-8")
-    (corpus / "islands.txt").write_text(ISLANDS, encoding="utf-8")
-    (corpus / "agency.txt").write_text(AGENCY, encoding="utf-8")
-    settings = make_settings(tmp_path_factory.mktemp("general-data"), corpus)
-    summary = ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
-    assert summary.added == 3 and summary.failed == []
-    return load_answerer(settings, embeddings)
+    documents = {"lighthouses.txt": LIGHTHOUSES, "islands.txt": ISLANDS, "agency.txt": AGENCY}
+    return answerer_over(tmp_path_factory, embeddings, documents)
 
 
 def cited_text(answer) -> str:

@@ -8,7 +8,7 @@ import pytest
 from rag.language import load_language
 from rag.question import read_question
 from rag.vocabulary import Vocabulary
-from tests.conftest import make_settings
+from tests.conftest import answerer_over
 
 EXPEDITIONS = """Two lake expeditions
 
@@ -41,15 +41,7 @@ def test_a_persons_family_name_alone_shows_the_person():
 
 @pytest.fixture(scope="module")
 def expeditions(tmp_path_factory, embeddings):
-    from ingest.pipeline import ingest_paths
-    from rag.factory import load_answerer
-
-    corpus = tmp_path_factory.mktemp("people-corpus")
-    (corpus / "expeditions.txt").write_text(EXPEDITIONS, encoding="utf-8")
-    settings = make_settings(tmp_path_factory.mktemp("people-data"), corpus)
-    summary = ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
-    assert summary.added == 1 and summary.failed == []
-    return load_answerer(settings, embeddings)
+    return answerer_over(tmp_path_factory, embeddings, {"expeditions.txt": EXPEDITIONS})
 
 
 @pytest.mark.integration

@@ -11,7 +11,7 @@ from rag.language import Entity
 from rag.lexical import tokens
 from rag.places import countries_in, country_code
 from rag.vocabulary import UNLABELLED, Vocabulary
-from tests.conftest import make_settings
+from tests.conftest import answerer_over
 
 
 @pytest.mark.parametrize("word", ["It", "In", "At", "No", "Is", "Be", "Me", "And", "Can"])
@@ -82,15 +82,7 @@ voyage by a week. A lantern maker in Lisbon offered the fund a cheaper design, w
 
 @pytest.fixture(scope="module")
 def reef(tmp_path_factory, embeddings):
-    from ingest.pipeline import ingest_paths
-    from rag.factory import load_answerer
-
-    corpus = tmp_path_factory.mktemp("reef-corpus")
-    (corpus / "reef.txt").write_text(REEF, encoding="utf-8")
-    settings = make_settings(tmp_path_factory.mktemp("reef-data"), corpus)
-    summary = ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
-    assert summary.added == 1 and summary.failed == []
-    return load_answerer(settings, embeddings)
+    return answerer_over(tmp_path_factory, embeddings, {"reef.txt": REEF})
 
 
 @pytest.mark.integration
