@@ -47,7 +47,8 @@ class Name:
     stems: tuple[str, ...]
     aliases: frozenset[str] = frozenset()  # a country term or an acronym standing for the whole name
     # A person's full name: after the first mention, texts call a person by the family name alone
-    # ("Charles Lindbergh" ... "Lindbergh landed"), so that word alone shows the person.
+    # ("Charles Lindbergh" ... "Lindbergh landed"), so that word alone shows the person. A
+    # relative of the same name shows too; the sentence's other names tell them apart.
     person: bool = False
 
     def present_in(self, terms: set[str] | frozenset[str]) -> bool:
