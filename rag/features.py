@@ -136,16 +136,18 @@ def _asked(shape: QuestionShape) -> set[str]:
 def other_subject(sentence: SentenceRow, previous: SentenceRow | None, shape: QuestionShape) -> float:
     """1 when a name the question states is nowhere around the sentence, and the sentence names
     another person, place or organisation that the question does not ask for ("The United Kingdom
-    signed on 12 January" for a question about the United States): it is likely about something
-    else."""
+    signed on 12 January" for a question about the United States), or opens with a pronoun after
+    a sentence naming another person: it is likely about something else."""
     names = (*shape.names, *shape.carried)
     if not names or any(n.present_in(sentence.terms) for n in names):
         return 0.0
     asked = _asked(shape)
     entities = list(sentence.facts.entities)
     if sentence.facts.refers_back and previous is not None:
-        # "He was in the air for 12 seconds": "he" is whoever the sentence before names.
-        entities += previous.facts.entities
+        # "He was in the air for 12 seconds": "he" is the person the sentence before names. Only
+        # a person: "It included about 1,900 warheads" after "... after Russia and the United
+        # States" is still about the arsenal.
+        entities += [e for e in previous.facts.entities if e.label == "PERSON"]
     others = [
         e
         for e in entities

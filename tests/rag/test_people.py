@@ -22,6 +22,10 @@ The second expedition
 Maria Vinter led the second expedition to Lake Orsa in 1925. She reached the lake on 9 June and
 stayed for 12 days.
 
+The lake
+
+Lake Orsa lies on the border between Sweden and Norway. It covers about 40 square kilometres.
+
 Later lives
 
 Both leaders wrote books about the lake. Lund spent his last years in Tromsø, where he taught
@@ -61,6 +65,10 @@ def test_a_sentence_whose_pronoun_stands_for_another_person_is_about_someone_els
     rows = {row.text.split()[0]: row for row in snapshot.sentences if "reached the lake" in row.text}
     assert other_subject(rows["He"], previous_in_section(snapshot, rows["He"]), shape) == 1.0
     assert other_subject(rows["She"], previous_in_section(snapshot, rows["She"]), shape) == 0.0
+    # "It" after a sentence naming places, not people, is still about the lake.
+    lake = read_question("How large is Lake Orsa?", expeditions.nlp, snapshot.vocabulary)
+    (covers,) = (row for row in snapshot.sentences if row.text.startswith("It covers"))
+    assert other_subject(covers, previous_in_section(snapshot, covers), lake) == 0.0
 
 
 @pytest.mark.integration
