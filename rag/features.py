@@ -75,7 +75,7 @@ def sentence_features(
             "dense_read": float(np.max(queries @ read)),
             "dense_heading": float(np.max(queries @ headed)),
             "dense_chunk": float(np.max(queries @ snapshot.chunk_vectors[position])),
-            **_lexical(snapshot, sentence, _window(snapshot, sentence, previous), shape),
+            **_lexical(snapshot, sentence, previous, shape),
             "rank": 1.0 / rank,
         }
         out.append((sentence, rank, features))
@@ -113,15 +113,16 @@ def names_share(shape: QuestionShape, terms: set[str] | frozenset[str]) -> float
 
 
 def _lexical(
-    snapshot: IndexSnapshot, sentence: SentenceRow, window: set[str], shape: QuestionShape
+    snapshot: IndexSnapshot, sentence: SentenceRow, previous: SentenceRow | None, shape: QuestionShape
 ) -> dict[str, float]:
+    window = _window(snapshot, sentence, previous)
     type_match = _type_match(sentence, shape) if shape.typed else 0.0
     return {
         "coverage": snapshot.term_stats.coverage(shape.terms, sentence.terms),
         "coverage_window": snapshot.term_stats.coverage(shape.terms, window),
         "names": names_share(shape, sentence.terms),
         "names_window": names_share(shape, window),
-        "other_subject": other_subject(sentence, previous_in_section(snapshot, sentence), shape),
+        "other_subject": other_subject(sentence, previous, shape),
         "type_match": type_match,
         "type_missing": 1.0 if shape.typed and type_match == 0.0 else 0.0,
         "counted_missing": 1.0 if shape.counted and shape.counted not in sentence.terms else 0.0,

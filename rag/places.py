@@ -45,12 +45,19 @@ def _package_dir(name: str) -> Path | None:
 
 
 @lru_cache(maxsize=1)
-def _table() -> tuple[tuple[tuple[str, re.Pattern[str]], ...], frozenset[str]]:
-    """country_converter's patterns, and the codes of UN member states."""
+def _converter_rows() -> tuple[dict[str, str], ...]:
+    """country_converter's table, one row per country (none without the package)."""
     folder = _package_dir("country_converter")
     if folder is None:
-        return (), frozenset()
-    rows = list(csv.DictReader((folder / "country_data.tsv").read_text(encoding="utf-8").splitlines(), delimiter="\t"))
+        return ()
+    text = (folder / "country_data.tsv").read_text(encoding="utf-8")
+    return tuple(csv.DictReader(text.splitlines(), delimiter="\t"))
+
+
+@lru_cache(maxsize=1)
+def _table() -> tuple[tuple[tuple[str, re.Pattern[str]], ...], frozenset[str]]:
+    """country_converter's patterns, and the codes of UN member states."""
+    rows = _converter_rows()
     patterns = tuple(
         (r["ISO3"], re.compile(r["regex"], re.IGNORECASE)) for r in rows if r.get("regex") and r.get("ISO3")
     )
@@ -91,12 +98,8 @@ def _official_tails() -> dict[str, str]:
     alone and the tables above know no country by it: "America" of "United States of America"
     (country_converter's name_official column). "Korea" ends two official names, so it names
     neither."""
-    folder = _package_dir("country_converter")
-    if folder is None:
-        return {}
-    rows = csv.DictReader((folder / "country_data.tsv").read_text(encoding="utf-8").splitlines(), delimiter="\t")
     found: dict[str, set[str]] = {}
-    for row in rows:
+    for row in _converter_rows():
         official, code = row.get("name_official", ""), row.get("ISO3", "")
         if " of " in official and code:
             found.setdefault(_key(official.rsplit(" of ", 1)[1].removeprefix("the ")), set()).add(code)

@@ -76,7 +76,6 @@ class HybridRetriever(BaseRetriever):
         context: str | None = None,
         context_weight: float = 0.5,
         terms: dict[str, float] | None = None,
-        dense: list[list[Document]] | None = None,
     ) -> HybridRetriever:
         """This retriever set up for one request (a copy; the shared one is never changed)."""
         return self.model_copy(
@@ -86,7 +85,7 @@ class HybridRetriever(BaseRetriever):
                 "context": context,
                 "context_weight": context_weight,
                 "terms": terms,
-                "dense": dense,
+                "dense": None,
             }
         )
 

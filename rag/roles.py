@@ -364,14 +364,15 @@ def _swap(answer: list[Mention], source: list[Mention], window: list[Mention]) -
 def role_conflicts(sentence: Parsed, window: Parsed) -> list[str]:
     """Why the window does not say what the sentence says about who did what (empty: no conflict)."""
     source_clauses = list(_clauses(window.mentions).values())
+    around = list(window.mentions)
     reasons: list[str] = []
     for answer in _clauses(sentence.mentions).values():
         for source in source_clauses:
-            if reason := _swap(answer, source, list(window.mentions)):
+            if reason := _swap(answer, source, around):
                 reasons.append(reason)
-        if reason := substituted_name(answer, source_clauses, list(window.mentions)):
+        if reason := substituted_name(answer, source_clauses, around):
             reasons.append(reason)
-        if reason := moved_number(answer, source_clauses, list(window.mentions)):
+        if reason := moved_number(answer, source_clauses, around):
             reasons.append(reason)
     if reason := flipped_polarity(sentence, window):
         reasons.append(reason)

@@ -44,6 +44,13 @@ def answerer_over(tmp_path_factory, embeddings, documents: dict[str, str]):
     return load_answerer(settings, embeddings)
 
 
+def first_quote(answerer, question: str) -> str:
+    """The first quote of an answer the answerer must give (not abstain from)."""
+    answer = answerer.answer(question)
+    assert not answer.abstained, question
+    return answer.citations[0].quote
+
+
 def one_brief_corpus(root: Path) -> Path:
     """A corpus folder under `root` holding one shipped brief (the Budapest Memorandum's)."""
     corpus = root / "corpus"
