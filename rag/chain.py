@@ -211,6 +211,10 @@ class ExtractiveAnswerer:
             )
             for part in understanding.parts
         ]
+        to_search = [part.text for part in understanding.parts if part.text != prepared.question]
+        if len(to_search) > 1 and not understanding.context:
+            # A comparison's sides: embedded in one batch, then each searched (cached vectors).
+            self.embeddings.embed_query_vectors(to_search)
         searches = []
         for part, retriever in zip(understanding.parts, retrievers, strict=True):
             if understanding.dense is not None and part.text == prepared.question:  # a first question, whole

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from threading import Lock
 
@@ -103,17 +103,27 @@ class MiniLMEmbeddings(Embeddings):
         return self.encode(list(texts)).tolist()
 
     def embed_query_vector(self, text: str) -> np.ndarray:
+        return self.embed_query_vectors([text])[0]
+
+    def embed_query_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The vectors of several questions, those not in the memo encoded in one call: one
+        batch of a few short texts costs much less than as many calls (a comparison's sides)."""
+        found: dict[str, np.ndarray] = {}
         with self._lock:
-            cached = self._cache.get(text)
-            if cached is not None:
-                self._cache.move_to_end(text)
-                return cached
-        vector = self.encode([text])[0]
-        with self._lock:
-            self._cache[text] = vector
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vector
+            for text in texts:
+                cached = self._cache.get(text)
+                if cached is not None:
+                    self._cache.move_to_end(text)
+                    found[text] = cached
+        missing = list(dict.fromkeys(text for text in texts if text not in found))
+        if missing:
+            found.update(zip(missing, self.encode(missing), strict=True))
+            with self._lock:
+                for text in missing:
+                    self._cache[text] = found[text]
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return [found[text] for text in texts]
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_query_vector(text).tolist()

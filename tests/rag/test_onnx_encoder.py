@@ -49,6 +49,20 @@ def test_the_export_embeds_as_the_torch_model_does(onnx_encoder, embeddings):
     assert onnx_encoder.encode([]).shape == (0, embeddings.dimension)
 
 
+def test_several_questions_are_embedded_in_one_call_and_remembered(onnx_encoder, monkeypatch):
+    """A comparison's sides go to the model as one batch; the memo then serves each alone."""
+    questions = [f"{text} (batch {id(onnx_encoder)})" for text in TEXTS[:3]]
+    batches: list[list[str]] = []
+    encode = onnx_encoder.encode
+    monkeypatch.setattr(onnx_encoder, "encode", lambda texts, **kw: batches.append(list(texts)) or encode(texts, **kw))
+    vectors = onnx_encoder.embed_query_vectors([*questions, questions[0]])
+    assert batches == [questions]  # the repeated question is embedded once
+    assert all(vector is onnx_encoder.embed_query_vector(q) for vector, q in zip(vectors, questions, strict=False))
+    assert batches == [questions]  # served from the memo
+    alone = [encode([q])[0] for q in questions]
+    assert max(float(np.abs(v - a).max()) for v, a in zip(vectors, alone, strict=False)) < 1e-5
+
+
 def test_a_data_dir_that_cannot_hold_the_export_falls_back_to_torch(tmp_path, caplog):
     (tmp_path / "encoders").write_text("a file where the folder should be", encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="rag.onnx_encoder"):
