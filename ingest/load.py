@@ -33,6 +33,7 @@ from langchain_core.documents import Document
 
 from ingest.files import read_regular, refusal, shown
 from ingest.formats import Extracted, read_html, read_markdown, read_pdf
+from ingest.ignore import IgnoreRules
 from rag.errors import LoadError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
@@ -71,7 +72,6 @@ _RESERVED = frozenset(
     }
 )
 logger = logging.getLogger(__name__)
-_ROOT_READMES = ("readme.md", "readme.markdown")
 _SUPPORTED = "supported: " + ", ".join(SUPPORTED_SUFFIXES)
 _MAX_TITLE = 300
 _SOURCE_ID_BAD = re.compile(r"[^A-Za-z0-9._-]")
@@ -84,34 +84,32 @@ def discover(paths: Sequence[Path], root: Path, on_skip: Callable[[Path, str], N
     """Source files among `paths` (files or directories), sorted and de-duplicated.
 
     Directories are walked recursively; hidden entries, unsupported suffixes (which
-    include the .meta.yaml sidecars) and README.md directly in `root` or in a folder given are
-    skipped.
+    include the .meta.yaml sidecars) and what a `.qaignore` lists (ingest/ignore.py) are skipped.
     What ingest/files.py refuses (links out of the folder, links to folders, special files,
     names that are not UTF-8) is skipped and told to `on_skip` with the reason.
     A file named explicitly must be a regular file with a supported suffix, else LoadError.
     """
     found: dict[Path, Path] = {}
+    rules = IgnoreRules()
     for given in map(Path, paths):
         if given.is_dir():
-            _walk(given, found, on_skip)
+            _walk(given, found, on_skip, rules)
         elif given.exists():
             if given.suffix.lower() not in SUPPORTED_SUFFIXES:
                 raise LoadError(f"{shown(given)}: unsupported file type ({_SUPPORTED})")
             if (reason := refusal(given, given.parent)) is not None:
                 raise LoadError(f"{shown(given)}: {reason}")
-            found.setdefault(given.resolve(), given)
+            # Named on its own, a file is still under its folders' rules (as `git add` is).
+            if not rules.ignores(given, Path(root)):
+                found.setdefault(given.resolve(), given)
         else:
             raise LoadError(f"{shown(given)}: no such file or directory")
-    # A folder's README documents the folder (the corpus README its corpus); it is not a source to
-    # answer from, whichever folder is walked: `qa ingest /path/to/corpus` from anywhere skips it.
-    walked = {Path(root).resolve()} | {Path(p).resolve() for p in paths if Path(p).is_dir()}
-    return sorted(
-        (p for r, p in found.items() if not (r.name.lower() in _ROOT_READMES and r.parent in walked)),
-        key=lambda p: p.as_posix(),
-    )
+    return sorted(found.values(), key=lambda p: p.as_posix())
 
 
-def _walk(folder: Path, found: dict[Path, Path], on_skip: Callable[[Path, str], None] | None) -> None:
+def _walk(
+    folder: Path, found: dict[Path, Path], on_skip: Callable[[Path, str], None] | None, rules: IgnoreRules
+) -> None:
     """Add the admissible source files under `folder` to `found` (by resolved path)."""
 
     def skip(path: Path, reason: str) -> None:
@@ -126,7 +124,7 @@ def _walk(folder: Path, found: dict[Path, Path], on_skip: Callable[[Path, str], 
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(n for n in filenames if not n.startswith(".")):
             candidate = Path(dirpath) / name
-            if candidate.suffix.lower() not in SUPPORTED_SUFFIXES:
+            if candidate.suffix.lower() not in SUPPORTED_SUFFIXES or rules.ignores(candidate, folder):
                 continue
             reason = refusal(candidate, folder)
             if reason is None:

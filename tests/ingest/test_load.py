@@ -40,32 +40,61 @@ def test_discover_orders_and_skips(tmp_path: Path) -> None:
         "sub/.cache/f.md",
         "README.md",
         "sub/README.md",
+        ".qaignore",
         "notes.docx",
         "data.json",
     ):
         _write(tmp_path / rel, "x")
     found = [p.relative_to(tmp_path).as_posix() for p in discover([tmp_path], tmp_path)]
-    assert found == ["a.md", "b.txt", "sub/README.md", "sub/c.pdf", "sub/deeper/d.markdown", "sub/z.html", "x.htm"]
+    assert found == [
+        "README.md",
+        "a.md",
+        "b.txt",
+        "sub/README.md",
+        "sub/c.pdf",
+        "sub/deeper/d.markdown",
+        "sub/z.html",
+        "x.htm",
+    ]
     # Deterministic and de-duplicated when a file is also named explicitly.
     again = discover([tmp_path / "x.htm", tmp_path, tmp_path / "b.txt"], tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in again] == found
 
 
 @pytest.mark.unit
-def test_the_readme_of_a_folder_given_is_skipped_wherever_it_is(tmp_path: Path) -> None:
+def test_a_qaignore_lists_what_is_not_a_source_wherever_the_folder_is_given_from(tmp_path: Path) -> None:
     other = tmp_path / "elsewhere" / "corpus"
+    _write(other / ".qaignore", "# documents the folder\n/README.md\ndrafts/\n*.old.txt\n")
     _write(other / "README.md", "About this corpus: read the Budapest Memorandum brief first.")
-    _write(other / "sub" / "README.md", "a document that happens to be called README")
     kept = _write(other / "brief.txt", "x")
+    nested_readme = _write(other / "sub" / "README.md", "a document that happens to be called README")
+    _write(other / "drafts" / "notes.txt", "unfinished")
+    _write(other / "sub" / "report.old.txt", "superseded")
+    # A deeper .qaignore has the last word, as in git: it takes one file back.
+    _write(other / "sub" / ".qaignore", "!keep.old.txt\n")
+    taken_back = _write(other / "sub" / "keep.old.txt", "kept after all")
     found = discover([other], tmp_path / "configured-corpus")
-    assert found == [kept, other / "sub" / "README.md"]
+    assert found == [kept, nested_readme, taken_back]
+    # Named on its own, an ignored file stays out; a folder without a .qaignore keeps everything.
+    assert discover([other / "README.md", other / "brief.txt"], tmp_path) == [kept]
+    plain = tmp_path / "plain"
+    readme = _write(plain / "README.md", "a source like any other here")
+    assert discover([plain], plain) == [readme]
+
+
+@pytest.mark.unit
+def test_a_qaignore_that_cannot_be_read_stops_discovery_with_its_name(tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    _write(folder / "a.txt", "x")
+    (folder / ".qaignore").write_bytes(b"/README.md\n\xff\xfe drafts/\n")
+    with pytest.raises(LoadError, match=r"\.qaignore: not UTF-8"):
+        discover([folder], folder)
 
 
 @pytest.mark.unit
 def test_discover_explicit_files(tmp_path: Path) -> None:
     txt = _write(tmp_path / "one.txt", "x")
     assert discover([txt], tmp_path) == [txt]
-    assert discover([_write(tmp_path / "README.md", "doc")], tmp_path) == []
     bad = _write(tmp_path / "notes.docx", "x")
     with pytest.raises(LoadError, match=r"notes\.docx"):
         discover([bad], tmp_path)

@@ -35,8 +35,9 @@ SMALL_FILES = {
         "The charter grants the railway union a seat on the council.\n"
     ),
     "sub/beta.meta.yaml": "title: The Beta Report\nkind: report\n",
-    # The corpus README documents the corpus; it must never be ingested.
+    # The corpus README documents the corpus; its .qaignore says it is not a source.
     "README.md": "# Corpus\n\nThis folder holds the documents.\n",
+    ".qaignore": "# not sources\n/README.md\n",
 }
 SMALL_IDS = {"alpha", "sub/beta"}
 
@@ -154,7 +155,7 @@ def test_first_ingest_adds_every_file(base) -> None:
     assert (summary.added, summary.updated, summary.unchanged, summary.removed) == (3, 0, 0, 0)
     assert calls == 1, "the model is loaded once per run"
     got = assert_consistent(settings)
-    assert {r["id"] for r in got["sources"]} == {SEED_ID, *SMALL_IDS}, "README.md in the corpus root is skipped"
+    assert {r["id"] for r in got["sources"]} == {SEED_ID, *SMALL_IDS}, "the README listed in .qaignore is skipped"
     assert summary.sources_total == 3
     assert summary.chunks_written == summary.chunks_total == len(got["chunks"]) > 3
     seed = next(r for r in got["sources"] if r["id"] == SEED_ID)
