@@ -118,6 +118,14 @@ class SourceDetail(SourceSummary):
     text: str = Field(description="the cleaned canonical text that citation offsets index")
 
 
+class SourcePassage(SourceSummary):
+    """One passage of a source: what a citation's `url` (`?start=&end=`) opens."""
+
+    start: int = Field(description="where the passage starts in the canonical text")
+    end: int = Field(description="where it ends (exclusive)")
+    text: str = Field(description="the canonical text's [start:end]: a citation's quote, exactly")
+
+
 class SourceList(BaseModel):
     sources: list[SourceSummary]
 

@@ -10,6 +10,12 @@ from typing import Any
 from rag.settings import Settings
 
 
+def shows_progress(args: argparse.Namespace) -> bool:
+    """A progress bar is for a person watching: not with --quiet, nor into a log file or a pipe,
+    where tqdm's redrawn line would be written out in full at every step."""
+    return not args.quiet and sys.stderr.isatty()
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "ingest",
@@ -19,7 +25,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("paths", nargs="*", type=Path, help="files or folders (default: QA_CORPUS_DIR, ./corpus)")
     parser.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (none either when stderr is not a terminal)"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -33,7 +41,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.paths and not settings.corpus_dir.is_dir():
         print(f"qa ingest: corpus folder {settings.corpus_dir} does not exist (set QA_CORPUS_DIR)", file=sys.stderr)
         return 2
-    summary = ingest_paths(args.paths or None, settings, rebuild=args.rebuild, progress=not args.quiet)
+    summary = ingest_paths(args.paths or None, settings, rebuild=args.rebuild, progress=shows_progress(args))
     if summary.chunks_written and settings.query_encoder == "onnx":
         # torch is loaded already: export the query encoder now, so that answering processes
         # start without it (rag/onnx_encoder.py).

@@ -68,7 +68,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--api", default=None, metavar="URL", help="ask a running `qa serve` at URL instead")
     parser.add_argument("--api-key", default=None, metavar="KEY", help="bearer key for --api (default: QA_API_KEY)")
     parser.add_argument("--top-k", type=int, default=None, metavar="K", help="chunks to retrieve (1-50)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (none either when stderr is not a terminal)"
+    )
     parser.set_defaults(handler=run_cli)
 
 
@@ -79,18 +81,20 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
     if args.input.resolve() == args.out.resolve():
         raise InputError("OUTPUT must be another file than INPUT")
     rows = read_questions(args.input)
+    # A bar is for a person watching: not into a log file or a pipe, where each redraw is kept.
+    progress = not args.quiet and sys.stderr.isatty()
     if args.api:
         key = args.api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
         client = api_client(args.api, key)
         try:
-            summary = run_batch(rows, args.out, http_asker(client, args.top_k), settings, progress=not args.quiet)
+            summary = run_batch(rows, args.out, http_asker(client, args.top_k), settings, progress=progress)
         finally:
             client.close()
     else:
         from rag.factory import load_answerer
 
         summary = run_batch(
-            rows, args.out, local_asker(load_answerer(settings), args.top_k), settings, progress=not args.quiet
+            rows, args.out, local_asker(load_answerer(settings), args.top_k), settings, progress=progress
         )
     print(summary.line())
     return 0

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import openai
 import pytest
+from openai.types.chat.chat_completion_message import AnnotationURLCitation
 
 from tests.api.conftest import TEST_API_KEY
 
@@ -19,10 +22,13 @@ def client(live_server_with_key):
     return openai.OpenAI(base_url=f"{live_server_with_key.base_url}/v1", api_key=TEST_API_KEY, max_retries=0)
 
 
+def get(server, path: str, **params) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {TEST_API_KEY}"}
+    return httpx.get(f"{server.base_url}{path}", params=params, headers=headers, timeout=30)
+
+
 def source_text(server, source_id: str) -> str:
-    response = httpx.get(
-        f"{server.base_url}/v1/sources/{source_id}", headers={"Authorization": f"Bearer {TEST_API_KEY}"}, timeout=30
-    )
+    response = get(server, f"/v1/sources/{source_id}")
     assert response.status_code == 200, response.text
     return response.json()["text"]
 
@@ -34,7 +40,23 @@ def assert_exact_spans(server, citations) -> None:
         assert text[citation["start"] : citation["end"]] == citation["quote"]
 
 
-def test_completion_has_markers_sources_and_structured_citations(client, live_server_with_key):
+def assert_annotations_open_the_cited_passages(server, content: str, annotations, citations) -> None:
+    """One url_citation per [n] in the content, spanning exactly that marker; its url, opened
+    with the key, gives the cited quote; its title is the source's."""
+    markers = list(re.finditer(r"\[(\d+)\]", content))
+    assert [(a.start_index, a.end_index) for a in annotations] == [(m.start(), m.end()) for m in markers]
+    by_number = {c["n"]: c for c in citations}
+    for annotation, marker in zip(annotations, markers, strict=True):
+        citation = by_number[int(marker.group(1))]
+        assert annotation.title == citation["title"]
+        url = f"{server.base_url}/v1/sources/{citation['source_id']}?start={citation['start']}&end={citation['end']}"
+        assert annotation.url == url
+        opened = httpx.get(annotation.url, headers={"Authorization": f"Bearer {TEST_API_KEY}"}, timeout=30)
+        assert opened.status_code == 200, opened.text
+        assert opened.json()["text"] == citation["quote"] and opened.json()["title"] == citation["title"]
+
+
+def test_completion_leads_with_the_answer_quotes_once_and_annotates_each_marker(client, live_server_with_key):
     completion = client.chat.completions.create(
         model="gpt-4o",  # any name is accepted: there is one model
         messages=[
@@ -49,26 +71,33 @@ def test_completion_has_markers_sources_and_structured_citations(client, live_se
     choice = completion.choices[0]
     assert choice.finish_reason == "stop" and choice.message.role == "assistant"
     content = choice.message.content
-    assert "28,000" in content and "[1]" in content and "\n\nSources:\n[1] " in content
     assert "banana" not in content  # system messages do not steer the assistant
     extra = completion.model_extra
     assert extra["abstained"] is False
     assert_exact_spans(live_server_with_key, extra["citations"])
     assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens > 0
-    # The SDK's own typed place for citations: one url_citation per [n], spanning the paragraph it
-    # closes, pointing at the cited source on this server.
+    # The same answer as /v1/ask gives: its short answer leads, then the quoted evidence once,
+    # then one compact line per source, with no quote repeated.
+    asked = httpx.post(
+        f"{live_server_with_key.base_url}/v1/ask",
+        json={"question": TROOPS},
+        headers={"Authorization": f"Bearer {TEST_API_KEY}"},
+        timeout=30,
+    ).json()
+    short = asked["short_answer"]
+    assert "28,000" in short["text"]
+    assert content.startswith(f"Answer: {short['text']} [{short['n']}]\n\n{asked['answer']}\n\nSources:\n[1] ")
+    sources = content.split("\n\nSources:\n", 1)[1].splitlines()
+    assert len(sources) == len(extra["citations"])
+    for line, citation in zip(sources, extra["citations"], strict=True):
+        assert line.startswith(f"[{citation['n']}] ") and citation["section"] in line
+        words = " ".join(citation["quote"].split())
+        assert " ".join(content.split()).count(words) == 1  # the quote is in the evidence, not again
+    # The SDK's own typed place for citations: a url_citation per [n] marker.
     annotations = choice.message.annotations
     assert annotations and {a.type for a in annotations} == {"url_citation"}
-    by_number = {c["n"]: c for c in extra["citations"]}
-    for annotation in annotations:
-        cited = content[annotation.url_citation.start_index : annotation.url_citation.end_index]
-        number = int(cited.rsplit("[", 1)[1].rstrip("]"))
-        citation = by_number[number]
-        assert cited.endswith(f"[{number}]") and annotation.url_citation.title == citation["title"]
-        url = annotation.url_citation.url
-        source = f"{live_server_with_key.base_url}/v1/sources/{citation['source_id']}"
-        assert url == f"{source}#chars={citation['start']}-{citation['end']}"
-        assert " ".join(citation["quote"].split())[:40] in " ".join(cited.split())
+    spans = [a.url_citation for a in annotations]
+    assert_annotations_open_the_cited_passages(live_server_with_key, content, spans, extra["citations"])
 
 
 def test_streamed_completion_joins_to_the_same_content_and_ends_with_citations(client, live_server_with_key):
@@ -78,20 +107,48 @@ def test_streamed_completion_joins_to_the_same_content_and_ends_with_citations(c
     assert chunks[0].choices[0].delta.role == "assistant"
     assert len(chunks) > 5 and all(c.object == "chat.completion.chunk" for c in chunks)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
-    assert text == plain.choices[0].message.content
+    assert text == plain.choices[0].message.content and text.startswith("Answer: ")
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop"
     assert all(c.choices[0].finish_reason is None for c in chunks[:-1])
     assert last.model_extra["abstained"] is False
     assert last.model_extra["citations"] == plain.model_extra["citations"]
     assert_exact_spans(live_server_with_key, last.model_extra["citations"])
-    # The last chunk's delta carries the same url_citation annotations as the plain message,
-    # indexing the joined stream.
+    # ChoiceDelta has no typed field for annotations: the last chunk's delta carries them as an
+    # extra field, the same url_citations as the plain message, indexing the joined stream.
     streamed = last.choices[0].delta.model_extra["annotations"]
     assert streamed == [a.model_dump(exclude_none=True) for a in plain.choices[0].message.annotations]
-    for annotation in streamed:
-        span = annotation["url_citation"]
-        assert text[span["start_index"] : span["end_index"]].endswith("]")
+    spans = [AnnotationURLCitation.model_validate(a["url_citation"]) for a in streamed]
+    assert_annotations_open_the_cited_passages(live_server_with_key, text, spans, last.model_extra["citations"])
+
+
+def test_a_source_passage_by_offsets_and_clear_errors_for_bad_ones(live_server_with_key):
+    answer = httpx.post(
+        f"{live_server_with_key.base_url}/v1/ask",
+        json={"question": TROOPS},
+        headers={"Authorization": f"Bearer {TEST_API_KEY}"},
+        timeout=30,
+    ).json()
+    citation = answer["citations"][0]
+    path = f"/v1/sources/{citation['source_id']}"
+    whole = get(live_server_with_key, path).json()
+    assert "start" not in whole and len(whole["text"]) == whole["chars"] > len(citation["quote"])
+    passage = get(live_server_with_key, path, start=citation["start"], end=citation["end"]).json()
+    assert passage["text"] == citation["quote"] and passage["chars"] == whole["chars"]
+    assert (passage["start"], passage["end"], passage["title"]) == (citation["start"], citation["end"], whole["title"])
+    length = whole["chars"]
+    for params, status, fragment in [
+        ({"start": 5}, 400, "start and end go together"),
+        ({"end": 5}, 400, "start and end go together"),
+        ({"start": 10, "end": 10}, 400, f"0 <= start < end <= {length}"),
+        ({"start": 0, "end": length + 1}, 400, f"got 0 and {length + 1}"),
+        ({"start": -1, "end": 5}, 422, "start"),
+        ({"start": "abc", "end": 5}, 422, "start"),
+    ]:
+        response = get(live_server_with_key, path, **params)
+        assert response.status_code == status, (params, response.text)
+        assert fragment in response.json()["error"]["message"], (params, response.text)
+    assert get(live_server_with_key, "/v1/sources/nope", start=0, end=1).status_code == 404
 
 
 def test_stream_usage_chunk_when_asked(client):
@@ -176,8 +233,11 @@ def test_langchain_chat_openai_invoke_and_stream(live_server_with_key):
         max_retries=0,
     )
     reply = llm.invoke(TROOPS)
-    # LangChain keeps only standard fields, so the citations reach it as the "Sources:" text.
-    assert "28,000" in reply.content and "Sources:\n[1] " in reply.content
+    # From a chat completion ChatOpenAI keeps the text and drops `annotations` and the extra
+    # fields, so through it the citations are the content's markers and its "Sources:" list.
+    assert reply.content.startswith("Answer: about 28,000 [1]\n\n") and "\n\nSources:\n[1] " in reply.content
+    kept = repr((reply.additional_kwargs, reply.response_metadata))
+    assert "url_citation" not in kept and "citations" not in kept
     assert reply.usage_metadata["total_tokens"] > 0
     streamed = list(llm.stream(TROOPS))
     assert len(streamed) > 5

@@ -6,10 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import fcntl
 import os
+import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 import pytest
@@ -84,6 +88,41 @@ def assert_exact_spans(citations, answerer):
         assert answerer.snapshot.sources[c["source_id"]].text[c["start"] : c["end"]] == c["quote"]
 
 
+def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path, corpus_settings, answerer):
+    """On a terminal (a pseudo-terminal here) the bar is drawn; with --quiet it is not."""
+    source = write_csv(tmp_path / "in.csv", ["id", "question"], [[i, q] for i, q in QUESTIONS[:1]])
+    drawn = {}
+    for flags in ((), ("--quiet",)):
+        controller, terminal = pty.openpty()
+        # A terminal has a size (a fresh pseudo-terminal has none, and tqdm draws nothing in 0 columns).
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+        try:
+            out = tmp_path / f"out{len(flags)}.jsonl"
+            with subprocess.Popen(
+                [sys.executable, "-m", "rag.cli", "batch", str(source), "--out", str(out), *flags],
+                env={**os.environ, "QA_DATA_DIR": str(corpus_settings.data_dir), "HF_HUB_OFFLINE": "1"},
+                stdout=subprocess.DEVNULL,
+                stderr=terminal,
+            ) as process:
+                os.close(terminal)
+                seen = b""
+                while chunk := _read_terminal(controller):
+                    seen += chunk
+                assert process.wait(timeout=300) == 0, seen
+        finally:
+            os.close(controller)
+        drawn[flags] = seen.decode("utf-8", "replace")
+    assert "100%" in drawn[()]
+    assert "100%" not in drawn[("--quiet",)]
+
+
+def _read_terminal(controller: int) -> bytes:
+    try:
+        return os.read(controller, 4096)
+    except OSError:  # the other end closed: Linux reports EIO
+        return b""
+
+
 def test_cli_answers_a_csv_into_jsonl_with_carried_columns(tmp_path, corpus_settings, answerer):
     source = write_csv(
         tmp_path / "in.csv",
@@ -94,7 +133,7 @@ def test_cli_answers_a_csv_into_jsonl_with_carried_columns(tmp_path, corpus_sett
     result = run_cli([str(source), "--out", str(out)], corpus_settings)
     assert result.returncode == 0, result.stderr
     assert "batch: 4 answered, 1 abstained, 0 failed, 0 skipped (already answered);" in result.stdout
-    assert "100%" in result.stderr  # the progress bar, on stderr
+    assert "100%" not in result.stderr  # no progress bar into a pipe (stderr is not a terminal)
     rows = read_out(out)
     assert [r["id"] for r in rows] == ["troops", "eu", "finland", "patriots", "line-6"]
     by_id = {r["id"]: r for r in rows}
