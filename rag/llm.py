@@ -16,13 +16,13 @@ import json
 import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from functools import lru_cache
+from types import ModuleType
 from typing import Any
 
 import openai
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
-from langchain_core.runnables import Runnable
 from pydantic import SecretStr
 
 from rag.answer import Answer, GuardReport, retrieved_chunks
@@ -51,16 +51,23 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
         )
     from langchain_openai import ChatOpenAI  # optional dependency, only for this mode
 
+    from rag.llm_http import deadline_http_client
+
     key = settings.llm_api_key or SecretStr("not-needed")
     return ChatOpenAI(
         base_url=settings.llm_base_url,
         model=settings.llm_model,
         api_key=key,
         timeout=settings.llm_timeout_s,
+        http_client=deadline_http_client(),
         max_retries=0,
         temperature=0,
         max_completion_tokens=settings.llm_max_tokens,
     )
+
+
+class _OutOfTime(Exception):
+    """QA_LLM_TIMEOUT_S ran out inside a call to the model; never leaves this module."""
 
 
 class LLMAnswerer:
@@ -78,7 +85,7 @@ class LLMAnswerer:
         self.answer_prompt = answer_prompt()
         self.chat_model = chat_model
         self.parser = StrOutputParser()
-        self.condense: Runnable[ConversationQuestion, str] = condense_prompt() | chat_model | StrOutputParser()
+        self.condense_prompt = condense_prompt()
         # The guard's check of who does what to whom parses with the pipeline the questions use.
         self.roles = RoleParser(extractive.nlp)
 
@@ -116,31 +123,28 @@ class LLMAnswerer:
 
     def _steps(self, prepared: PreparedQuestion) -> Iterator[str | Answer]:
         timings: dict[str, float] = {}
+        # QA_LLM_TIMEOUT_S bounds the whole request, the rewrite of a follow-up included, so a
+        # model that sends one token a second, or only empty chunks, cannot hold it for minutes.
+        deadline = prepared.started + self.settings.llm_timeout_s
         begin = time.perf_counter()
-        standalone = self.standalone_question(prepared)
+        try:
+            standalone, late = self.standalone_question(prepared, deadline), False
+        except _OutOfTime:
+            standalone, late = prepared.question, True
         timings["condense"] = _ms(begin)
 
         begin = time.perf_counter()
         documents = self.retriever.for_request(prepared.top_k, prepared.filters).invoke(standalone)
         timings["retrieve"] = _ms(begin)
 
-        begin = time.perf_counter()
         pieces: list[str] = []
-        # QA_LLM_TIMEOUT_S bounds each read of the client; this bounds the whole request, so a
-        # model that sends one token a second cannot hold it for minutes.
-        deadline = prepared.started + self.settings.llm_timeout_s
-        stream = self.stream_generation(standalone, documents)
-        try:
-            for delta in stream:
-                pieces.append(delta)
-                yield delta
-                if time.perf_counter() > deadline:
-                    timings["generate"] = _ms(begin)
-                    yield self._overtime(prepared, standalone, documents, timings)
-                    return
-        finally:
-            stream.close()  # stops reading from the server
-        timings["generate"] = _ms(begin)
+        if not late:
+            begin = time.perf_counter()
+            late = not (yield from self._generate(standalone, documents, deadline, pieces))
+            timings["generate"] = _ms(begin)
+        if late:
+            yield self._overtime(prepared, standalone, documents, timings)
+            return
 
         begin = time.perf_counter()
         guarded = guard_answer(
@@ -150,19 +154,46 @@ class LLMAnswerer:
         answer = self.compose(prepared, standalone, guarded, timings)
         yield answer.model_copy(update={"retrieved": retrieved_chunks(documents)})
 
-    def standalone_question(self, prepared: PreparedQuestion) -> str:
-        """A follow-up rewritten by the model to stand alone; a first question as it is."""
+    def _generate(
+        self, question: str, documents: list[Document], deadline: float, pieces: list[str]
+    ) -> Generator[str, None, bool]:
+        """Yields the model's text as it comes and keeps it in `pieces`; returns False when the
+        deadline passed first."""
+        stream = self.stream_generation(question, documents, deadline)
+        try:
+            for delta in stream:  # every chunk, empty ones too: each is a look at the clock
+                if time.perf_counter() > deadline:
+                    return False
+                if delta:
+                    pieces.append(delta)
+                    yield delta
+        except _OutOfTime:
+            return False
+        finally:
+            stream.close()  # stops reading from the server
+        return True
+
+    def standalone_question(self, prepared: PreparedQuestion, deadline: float) -> str:
+        """A follow-up rewritten by the model to stand alone; a first question as it is. Raises
+        _OutOfTime when the deadline passes first."""
         if not prepared.history:
             return prepared.question
+        messages = self.condense_prompt.invoke(ConversationQuestion(prepared.question, prepared.history))
         try:
-            text = self.condense.invoke(ConversationQuestion(prepared.question, prepared.history)).strip()
+            reply = self.chat_model.invoke(messages, timeout=_time_left(deadline))
+        except openai.APITimeoutError:
+            raise _OutOfTime from None
         except (openai.APIError, json.JSONDecodeError) as error:
             raise LLMUnavailableError(self._describe(error)) from None
+        text = self.parser.invoke(reply).strip()
         limit = CONDENSE_MAX_GROWTH * len(prepared.question) + CONDENSE_MARGIN_CHARS
         return text if text and len(text) <= limit else prepared.question
 
-    def stream_generation(self, question: str, documents: list[Document]) -> Generator[str, None, None]:
-        """The model's answer as it writes it."""
+    def stream_generation(
+        self, question: str, documents: list[Document], deadline: float
+    ) -> Generator[str, None, None]:
+        """The model's answer as it writes it, one item per chunk (empty ones too). Raises
+        _OutOfTime when the deadline passes inside a read."""
         titles = {sid: doc.title for sid, doc in self.snapshot.sources.items()}
         # Not one `prompt | model | parser` chain: closing that chain's stream early reads the
         # model's stream to its end first (measured: 14 s left of a slow model), while closing the
@@ -170,10 +201,14 @@ class LLMAnswerer:
         messages = self.answer_prompt.invoke(SourcesQuestion(question, documents, titles))
         # A stream whose events are not JSON is a server speaking something else: the same verdict.
         failures: tuple[type[Exception], ...] = (openai.APIError, json.JSONDecodeError, *stream_transport_errors())
+        timeouts: tuple[type[Exception], ...] = (openai.APITimeoutError, *stream_timeout_errors())
         try:
-            for chunk in self.chat_model.stream(messages):
-                if delta := self.parser.invoke(chunk):
-                    yield delta
+            # The client's timeout is the time left: no read, and no response (rag/llm_http.py),
+            # outlasts the deadline, whatever the server sends or does not.
+            for chunk in self.chat_model.stream(messages, timeout=_time_left(deadline)):
+                yield self.parser.invoke(chunk)
+        except timeouts:
+            raise _OutOfTime from None
         except failures as error:
             # The openai client wraps connection, timeout and HTTP status errors of the request; a
             # server that cuts its stream halfway raises its HTTP library's own error while we read.
@@ -262,17 +297,30 @@ class LLMAnswerer:
 
 
 @lru_cache(maxsize=1)
-def stream_transport_errors() -> tuple[type[Exception], ...]:
-    """The transport errors of the HTTP library under the openai client (httpx2 in openai 2.x,
-    httpx before it): what reading a stream raises when the server hangs up in the middle."""
-    found: list[type[Exception]] = []
+def _http_libraries() -> tuple[ModuleType, ...]:
+    """The HTTP library under the openai client (httpx2 in recent openai, httpx before it)."""
+    found: list[ModuleType] = []
     for name in ("httpx2", "httpx"):
         try:
-            module = importlib.import_module(name)
+            found.append(importlib.import_module(name))
         except ImportError:
             continue
-        found.append(module.TransportError)
     return tuple(found)
+
+
+def stream_transport_errors() -> tuple[type[Exception], ...]:
+    """What reading a stream raises when the server hangs up in the middle."""
+    return tuple(module.TransportError for module in _http_libraries())
+
+
+def stream_timeout_errors() -> tuple[type[Exception], ...]:
+    """What reading a stream raises when its time is up (rag/llm_http.py)."""
+    return tuple(module.TimeoutException for module in _http_libraries())
+
+
+def _time_left(deadline: float) -> float:
+    # A call made after the deadline still gets a moment, so that it fails as a timeout.
+    return max(deadline - time.perf_counter(), 0.01)
 
 
 def _ms(since: float) -> float:

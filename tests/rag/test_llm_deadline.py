@@ -1,6 +1,8 @@
 """The whole llm-mode request is bounded by QA_LLM_TIMEOUT_S, not only each read: against a real
-OpenAI-compatible server of our own that streams one token every 0.4 s (a scripted slow model,
-served by uvicorn and read by LangChain's ChatOpenAI; no HTTP is mocked)."""
+OpenAI-compatible server of our own (served by uvicorn and read by LangChain's ChatOpenAI; no HTTP
+is mocked) whose model name picks what it does: stream one token every 0.4 s, stream chunks with
+no text or SSE keep-alive comments every 0.5 s, say nothing, or rewrite a follow-up one space of
+its JSON body at a time."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ import json
 import re
 import socketserver
 import threading
+import time
 
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
 
 from tests.api.conftest import start_server
 
@@ -19,6 +24,9 @@ pytestmark = pytest.mark.integration
 TOKEN_SECONDS = 0.4
 TOKENS = 40  # 16 s in all, far past the deadline below
 SENT: list[int] = []  # tokens the slow model got out, per request
+TRICKLE_SECONDS = 0.5
+TRICKLES = 20  # 10 s of bytes that are not an answer: five times the deadline below
+DEADLINE_S = 2.0
 
 
 def slow_llm_reads_left() -> int:
@@ -26,37 +34,67 @@ def slow_llm_reads_left() -> int:
     return TOKENS - SENT[-1]
 
 
-def slow_model_app():
-    from fastapi import FastAPI
-    from fastapi.responses import StreamingResponse
+def chunk_event(model: str, content: str) -> str:
+    chunk = {
+        "id": model,
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
+    }
+    return f"data: {json.dumps(chunk)}\n\n"
 
+
+async def slow_tokens():
+    SENT.append(0)
+    for n in range(TOKENS):
+        await asyncio.sleep(TOKEN_SECONDS)
+        yield chunk_event("slow", f"word{n} ")
+        SENT[-1] += 1
+    yield "data: [DONE]\n\n"
+
+
+async def trickle(every: str, then: str):
+    """`every` each TRICKLE_SECONDS for 10 s, then `then`: bytes that keep each read short."""
+    for _ in range(TRICKLES):
+        await asyncio.sleep(TRICKLE_SECONDS)
+        yield every
+    yield then
+
+
+REWRITE = {
+    "id": "rewrite",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "rewrite",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "How many troops?"}, "finish_reason": "stop"}],
+}
+
+
+def scripted_model_app() -> FastAPI:
     app = FastAPI()
 
     @app.post("/v1/chat/completions")
-    async def completions() -> StreamingResponse:
-        async def chunks():
-            SENT.append(0)
-            for n in range(TOKENS):
-                await asyncio.sleep(TOKEN_SECONDS)
-                chunk = {
-                    "id": "slow",
-                    "object": "chat.completion.chunk",
-                    "created": 0,
-                    "model": "slow",
-                    "choices": [{"index": 0, "delta": {"content": f"word{n} "}, "finish_reason": None}],
-                }
-                yield f"data: {json.dumps(chunk)}\n\n"
-                SENT[-1] += 1
-            yield "data: [DONE]\n\n"
-
-        return StreamingResponse(chunks(), media_type="text/event-stream")
+    async def completions(request: Request) -> StreamingResponse:
+        body = await request.json()
+        model, events = body["model"], "text/event-stream"
+        if not body.get("stream"):  # the follow-up rewrite: JSON whitespace, then the answer
+            return StreamingResponse(trickle(" ", json.dumps(REWRITE)), media_type="application/json")
+        if model == "empty":
+            done = chunk_event(model, "About 28,000.") + "data: [DONE]\n\n"
+            return StreamingResponse(trickle(chunk_event(model, ""), done), media_type=events)
+        if model == "keepalive":
+            return StreamingResponse(trickle(": keep-alive\n\n", "data: [DONE]\n\n"), media_type=events)
+        if model == "silent":
+            await asyncio.sleep(TRICKLES * TRICKLE_SECONDS)
+        return StreamingResponse(slow_tokens(), media_type=events)
 
     return app
 
 
 @pytest.fixture(scope="module")
 def slow_llm():
-    server, thread, port = start_server(slow_model_app())
+    server, thread, port = start_server(scripted_model_app())
     yield f"http://127.0.0.1:{port}/v1"
     server.should_exit = True
     thread.join(timeout=10)
@@ -66,7 +104,7 @@ def test_a_slow_model_ends_at_the_deadline_with_the_extractive_answer(slow_llm, 
     from rag.factory import load_answerer
 
     settings = api_settings.model_copy(
-        update={"answerer": "llm", "llm_base_url": slow_llm, "llm_model": "slow", "llm_timeout_s": 2.0}
+        update={"answerer": "llm", "llm_base_url": slow_llm, "llm_model": "slow", "llm_timeout_s": DEADLINE_S}
     )
     answerer = load_answerer(settings, embeddings)
     streamed = list(answerer.stream_answer("How many American troops are stationed in South Korea?"))
@@ -79,6 +117,52 @@ def test_a_slow_model_ends_at_the_deadline_with_the_extractive_answer(slow_llm, 
     assert answer.fallback == "extractive" and answer.mode == "llm"
     assert "28,000" in answer.answer and answer.citations
     assert any("QA_LLM_TIMEOUT_S (2 s)" in note for note in answer.notes)
+
+
+def assert_overtime_answer(answer, took: float) -> None:
+    """The answer the deadline gives (the extractive one, said to be one), in time: the bound is
+    the deadline plus room for retrieval and the extractive answer, not a speed target."""
+    assert took < DEADLINE_S + 3, f"held for {took:.1f} s with a {DEADLINE_S:g} s deadline"
+    assert answer.fallback == "extractive" and answer.mode == "llm"
+    assert "28,000" in answer.answer and answer.citations
+    assert any(f"QA_LLM_TIMEOUT_S ({DEADLINE_S:g} s)" in note for note in answer.notes)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "empty",  # a chunk with no text every 0.5 s: no read waits long, no text arrives
+        "keepalive",  # an SSE comment every 0.5 s, which the openai client never shows as a chunk
+        "silent",  # nothing at all for 10 s: the client's read timeout must be the time left
+    ],
+)
+def test_a_model_that_sends_no_text_ends_at_the_deadline(slow_llm, api_settings, embeddings, model):
+    from rag.factory import load_answerer
+
+    settings = api_settings.model_copy(
+        update={"answerer": "llm", "llm_base_url": slow_llm, "llm_model": model, "llm_timeout_s": DEADLINE_S}
+    )
+    answerer = load_answerer(settings, embeddings)
+    start = time.monotonic()
+    answer = answerer.answer("How many American troops are stationed in South Korea?")
+    assert_overtime_answer(answer, time.monotonic() - start)
+
+
+def test_a_hung_rewrite_of_a_follow_up_ends_at_the_deadline(slow_llm, api_settings, embeddings):
+    # The rewrite is a plain (not streamed) completion whose body comes one space every 0.5 s.
+    from rag.factory import load_answerer
+
+    settings = api_settings.model_copy(
+        update={"answerer": "llm", "llm_base_url": slow_llm, "llm_model": "slow", "llm_timeout_s": DEADLINE_S}
+    )
+    answerer = load_answerer(settings, embeddings)
+    history = [
+        {"role": "user", "content": "Where are American troops stationed?"},
+        {"role": "assistant", "content": "In South Korea."},
+    ]
+    start = time.monotonic()
+    answer = answerer.answer("How many American troops are stationed in South Korea?", history=history)
+    assert_overtime_answer(answer, time.monotonic() - start)
 
 
 # ---- a server that hangs up in the middle of its stream: a raw socket, no HTTP library on its side
