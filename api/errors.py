@@ -17,12 +17,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from rag.errors import (
+    ConflictError,
     IndexNotReadyError,
     InputError,
     LLMUnavailableError,
+    LoadError,
     QAError,
     StorageError,
     UnknownFilterError,
+    UnknownSourceError,
 )
 
 logger = logging.getLogger(__name__)
@@ -32,7 +35,9 @@ ERROR_TYPES = {
     401: "authentication_error",
     404: "not_found_error",
     405: "method_not_allowed",
+    409: "conflict",
     413: "request_too_large",
+    415: "unsupported_media_type",
     429: "rate_limit_exceeded",
     422: "invalid_request_error",
     500: "server_error",
@@ -92,15 +97,24 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return error_response(status, message)
 
 
+# Status by error class, first match wins (a subclass before its base).
+STATUS_BY_ERROR: tuple[tuple[type[QAError], int], ...] = (
+    (UnknownFilterError, 404),  # well-formed, but names nothing there: not found
+    (UnknownSourceError, 404),
+    (ConflictError, 409),  # an ingest is running, or the name is taken
+    (LoadError, 422),  # an uploaded file that arrived whole but cannot be read
+    (InputError, 400),
+    (LLMUnavailableError, 503),
+    (StorageError, 503),
+)
+
+
 async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
-    if isinstance(exc, UnknownFilterError):  # well-formed, but names nothing there: not found
-        return error_response(404, str(exc))
-    if isinstance(exc, InputError):
-        return error_response(400, str(exc))
     if isinstance(exc, IndexNotReadyError):
         return error_response(503, f"the index is not ready: {exc}")
-    if isinstance(exc, (LLMUnavailableError, StorageError)):
-        return error_response(503, str(exc))
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(exc, kind):
+            return error_response(status, str(exc))
     # ConfigError, CitationError, ...: the server's fault, not the client's; details go to the log.
     logger.error("request failed: %s: %s", type(exc).__name__, exc)
     return error_response(500, GENERIC_500)

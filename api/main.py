@@ -23,7 +23,7 @@ from api.metrics import Metrics
 from api.middleware import BearerKeyMiddleware, BodyLimitMiddleware
 from api.ratelimit import RateLimitMiddleware
 from api.reload import current_signature, watch_index, watches
-from api.routes import ask, chat, health, page, sources
+from api.routes import ask, chat, documents, health, page, sources
 from rag.chain import Answerer
 from rag.errors import IndexNotReadyError
 from rag.request import HISTORY_TURN_FACTOR
@@ -70,12 +70,15 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
     install_error_handlers(app)
     for module in (health, ask, chat, sources, page):
         app.include_router(module.router)
+    documents.install(app)
     page.mount_static(app)
 
     # add_middleware wraps: the last added runs first. Order on the way in:
     # request log -> CORS (answers preflights, which carry no key) -> key -> rate limit -> body size
     # -> routes.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, streamed=frozenset({documents.UPLOAD_PATH})
+    )
     if settings.rate_limit_per_minute is not None:  # after the key check: a refused key costs nothing
         app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
     if settings.api_key is not None:
@@ -84,7 +87,7 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["X-Request-ID"],
         )

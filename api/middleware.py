@@ -58,12 +58,15 @@ class BodyLimitMiddleware:
     nothing downstream parses a byte of an oversized request.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, streamed: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # POSTs to these paths (file uploads) pass unread: their route reads the body as a stream
+        # and holds it to its own, larger, limit (api/upload.py).
+        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"] == "POST" and scope["path"] in self.streamed):
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")

@@ -22,7 +22,7 @@ import logging
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from rag.errors import QAError
+from rag.errors import IndexNotReadyError, QAError
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,17 @@ def load_fresh(app: FastAPI) -> None:
     fresh = load_answerer(app.state.settings, embeddings)
     app.state.answerer = fresh
     app.state.not_ready = None
+
+
+def reload_now(app: FastAPI) -> None:
+    """After an upload or delete in this process: load and swap in at once (on disk no watcher
+    would; with a server this one need not wait for it). An index left empty (the last document
+    deleted) is 'not ready' until a document is added, as at start-up."""
+    try:
+        load_fresh(app)
+    except IndexNotReadyError as error:
+        app.state.answerer = None
+        app.state.not_ready = str(error)
 
 
 async def watch_index(app: FastAPI, loaded: str | None) -> None:

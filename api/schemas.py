@@ -104,6 +104,7 @@ class AskResponse(BaseModel):
 class SourceSummary(BaseModel):
     source_id: str
     title: str
+    short_title: str = Field(description="the title cut at a word after 60 characters, for lists")
     kind: str | None = None
     language: str | None = None
     origin: str | None = None
@@ -112,6 +113,7 @@ class SourceSummary(BaseModel):
     url: str | None = None
     sections: list[str]
     chars: int
+    chunks: int = Field(description="passages the document was cut into for retrieval")
 
 
 class SourceDetail(SourceSummary):
@@ -128,6 +130,29 @@ class SourcePassage(SourceSummary):
 
 class SourceList(BaseModel):
     sources: list[SourceSummary]
+
+
+class DocumentAdded(BaseModel):
+    """`POST /v1/documents`: the document as the index now lists it, and the ingest's summary."""
+
+    source: SourceSummary
+    ingest: str = Field(description="the summary line `qa ingest` prints for the same run")
+
+
+class DocumentRemoved(BaseModel):
+    source_id: str
+    ingest: str = Field(description="the summary line `qa ingest` prints for the same run")
+
+
+IngestStage = Literal["receiving", "indexing", "loading the new index", "removing"]
+
+
+class IngestProgress(BaseModel):
+    """`GET /v1/documents/progress`: what this server's upload or delete is doing now."""
+
+    running: bool
+    stage: IngestStage | None = None
+    file: str | None = Field(default=None, description="the file being added, or the source id being removed")
 
 
 class IndexStats(BaseModel):
@@ -215,9 +240,11 @@ ERROR_MEANINGS = {
     401: "missing or wrong API key (when QA_API_KEY is set)",
     404: "no such source or path",
     405: "method not allowed",
+    409: "another ingest is running, or a document of that name is in the corpus already",
     413: "request body over the size limit",
+    415: "a file of a type ingest does not read, or a body that is not multipart/form-data",
     429: "over QA_RATE_LIMIT_PER_MINUTE (when set); Retry-After says when to try again",
-    422: "a field of the wrong type, or an unknown field",
+    422: "a field of the wrong type, or an unknown field; an uploaded file that cannot be read",
     503: "the index is not ready, or the LLM server did not answer",
 }
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from chromadb.errors import ChromaError
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from ingest.chunk import Chunk, ChunkedDocument, chunk_document, chunker_version
 from ingest.clean import clean_text, join_pages
@@ -27,7 +27,7 @@ from ingest.files import read_regular, shown
 from ingest.index import IndexWriter
 from ingest.load import discover, find_sidecar, load_file, source_id_for
 from rag.embeddings import MiniLMEmbeddings, model_fingerprint, packaged_model_path
-from rag.errors import LoadError
+from rag.errors import ConflictError, LoadError
 from rag.language import SentenceFacts, annotate_sentences, load_language
 from rag.settings import Settings
 from rag.storage import open_client, storage_error
@@ -123,11 +123,20 @@ def fingerprint(path: Path, max_bytes: int) -> str:
 
 
 @contextmanager
-def ingest_lock(settings: Settings) -> Iterator[None]:
-    """One ingest at a time per data directory; a second one waits instead of interleaving."""
+def ingest_lock(settings: Settings, wait: bool = True) -> Iterator[None]:
+    """One ingest at a time per data directory; a second one waits instead of interleaving, or
+    with `wait=False` raises ConflictError. One lock object per file, re-entered by the thread
+    holding it: the API saves an upload and ingests it under one hold (ingest/documents.py)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(settings.data_dir / ".ingest.lock"):
+    lock = FileLock(settings.data_dir / ".ingest.lock", is_singleton=True)
+    try:
+        lock.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        raise ConflictError("another ingest is running; try again when it has finished") from None
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def index_versions(settings: Settings) -> IndexVersions:

@@ -20,6 +20,18 @@ class Citation(BaseModel):
     page: int | None = Field(default=None, description="PDF page where the quote starts")
 
 
+# A source title longer than this is cut at a word where sources are listed (titles of news pages
+# run to 20 words; the full title stays in the JSON and in `qa ask --verbose`).
+TITLE_CHARS = 60
+
+
+def short_title(title: str) -> str:
+    """`title`, or its first words up to TITLE_CHARS followed by an ellipsis."""
+    if len(title) <= TITLE_CHARS:
+        return title
+    return title[:TITLE_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
+
+
 def make_citation(
     n: int, source_id: str, title: str, section: str, text: str, start: int, end: int, page: int | None = None
 ) -> Citation:

@@ -3,7 +3,9 @@
 QAError
 ├── ConfigError          bad settings or arguments
 ├── InputError           a bad question or request
-│   └── UnknownFilterError   a filter naming a source or section the index does not have
+│   ├── UnknownFilterError   a filter naming a source or section the index does not have
+│   └── UnknownSourceError   a source id the index does not have (a document to delete)
+├── ConflictError        an ingest is running, or a document by that name is there already
 ├── LoadError            a corpus file that cannot be read (reported, skipped)
 ├── IndexNotReadyError   no index, or one built by another embedder/chunker
 ├── StorageError         the data directory cannot be written: full, or read-only
@@ -26,6 +28,15 @@ class InputError(QAError):
 
 class UnknownFilterError(InputError):
     """A filter that names a source or section the index does not have (not found, not malformed)."""
+
+
+class UnknownSourceError(InputError):
+    """A source id the index does not have, named where one must be (deleting a document)."""
+
+
+class ConflictError(QAError):
+    """The request cannot run now or as given: another ingest holds the lock, or a document of
+    that name is in the corpus already."""
 
 
 class LoadError(QAError):

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import AnswererDep
 from api.schemas import SourceDetail, SourceList, SourcePassage, SourceSummary, error_responses
+from rag.citations import short_title
 from rag.errors import InputError
 from rag.store import SourceRecord
 
@@ -25,7 +26,15 @@ META_FIELDS = ("kind", "language", "origin", "author", "date", "url")
 def summary(doc: SourceRecord) -> dict[str, Any]:
     # Chroma may hand back numbers (a year as a date); the API promises strings or null.
     meta = {key: (None if doc.metadata.get(key) is None else str(doc.metadata[key])) for key in META_FIELDS}
-    return {"source_id": doc.source_id, "title": doc.title, **meta, "sections": doc.sections, "chars": len(doc.text)}
+    return {
+        "source_id": doc.source_id,
+        "title": doc.title,
+        "short_title": short_title(doc.title),
+        **meta,
+        "sections": doc.sections,
+        "chars": len(doc.text),
+        "chunks": int(doc.metadata.get("n_chunks") or 0),
+    }
 
 
 @router.get("/sources", response_model=SourceList)

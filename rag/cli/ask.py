@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag.answer import Answer
+from rag.citations import short_title
 from rag.errors import InputError, LLMUnavailableError, QAError
 from rag.request import check_question, check_top_k
 from rag.settings import Settings
@@ -47,22 +48,11 @@ def _filters(args: argparse.Namespace) -> dict[str, str]:
     return {k: v for k, v in (("source_id", args.source), ("section", args.section)) if v is not None}
 
 
-# A source title longer than this is cut at a word in the sources list (titles of news pages run
-# to 20 words; the full title is in --json and --verbose).
-TITLE_CHARS = 60
-
-
-def _shortened(title: str) -> str:
-    if len(title) <= TITLE_CHARS:
-        return title
-    return title[:TITLE_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:—-") + "…"
-
-
 def source_lines(answer: Answer, verbose: bool = False) -> list[str]:
     """Each source once: title, section, page; `verbose` adds the quote and its offsets."""
     lines = []
     for c in answer.citations:
-        title = c.title if verbose else _shortened(c.title)
+        title = c.title if verbose else short_title(c.title)
         section = f" — {c.section}" if c.section and c.section != c.title else ""
         lines.append(f"  [{c.n}] {title}{section}{f', p. {c.page}' if c.page else ''}")
         if verbose:
@@ -159,7 +149,7 @@ def _enable_line_editing() -> None:
 
 def _greeting(answerer: Any) -> str:
     titles = sorted(source.title for source in answerer.snapshot.sources.values())
-    shown = "; ".join(_shortened(t) for t in titles[:5]) + ("; …" if len(titles) > 5 else "")
+    shown = "; ".join(short_title(t) for t in titles[:5]) + ("; …" if len(titles) > 5 else "")
     return f"{len(titles)} documents: {shown}\nAsk about them. {CHAT_HELP}"
 
 
