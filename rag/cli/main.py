@@ -27,6 +27,7 @@ BUILTIN = {
     "ask": "rag.cli.ask:register_ask",
     "chat": "rag.cli.ask:register_chat",
     "batch": "rag.cli.batch:register",
+    "sources": "rag.cli.sources:register",
 }
 DESCRIPTION = "Questions about the documents in the corpus, answered from them with exact citations."
 
@@ -65,7 +66,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def _order(name: str) -> tuple[int, str]:
     # The order a newcomer meets them in: ingest, then ask and chat, then the rest.
-    usual = ["ingest", "ask", "chat", "serve", "eval", "batch"]
+    usual = ["ingest", "sources", "ask", "chat", "serve", "eval", "batch"]
     return (usual.index(name) if name in usual else len(usual), name)
 
 

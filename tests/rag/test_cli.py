@@ -161,3 +161,30 @@ def test_a_short_list_names_each_citation_once_after_its_run_of_items():
     ]
     answer = Answer(answer="Canada and Japan. [1]\n\nChile. [2]", abstained=False, short_list=items)
     assert format_answer(answer).splitlines()[0] == "Answer: Canada, Japan [1], Chile [2]"
+
+
+def test_sources_lists_each_document_with_its_sections_as_the_index_holds_them(corpus_settings, answerer):
+    """`qa sources` and `qa sources --json` against what the answerer loaded from the same index."""
+    indexed = answerer.snapshot.sources
+    result = run_qa(["sources"], corpus_settings, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{len(indexed)} documents, ")
+    for source_id, source in indexed.items():
+        header = next(line for line in lines if line.startswith(f"{source_id}  ("))
+        assert f"{source.metadata['n_chunks']} chunks" in header
+        listed = lines[lines.index(header) + 2 :]
+        listed = listed[: listed.index("")] if "" in listed else listed
+        assert [line.removeprefix("  - ") for line in listed] == [s for s in source.sections if s != source.title]
+    as_json = run_qa(["sources", "--json"], corpus_settings, timeout=60)
+    rows = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert {row["source_id"]: row["sections"] for row in rows} == {sid: s.sections for sid, s in indexed.items()}
+    assert all(row["title"] == indexed[row["source_id"]].title for row in rows)
+
+
+def test_sources_without_an_index_says_to_ingest(tmp_path, corpus_settings):
+    empty = corpus_settings.model_copy(update={"data_dir": tmp_path / "nothing-here"})
+    result = run_qa(["sources"], empty, timeout=60)
+    assert result.returncode == 1
+    assert "qa ingest" in result.stderr and "Traceback" not in result.stderr
