@@ -1,23 +1,29 @@
 """`QA_RATE_LIMIT_PER_MINUTE`: a per-client limit on /v1 requests, off by default.
 
 A token bucket per client (Wikipedia's "token bucket": `limit` tokens, refilled at `limit` per
-minute, one per request), keyed by the API key the client sent (hashed; never kept) or, without
-one, by its address. Over the limit: 429 with the JSON envelope and `Retry-After`. The page, the
-docs, /healthz and /metrics are not limited. At most MAX_CLIENTS buckets are kept, the least
-recently used dropped first, so a flood of addresses cannot grow memory.
+minute, one per request), keyed by the API key the client sent when it is the configured
+QA_API_KEY (hashed; never kept), and otherwise by the client's address: a made-up Authorization
+header is the client's own choice, so a new one each request would be a fresh budget. The address
+is the one uvicorn reports, so X-Forwarded-For counts only from the proxies uvicorn's own
+FORWARDED_ALLOW_IPS trusts (127.0.0.1 and ::1 by default). Over the limit: 429 with the JSON envelope and
+`Retry-After`. The page, the docs, /healthz and /metrics are not limited. At most MAX_CLIENTS
+buckets are kept, the least recently used dropped first, so a flood of addresses cannot grow memory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import time
 from collections import OrderedDict
 
+from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
+from rag.settings import Settings
 
 MAX_CLIENTS = 10_000
 LIMITED_PREFIX = "/v1/"
@@ -43,9 +49,10 @@ class RateLimitMiddleware:
         await error_response(429, message, headers={"Retry-After": str(seconds)})(scope, receive, send)
 
     def _client(self, scope: Scope) -> str:
-        authorization = Headers(scope=scope).get("authorization", "")
-        if authorization:
-            return "key:" + hashlib.sha256(authorization.encode("utf-8", "replace")).hexdigest()
+        key = _configured_key(scope)
+        scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
+        if key and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode("utf-8"), key):
+            return "key:" + hashlib.sha256(key).hexdigest()
         client = scope.get("client")
         return f"addr:{client[0] if client else '?'}"
 
@@ -59,3 +66,13 @@ class RateLimitMiddleware:
         while len(self.buckets) > MAX_CLIENTS:
             self.buckets.popitem(last=False)
         return 0.0 if granted else (1.0 - tokens) / self.refill
+
+
+def _configured_key(scope: Scope) -> bytes | None:
+    """QA_API_KEY from the app's settings (app.state.settings, as api/deps.py reads them), so the
+    limiter keeps no copy of the secret; None when no key is set."""
+    app = scope.get("app")
+    settings = getattr(app.state, "settings", None) if isinstance(app, Starlette) else None
+    if not isinstance(settings, Settings) or settings.api_key is None:
+        return None
+    return settings.api_key.get_secret_value().encode("utf-8")
