@@ -100,7 +100,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_left()
     return code
+
+
+def _reader_left() -> int:
+    """`qa ... | head -3`: the reader closed the pipe, which is not an error of ours. Python's
+    advice: point stdout at devnull so the flush at exit does not raise again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    # 128 + SIGPIPE, what a shell reports for a command whose reader went away.
+    return 141
 
 
 if __name__ == "__main__":

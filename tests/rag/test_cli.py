@@ -188,3 +188,17 @@ def test_sources_without_an_index_says_to_ingest(tmp_path, corpus_settings):
     result = run_qa(["sources"], empty, timeout=60)
     assert result.returncode == 1
     assert "qa ingest" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_reader_that_leaves_early_is_not_an_error(corpus_settings, answerer):
+    """`qa ask ... | head -1`: the pipe closes before qa writes; no traceback, the shell's 141."""
+    env = {**os.environ, "QA_DATA_DIR": str(corpus_settings.data_dir), "HF_HUB_OFFLINE": "1"}
+    for args in (["sources"], ["ask", "--verbose", "What is Finlandization?"]):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader is gone before a byte is written
+        errors = process.stderr.read().decode()
+        assert process.wait(timeout=180) == 141, errors
+        assert "Traceback" not in errors and "BrokenPipe" not in errors
