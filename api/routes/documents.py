@@ -29,7 +29,7 @@ from rag.settings import Settings
 if TYPE_CHECKING:
     from rag.embeddings import MiniLMEmbeddings
 
-router = APIRouter(prefix="/v1", tags=["documents"])
+router = APIRouter(prefix="/v1", tags=["documents"], responses=error_responses(429))  # the rate limit covers /v1
 UPLOAD_PATH = "/v1/documents"  # its body is read as a stream, with the file limit (api/upload.py)
 BUSY = "another upload or delete is running on this server; try again when it has finished"
 

@@ -18,7 +18,7 @@ from rag.citations import short_title
 from rag.errors import InputError
 from rag.store import SourceRecord
 
-router = APIRouter(prefix="/v1", tags=["sources"], responses=error_responses(401, 404, 503))
+router = APIRouter(prefix="/v1", tags=["sources"], responses=error_responses(401, 404, 429, 503))
 
 META_FIELDS = ("kind", "language", "origin", "author", "date", "url")
 

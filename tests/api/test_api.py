@@ -173,15 +173,20 @@ def test_openapi_documents_every_error_status_with_the_envelope(live_server):
     schema = httpx.get(f"{live_server.base_url}/openapi.json", timeout=30).json()
     envelope = "#/components/schemas/ErrorEnvelope"
     expected = {
-        ("/v1/ask", "post"): {"400", "401", "413", "422", "503"},
-        ("/v1/ask/stream", "post"): {"400", "401", "413", "422", "503"},
-        ("/v1/chat/completions", "post"): {"400", "401", "413", "422", "503"},
-        ("/v1/sources/{source_id}", "get"): {"401", "404", "503"},
+        ("/v1/ask", "post"): {"400", "401", "413", "422", "429", "503"},
+        ("/v1/ask/stream", "post"): {"400", "401", "413", "422", "429", "503"},
+        ("/v1/chat/completions", "post"): {"400", "401", "413", "422", "429", "503"},
+        ("/v1/sources", "get"): {"401", "429", "503"},
+        ("/v1/sources/{source_id}", "get"): {"401", "404", "429", "503"},
         ("/healthz", "get"): {"503"},
     }
+    # QA_RATE_LIMIT_PER_MINUTE covers every /v1 path, so every /v1 operation can answer 429.
+    for path, operations in schema["paths"].items():
+        if path.startswith("/v1/"):
+            expected.update({(path, method): {"429"} for method in operations if (path, method) not in expected})
     for (path, method), statuses in expected.items():
         responses = schema["paths"][path][method]["responses"]
-        assert statuses <= set(responses), (path, sorted(responses))
+        assert statuses <= set(responses), (path, method, sorted(responses))
         for status in statuses:
             assert responses[status]["content"]["application/json"]["schema"]["$ref"] == envelope, (path, status)
     assert set(schema["components"]["schemas"]["ErrorEnvelope"]["properties"]) == {"error"}
