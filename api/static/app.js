@@ -134,7 +134,7 @@
     sessionStorage.setItem(KEY_STORAGE, key);
     keyInput.value = "";
     keyForm.hidden = true;
-    listDocuments();
+    document.dispatchEvent(new Event("qa:key"));
     const retry = afterKey;
     afterKey = null;
     questionInput.focus();
@@ -167,9 +167,19 @@
     return { item, bubble, text, status };
   }
 
+  // The API's rule (rag/citations.py short_title): a title over 60 characters is cut at a word.
+  function shortTitle(title) {
+    const text = String(title || "");
+    if (text.length <= 60) return text;
+    return text.slice(0, 60).replace(/\s+\S*$/, "").replace(/[\s,;:—-]+$/, "") + "…";
+  }
+
+  // Short title, then the section unless it is the title again, then the page.
   function citationLabel(citation) {
-    const parts = [citation.title, citation.section].filter(Boolean);
-    return parts.join(" — ") || citation.source_id;
+    const title = shortTitle(citation.title) || citation.source_id;
+    const section = citation.section && citation.section !== citation.title ? ` — ${citation.section}` : "";
+    const page = citation.page != null ? `, page ${citation.page}` : "";
+    return `${title}${section}${page}`;
   }
 
   // `leads`: the answer's short answer (or its short list's items), marked inside the passage
@@ -246,7 +256,7 @@
     if (leads.length) lines.push(leads.map((lead) => `${lead.text} [${lead.n}]`).join(", "), "");
     lines.push(answer.trim(), "", "Sources:");
     for (const c of citations) {
-      const where = [citationLabel(c), c.page != null ? `page ${c.page}` : ""].filter(Boolean).join(", ");
+      const where = citationLabel(c);
       lines.push(`[${c.n}] ${where}: “${c.quote}”`);
     }
     return lines.join("\n");
@@ -541,26 +551,11 @@
     $("examples").hidden = messages.children.length > 0 || $("examples-list").children.length === 0;
   }
 
-  // --- Documents loaded ------------------------------------------------------------------------
-
-  // The index's documents, by title (text nodes: titles come from the documents). A server that
-  // needs a key lists them once a key is given; the list is a courtesy, so a failure hides it.
-  async function listDocuments() {
-    try {
-      const response = await apiFetch("/v1/sources");
-      if (!response.ok) return;
-      const body = await response.json();
-      const items = Array.isArray(body.sources) ? body.sources : [];
-      const list = $("documents-list");
-      list.replaceChildren(...items.map((source) => el("li", "", String(source.title || source.source_id))));
-      $("documents-summary").textContent = `${items.length} document${items.length === 1 ? "" : "s"} in the index`;
-      $("documents").hidden = items.length === 0;
-      renderExamples(items);
-    } catch (error) {
-      // The page still answers without the list.
-    }
-  }
-  listDocuments();
+  // For documents.js, which lists the documents and adds and deletes them.
+  window.qaPage = Object.freeze({
+    apiFetch, raiseForStatus, HttpError, el, askForKey, renderExamples, shortTitle, KEY_STORAGE,
+    forgetSource: (sourceId) => sources.delete(sourceId),
+  });
 
   $("panel-close").addEventListener("click", () => closePanel());
   document.addEventListener("keydown", (event) => {

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.citations import short_title
 from tests.api.conftest import TEST_API_KEY
 
 pytestmark = pytest.mark.integration
@@ -143,6 +144,12 @@ def api_ask(server, question: str, history: list | None = None, key: str | None 
     return {"answer": text, **final}
 
 
+def plural_facts(source: dict) -> str:
+    """What the documents panel says of a source after its kind: sections and chunks, counted."""
+    sections, chunks = len(source["sections"]), source["chunks"]
+    return f"{sections} section{'s' * (sections != 1)} · {chunks} chunk{'s' * (chunks != 1)}"
+
+
 def pwned(driver):
     return driver.execute_script("return window.__pwned")
 
@@ -171,7 +178,9 @@ def test_answer_streams_with_a_citation_that_opens_the_marked_passage(browser, l
     browser.execute_script("document.getElementById('panel-close').click()")
     assert not css(browser, "#source-panel")[0].is_displayed()
     source_link = css(item, ".sources .source-link")[0]
-    assert expected["title"] in source_link.text and expected["section"] in source_link.text
+    # By short title and section (said once when it is the title), not the long title.
+    assert source_link.text.startswith(f"[1] {short_title(expected['title'])}")
+    assert expected["section"] in source_link.text and source_link.text.count(expected["section"]) == 1
     source_link.click()
     assert text_of(wait_passage(browser)) == expected["quote"]
 
@@ -357,7 +366,10 @@ def test_the_page_lists_the_documents_in_the_index_as_text(browser, live_server)
     open_page(browser, live_server)
     sources = httpx.get(f"{live_server.base_url}/v1/sources", timeout=10).json()["sources"]
     wait(browser, lambda d: len(css(d, "#documents-list li")) == len(sources))
-    assert [text_of(li) for li in css(browser, "#documents-list li")] == [s["title"] for s in sources]
+    titles = [text_of(css(li, ".doc-title")[0]) for li in css(browser, "#documents-list li")]
+    assert titles == [s["short_title"] for s in sources]
+    metas = [text_of(css(li, ".doc-meta")[0]) for li in css(browser, "#documents-list li")]
+    assert metas == [f"{s['kind']} · " * bool(s["kind"]) + plural_facts(s) for s in sources]
     assert text_of(css(browser, "#documents-summary")[0]) == f"{len(sources)} documents in the index"
     assert css(browser, "#documents-list img, #documents-list script") == []
 
