@@ -10,8 +10,10 @@ get it written to the log; uvicorn's own access log is off.
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import logging
+import socket
 import sys
 from typing import Any
 
@@ -64,6 +66,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             f"qa serve: warning: listening on {host} without QA_API_KEY: anyone who can reach it can use it",
             file=sys.stderr,
         )
+    listening = _listen(host, port)  # before the model loads: a busy port is said at once
     print("Loading the model and the index…", file=sys.stderr, flush=True)
     app = create_app(settings, answerer=load_answerer(settings))
     print(f"Chat page: {page_url(host, port)}", flush=True)
@@ -71,5 +74,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     requests.setLevel(logging.INFO)
     requests.addHandler(logging.StreamHandler(sys.stdout))
     requests.propagate = False
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
+    server.run(sockets=[listening])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now: uvicorn would find a busy port only after the model has
+    loaded, and report it among its log lines. Kept open and handed to uvicorn, so no other
+    process can take the port in between."""
+    try:
+        return socket.create_server((host, port), family=_family(host))
+    except OSError as error:
+        reason = "the port is in use" if error.errno == errno.EADDRINUSE else (error.strerror or str(error))
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason} (choose another with --port or QA_PORT)") from None
+
+
+def _family(host: str) -> socket.AddressFamily:
+    try:
+        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:  # a name such as "localhost": the first address it resolves to decides
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        return infos[0][0] if infos else socket.AF_INET

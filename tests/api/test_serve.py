@@ -116,3 +116,23 @@ def test_qa_serve_rejects_a_bad_port():
         [sys.executable, "-m", "rag.cli", "serve", "--port", "70000"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2 and "--port must be between 1 and 65535, got 70000" in result.stderr
+
+
+def test_qa_serve_on_a_port_in_use_says_so_in_one_line_before_loading_anything(api_settings):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = {**os.environ, "QA_DATA_DIR": str(api_settings.data_dir), "HF_HUB_OFFLINE": "1"}
+        result = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=STARTUP_SECONDS,
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"qa serve: cannot listen on 127.0.0.1:{port}: the port is in use (choose another with --port or QA_PORT)"
+    )
+    assert result.stdout == ""  # neither "Chat page" for the other server's page nor uvicorn's log

@@ -4,9 +4,9 @@ kill -9, and the --api mode against a real server. Real model, real index, real 
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
-import fcntl
 import os
 import pty
 import signal
