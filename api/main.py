@@ -23,7 +23,7 @@ from api.metrics import Metrics
 from api.middleware import BearerKeyMiddleware, BodyLimitMiddleware
 from api.ratelimit import RateLimitMiddleware
 from api.reload import current_signature, watch_index, watches
-from api.routes import ask, chat, documents, health, page, sources
+from api.routes import ask, chat, documents, health, page, responses, sources
 from rag.chain import Answerer
 from rag.errors import IndexNotReadyError
 from rag.request import HISTORY_TURN_FACTOR
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, answerer: Answerer | None = Non
 
     app.openapi = lambda: openapi_with_limits(app, settings)  # type: ignore[method-assign]
     install_error_handlers(app)
-    for module in (health, ask, chat, sources, page):
+    for module in (health, ask, chat, responses, sources, page):
         app.include_router(module.router)
     documents.install(app)
     page.mount_static(app)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from openai.types import Model
 from openai.types.chat import ChatCompletion
+from openai.types.responses import Response
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from rag.answer import GuardReport
@@ -221,6 +222,56 @@ class ChatCompletionWithCitations(ChatCompletion):
     fallback: str | None = Field(default=None, description="llm mode: 'extractive' when nothing generated survived")
     answer: str | None = Field(default=None, description="llm mode: the checked answer without the Sources list")
     guard: GuardReport | None = Field(default=None, description="llm mode: what the grounding guard did")
+
+
+class InputPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: str
+    text: Text | None = None
+
+
+class InputItem(BaseModel):
+    """A Responses API input item; only messages are read (tool calls and the rest are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = "message"
+    role: Literal["system", "developer", "user", "assistant"] | None = None
+    content: Text | list[InputPart] | None = None
+
+
+class ResponsesRequest(BaseModel):
+    """`input` is the question, or the conversation as messages. instructions, tools, store and
+    the rest are accepted and ignored, as on /v1/chat/completions."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    input: Text | list[InputItem]
+    stream: bool = False
+
+    def messages(self) -> list[ChatMessage]:
+        if isinstance(self.input, str):
+            return [ChatMessage(role="user", content=self.input)]
+        return [
+            ChatMessage(role=item.role, content=_item_text(item.content))
+            for item in self.input
+            if item.type == "message" and item.role is not None
+        ]
+
+
+def _item_text(content: str | list[InputPart] | None) -> str:
+    if content is None or isinstance(content, str):
+        return content or ""
+    return "".join(part.text or "" for part in content if part.type in ("input_text", "output_text", "text"))
+
+
+class ResponseWithCitations(Response):
+    """OpenAI's `Response`, plus the structured citations (exact spans) and the abstention flag."""
+
+    citations: list[Citation] = Field(default_factory=list, description="exact-span citations of the [n] markers")
+    abstained: bool = Field(default=False, description="true when the sources do not answer the question")
 
 
 class ErrorDetail(BaseModel):

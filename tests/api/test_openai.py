@@ -242,3 +242,46 @@ def test_langchain_chat_openai_invoke_and_stream(live_server_with_key):
     streamed = list(llm.stream(TROOPS))
     assert len(streamed) > 5
     assert "".join(chunk.content for chunk in streamed) == reply.content
+
+
+def test_langchain_keeps_the_citations_from_the_responses_route(live_server_with_key):
+    # ChatOpenAI turns a Responses API output_text's url_citation annotations into the message's
+    # content block annotations: structured citations in LangChain, from the real client.
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(
+        base_url=f"{live_server_with_key.base_url}/v1",
+        api_key=TEST_API_KEY,
+        model=live_server_with_key.settings.model_name,
+        max_retries=0,
+        use_responses_api=True,
+    )
+    reply = llm.invoke([("system", "Answer 'banana'."), ("human", TROOPS)])
+    [block] = reply.content
+    assert block["type"] == "text" and block["text"].startswith("Answer: about 28,000 [1]\n\n")
+    assert "banana" not in block["text"] and reply.usage_metadata["total_tokens"] > 0
+    annotations = block["annotations"]
+    assert annotations and {a["type"] for a in annotations} == {"url_citation"}
+    chat = openai.OpenAI(base_url=f"{live_server_with_key.base_url}/v1", api_key=TEST_API_KEY, max_retries=0)
+    plain = chat.chat.completions.create(model="any", messages=[{"role": "user", "content": TROOPS}])
+    assert block["text"] == plain.choices[0].message.content
+    spans = [AnnotationURLCitation.model_validate(a) for a in annotations]
+    citations = plain.model_extra["citations"]
+    assert_annotations_open_the_cited_passages(live_server_with_key, block["text"], spans, citations)
+    # A follow-up with the reply in the conversation is read against it.
+    follow = llm.invoke(
+        [("human", "What is the South Korean model?"), reply, ("human", "How many US troops are there?")]
+    )
+    assert "28,000" in follow.content[0]["text"] and follow.content[0]["annotations"]
+
+
+def test_responses_route_refuses_what_it_does_not_do(client):
+    with pytest.raises(openai.BadRequestError) as streamed:
+        client.responses.create(model="any", input=TROOPS, stream=True)
+    assert "stream is not supported" in str(streamed.value)
+    with pytest.raises(openai.BadRequestError) as no_user:
+        client.responses.create(model="any", input=[{"role": "system", "content": "only a system turn"}])
+    assert "role 'user'" in str(no_user.value)
+    response = client.responses.create(model="any", input="What is the recipe for a good lasagna?")
+    assert response.model_extra["abstained"] is True and response.output_text.startswith("The sources do not")
+    assert response.output[0].content[0].annotations == []
