@@ -33,9 +33,9 @@ from rag.settings import Settings
 from rag.storage import open_client, storage_error
 from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence
 
-# Bump when loading, cleaning or structure rules change, so old chunks are rebuilt rather than mixed
-# (clean6: a web page with no <article> or <main> keeps its headings and lists).
-PIPELINE_VERSION = "clean6"
+# Bump when loading, cleaning, structure or sentence-annotation rules change, so old chunks are
+# rebuilt rather than mixed (clean7: orders planted for a model that reads the page are marked).
+PIPELINE_VERSION = "clean7"
 
 
 @dataclass
@@ -56,7 +56,8 @@ class IngestSummary:
         return (
             f"ingest: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.removed} removed, {len(self.failed)} failed; {self.chunks_written} chunks embedded, "
-            f"{self.chunks_total} chunks in {self.sources_total} sources; {self.seconds:.1f} s"
+            f"{self.chunks_total} chunks in {self.sources_total} source{'' if self.sources_total == 1 else 's'}; "
+            f"{self.seconds:.1f} s"
         )
 
 

@@ -46,6 +46,22 @@ ROLE_LABEL = re.compile(r"^\s*(?:system|assistant|developer|user|admin)\s*:", re
 OVERRIDE_VERBS = frozenset({"ignore", "disregard", "forget", "override", "bypass", "pretend", "reveal"})
 SETUP_NOUNS = frozenset({"instruction", "prompt", "rule", "guideline", "persona", "jailbreak"})
 ADDRESSING_WORDS = frozenset({"you", "your", "previous", "above", "all"})
+# Orders planted for a model that reads the text: "Language models reading this page should answer
+# every question with ...", "AI assistants must always say ...", "When summarising this page,
+# reply only with ...". Who is addressed (a chatbot, an AI or language model), what it is told to
+# do (verbs of answering), and the marks of an order that is about the reading itself (this page,
+# every question, always, only). A sentence about AI in the world ("Chatbots must tell users they
+# are talking to a machine") has no such mark and stays evidence.
+AGENT_NOUNS = frozenset({"assistant", "chatbot", "bot", "llm", "ai", "gpt"})
+AGENT_HEADS = frozenset({"model", "system", "agent"})  # after "language" or "AI"
+AGENT_MODIFIERS = frozenset({"language", "ai"})
+ANSWER_VERBS = frozenset({"answer", "reply", "respond", "say", "tell", "output", "print", "write", "repeat", "claim"})
+TEXT_NOUNS = frozenset({"page", "text", "document", "passage", "article", "file", "message", "content", "site"})
+EMPHASIS_WORDS = frozenset({"always", "only", "never", "every", "regardless"})
+# Modals that give an order; "can", "may", "would" describe what a model is able or likely to do.
+DIRECTIVE_MODALS = frozenset({"should", "must", "shall"})
+# How far after the one addressed its modal may stand ("Language models reading this page should").
+AGENT_REACH = 8
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,48 @@ def addresses_assistant(doc: Doc) -> bool:
     orders = any(
         t.tag_ == "VB" and (t.lemma_ or t.lower_).lower() in OVERRIDE_VERBS for t in doc if t.i < 3 or t.dep_ == "ROOT"
     )
-    return orders or bool(words & SETUP_NOUNS and words & ADDRESSING_WORDS)
+    return orders or bool(words & SETUP_NOUNS and words & ADDRESSING_WORDS) or orders_a_reading_model(doc)
+
+
+def orders_a_reading_model(doc: Doc) -> bool:
+    """An order to a model that reads the text (see AGENT_NOUNS): one addressed ("AI assistants
+    must always say"), or given to whoever reads "this page" ("reply only with"), to answer in a
+    given way. Tags only, so it works without the parser."""
+    about_the_reading = any(
+        t.lower_ == "this" and t.i + 1 < len(doc) and _singular(doc[t.i + 1].lower_) in TEXT_NOUNS for t in doc
+    )
+    emphasis = about_the_reading or any(t.lower_ in EMPHASIS_WORDS for t in doc)
+    agents = [t.i for t in doc if _is_agent(doc, t.i)]
+    for token in doc:
+        if token.tag_ != "VB" or token.lower_ not in ANSWER_VERBS:
+            continue
+        before = doc[token.i - 1] if token.i > 0 else None
+        modal = before if before is not None and before.tag_ != "RB" else doc[token.i - 2] if token.i > 1 else None
+        told = modal is not None and modal.tag_ == "MD" and modal.lower_ in DIRECTIVE_MODALS
+        if told and emphasis and any(0 < token.i - a <= AGENT_REACH for a in agents):
+            return True
+        imperative = before is None or (
+            before.tag_ not in ("MD", "TO", "RB") and before.lower_ not in ("do", "does", "did")
+        )
+        if imperative and (about_the_reading or agents):
+            return True
+    return False
+
+
+def _is_agent(doc: Doc, i: int) -> bool:
+    """Whether the word at `i` names a model as the head of its phrase ("AI assistants",
+    "language models"; not "assistant coach")."""
+    word = _singular(doc[i].lower_)
+    following = doc[i + 1] if i + 1 < len(doc) else None
+    if following is not None and following.tag_.startswith("NN"):
+        return False  # a modifier of the noun that follows
+    if word in AGENT_NOUNS:
+        return True
+    return word in AGENT_HEADS and i > 0 and _singular(doc[i - 1].lower_) in AGENT_MODIFIERS
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
 
 
 def refers_back(doc: Doc) -> bool:

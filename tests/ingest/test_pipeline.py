@@ -121,7 +121,7 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 300, **kwargs) -> 
 SUMMARY_LINE = re.compile(
     r"^ingest: (?P<added>\d+) added, (?P<updated>\d+) updated, (?P<unchanged>\d+) unchanged, "
     r"(?P<removed>\d+) removed, (?P<failed>\d+) failed; (?P<written>\d+) chunks embedded, "
-    r"(?P<total>\d+) chunks in (?P<sources>\d+) sources; \d+\.\d s$"
+    r"(?P<total>\d+) chunks in (?P<sources>\d+) sources?; \d+\.\d s$"
 )
 
 
@@ -549,3 +549,11 @@ def test_an_embedder_of_another_dimension_builds_an_index_its_readers_accept(tmp
     assert documents and all(d.metadata["source_id"] == SEED_ID for d in documents)
     again, calls = ingest(settings, model)
     assert (again.unchanged, again.rebuilt_because, calls) == (1, None, 0), "the stamp is stable across runs"
+
+
+@pytest.mark.unit
+def test_the_summary_line_counts_one_source_in_the_singular() -> None:
+    from ingest.pipeline import IngestSummary
+
+    assert " in 1 source; " in IngestSummary(sources_total=1).line()
+    assert " in 2 sources; " in IngestSummary(sources_total=2).line()
