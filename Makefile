@@ -80,6 +80,7 @@ bench: ingest
 	$(BIN)/python -m evals.bench_memory
 	$(BIN)/python -m evals.bench_query
 	$(BIN)/python -m evals.bench_scale
+	$(BIN)/python -m evals.bench_startup
 
 # The reviewers' notebook (evals/review.ipynb) in Jupyter, on a fresh incremental ingest.
 # Jupyter refuses to run as root (as on these machines) unless told to: --allow-root for root only.

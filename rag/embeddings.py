@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from langchain_core.embeddings import Embeddings
 from rag.errors import ConfigError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+TORCH = "torch"
 
 
 def packaged_model_path() -> Path:
@@ -41,6 +43,25 @@ def model_fingerprint(model_dir: Path) -> str:
     return f"{MODEL_NAME}@{digest.hexdigest()[:12]}"
 
 
+def keep_torch_out(onnx_export: Path) -> bool:
+    """For a process that only answers (`qa ask`, `qa chat`, `qa batch`), when questions are
+    embedded by the ONNX export at `onnx_export` and it exists: make `import torch` fail, so that
+    spaCy's thinc, which imports torch whenever it is installed, runs without it. Importing torch
+    is about a third of such a process's start-up here. A `None` in sys.modules is Python's
+    documented way to stop an import; let_torch_in() undoes it for a fallback to the torch
+    encoder. False when nothing was done (torch loaded already, no export yet)."""
+    if TORCH in sys.modules or not onnx_export.is_file():
+        return False
+    sys.modules[TORCH] = None  # type: ignore[assignment]
+    return True
+
+
+def let_torch_in() -> None:
+    """Undo keep_torch_out() (torch was never imported, so it imports normally after)."""
+    if TORCH in sys.modules and sys.modules[TORCH] is None:
+        del sys.modules[TORCH]
+
+
 class MiniLMEmbeddings(Embeddings):
     """sentence-transformers on the CPU with hub access switched off; vectors are unit length,
     so a dot product is the cosine."""
@@ -52,6 +73,7 @@ class MiniLMEmbeddings(Embeddings):
         self.model_dir = Path(model_dir) if model_dir else packaged_model_path()
         if not (self.model_dir / "modules.json").is_file():
             raise ConfigError(f"no sentence-transformers model in {self.model_dir} (modules.json missing)")
+        let_torch_in()  # the torch model needs it, whatever an answering process had decided
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 

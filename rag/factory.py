@@ -9,7 +9,7 @@ branch.
 from __future__ import annotations
 
 from rag.chain import Answerer, ExtractiveAnswerer
-from rag.embeddings import MiniLMEmbeddings
+from rag.embeddings import MiniLMEmbeddings, keep_torch_out, packaged_model_path
 from rag.errors import ConfigError
 from rag.evidence import default_model
 from rag.language import load_language
@@ -32,11 +32,23 @@ def query_encoder(settings: Settings) -> MiniLMEmbeddings:
     return MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
 
 
-def load_answerer(settings: Settings, embeddings: MiniLMEmbeddings | None = None, mode: str | None = None) -> Answerer:
-    """The answerer for `mode` (default: settings.answerer)."""
+def load_answerer(
+    settings: Settings,
+    embeddings: MiniLMEmbeddings | None = None,
+    mode: str | None = None,
+    *,
+    only_answers: bool = False,
+) -> Answerer:
+    """The answerer for `mode` (default: settings.answerer). `only_answers`: this process never
+    ingests or embeds documents, so it may run without torch (keep_torch_out)."""
     mode = mode or settings.answerer
     if mode not in MODES:
         raise ConfigError(f"mode must be extractive or llm, got {mode!r}")
+    if only_answers and embeddings is None and settings.query_encoder == "onnx":
+        from rag.onnx_encoder import exported_path
+
+        model_dir = settings.embedding_model_path or packaged_model_path()
+        keep_torch_out(exported_path(settings.data_dir, model_dir))
     if mode == "llm":
         from rag.llm import LLMAnswerer, make_chat_model
 

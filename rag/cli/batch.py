@@ -94,7 +94,11 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
         from rag.factory import load_answerer
 
         summary = run_batch(
-            rows, args.out, local_asker(load_answerer(settings), args.top_k), settings, progress=progress
+            rows,
+            args.out,
+            local_asker(load_answerer(settings, only_answers=True), args.top_k),
+            settings,
+            progress=progress,
         )
     print(summary.line())
     return 0

@@ -202,3 +202,24 @@ def test_a_reader_that_leaves_early_is_not_an_error(corpus_settings, answerer):
         errors = process.stderr.read().decode()
         assert process.wait(timeout=180) == 141, errors
         assert "Traceback" not in errors and "BrokenPipe" not in errors
+
+
+def test_qa_ask_answers_without_importing_torch_and_the_same_as_with_it(corpus_settings, answerer):
+    """With the ONNX export in place, spaCy runs without torch in a process that only answers."""
+    from rag.onnx_encoder import prepare_export
+
+    assert prepare_export(corpus_settings.data_dir, None) is not None  # what `qa ingest` leaves
+    question = "How many American troops are stationed in South Korea?"
+    probe = (
+        "import sys\nfrom rag.cli.main import main\ncode = main(['ask', '--json', sys.argv[1]])\n"
+        "print('torch loaded:', sys.modules.get('torch') is not None, file=sys.stderr)\nsys.exit(code)\n"
+    )
+    env = {**os.environ, "QA_DATA_DIR": str(corpus_settings.data_dir), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, question], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stderr
+    assert "torch loaded: False" in result.stderr
+    expected = answerer.answer(question)  # this process has torch (the fixtures ingest with it)
+    got = json.loads(result.stdout)
+    assert (got["answer"], got["abstained"]) == (expected.answer, expected.abstained)
