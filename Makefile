@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned, the CPU build: sentence-transformers then finds it satisfied.
-	# TORCH_INDEX= (empty) leaves the choice to pip's own configuration.
-	$(BIN)/pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	# TORCH_INDEX= (empty) leaves the choice to pip's own configuration. Only torch comes from that
+	# index (--no-deps): its dependencies come from PyPI with the project's, next line.
+	$(BIN)/pip install --quiet --no-deps torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
