@@ -68,7 +68,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     listening = _listen(host, port)  # before the model loads: a busy port is said at once
     print("Loading the model and the index…", file=sys.stderr, flush=True)
-    app = create_app(settings, answerer=load_answerer(settings))
+    # torch stays out until an upload needs it for ingest (rag.embeddings.keep_torch_out).
+    app = create_app(settings, answerer=load_answerer(settings, defer_torch=True))
     print(f"Chat page: {page_url(host, port)}", flush=True)
     requests = logging.getLogger("qa.requests")
     requests.setLevel(logging.INFO)

@@ -44,12 +44,13 @@ def model_fingerprint(model_dir: Path) -> str:
 
 
 def keep_torch_out(onnx_export: Path) -> bool:
-    """For a process that only answers (`qa ask`, `qa chat`, `qa batch`), when questions are
+    """For an answering process (`qa ask`, `qa chat`, `qa batch`, `qa serve`), when questions are
     embedded by the ONNX export at `onnx_export` and it exists: make `import torch` fail, so that
     spaCy's thinc, which imports torch whenever it is installed, runs without it. Importing torch
     is about a third of such a process's start-up here. A `None` in sys.modules is Python's
-    documented way to stop an import; let_torch_in() undoes it for a fallback to the torch
-    encoder. False when nothing was done (torch loaded already, no export yet)."""
+    documented way to stop an import; let_torch_in(), which the torch model calls first (for an
+    ingest, or a fallback encoder), undoes it. False when nothing was done (torch loaded already,
+    no export yet)."""
     if TORCH in sys.modules or not onnx_export.is_file():
         return False
     sys.modules[TORCH] = None  # type: ignore[assignment]

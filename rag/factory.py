@@ -37,14 +37,15 @@ def load_answerer(
     embeddings: MiniLMEmbeddings | None = None,
     mode: str | None = None,
     *,
-    only_answers: bool = False,
+    defer_torch: bool = False,
 ) -> Answerer:
-    """The answerer for `mode` (default: settings.answerer). `only_answers`: this process never
-    ingests or embeds documents, so it may run without torch (keep_torch_out)."""
+    """The answerer for `mode` (default: settings.answerer). `defer_torch`: keep torch out of the
+    process until something needs it (keep_torch_out): a process that answers needs it only to
+    ingest, as `qa serve` does for an upload, and the torch model lets it in then."""
     mode = mode or settings.answerer
     if mode not in MODES:
         raise ConfigError(f"mode must be extractive or llm, got {mode!r}")
-    if only_answers and embeddings is None and settings.query_encoder == "onnx":
+    if defer_torch and embeddings is None and settings.query_encoder == "onnx":
         from rag.onnx_encoder import exported_path
 
         model_dir = settings.embedding_model_path or packaged_model_path()

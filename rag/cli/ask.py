@@ -129,7 +129,7 @@ def _run_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         from rag.factory import load_answerer
 
-        answerer = load_answerer(settings, mode=args.mode, only_answers=True)
+        answerer = load_answerer(settings, mode=args.mode, defer_torch=True)
         answer = answerer.answer(args.question, top_k=args.top_k, filters=_filters(args))
     if args.json:
         print(json.dumps(answer.model_dump(include=answer.public_fields()), ensure_ascii=False))
@@ -158,7 +158,7 @@ def _run_chat(args: argparse.Namespace, settings: Settings) -> int:
 
     check_top_k(args.top_k, settings.top_k)
     print("Loading the model and the index…", file=sys.stderr)
-    answerer = load_answerer(settings, mode=args.mode, only_answers=True)
+    answerer = load_answerer(settings, mode=args.mode, defer_torch=True)
     _enable_line_editing()
     print(_greeting(answerer))
     history: list[dict[str, str]] = []

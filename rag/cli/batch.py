@@ -96,7 +96,7 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
         summary = run_batch(
             rows,
             args.out,
-            local_asker(load_answerer(settings, only_answers=True), args.top_k),
+            local_asker(load_answerer(settings, defer_torch=True), args.top_k),
             settings,
             progress=progress,
         )

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -136,3 +137,65 @@ def test_qa_serve_on_a_port_in_use_says_so_in_one_line_before_loading_anything(a
         f"qa serve: cannot listen on 127.0.0.1:{port}: the port is in use (choose another with --port or QA_PORT)"
     )
     assert result.stdout == ""  # neither "Chat page" for the other server's page nor uvicorn's log
+
+
+def test_qa_serve_starts_without_torch_and_loads_it_for_an_upload(tmp_path, embeddings):
+    """Torch stays out of the server until an upload needs the model for ingest; the upload
+    then works and is answered from. Seen from outside: libtorch in the process's memory map."""
+    import shutil
+
+    from ingest.pipeline import ingest_paths
+    from rag.onnx_encoder import prepare_export
+    from tests.conftest import CORPUS, make_settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("000_31241798ea01703b.txt", "000_31241798ea01703b.meta.yaml"):
+        shutil.copy(CORPUS / name, corpus / name)
+    settings = make_settings(tmp_path / "data", corpus)
+    ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
+    assert prepare_export(settings.data_dir, None) is not None  # what `qa ingest` leaves
+    port = free_port()
+    env = {
+        **os.environ,
+        "QA_DATA_DIR": str(settings.data_dir),
+        "QA_CORPUS_DIR": str(corpus),
+        "QA_API_KEY": SERVE_KEY,
+        "HF_HUB_OFFLINE": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base, key = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {SERVE_KEY}"}
+    try:
+        wait_healthy(process, base)
+        assert not _maps_torch(process.pid)
+        text = "Harbour report\n\nThe Kessmouth breakwater was finished in 1911 by the harbour board.\n"
+        uploaded = httpx.post(
+            f"{base}/v1/documents",
+            headers=key,
+            files={"file": ("kessmouth.txt", text.encode(), "text/plain")},
+            timeout=STARTUP_SECONDS,
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        assert _maps_torch(process.pid)
+        answer = httpx.post(
+            f"{base}/v1/ask", headers=key, json={"question": "When was the Kessmouth breakwater finished?"}, timeout=60
+        ).json()
+        assert not answer["abstained"] and "1911" in answer["answer"]
+        assert {c["source_id"] for c in answer["citations"]} == {"kessmouth"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _maps_torch(pid: int) -> bool:
+    return "libtorch" in Path(f"/proc/{pid}/maps").read_text(encoding="utf-8", errors="replace")
