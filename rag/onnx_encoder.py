@@ -4,7 +4,8 @@ A question is embedded on every request, and torch's per-call overhead dominates
 text: measured here (2 cores), 12.8 ms a question with sentence-transformers against 3.6 ms with
 onnxruntime, the vectors within 2e-7 of each other (float rounding). An answering process that
 finds the exported model never loads the torch model, which takes seconds off a cold `qa ask`
-(torch itself is still imported: spaCy's thinc imports it whenever it is installed).
+(and an answering process keeps torch itself out until an ingest needs it:
+rag.embeddings.keep_torch_out).
 
 The model is exported once from the sentence-transformers files that ship with the package
 (torch.onnx with the `onnx` package; nothing is downloaded) into QA_DATA_DIR/encoders/, named by
