@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,18 +23,19 @@ STARTUP_SECONDS = 120
 SERVE_KEY = "serve-test-key-fedcba9876543210"
 
 
-@pytest.fixture
-def serve(api_settings):
-    """Start `qa serve --port <free>`; yields (process, base_url); always stops it."""
+@contextmanager
+def served(settings) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`qa serve --port <free>` over `settings`' data and corpus, with SERVE_KEY; yields
+    (process, base_url); always stops it."""
     port = free_port()
     env = {
         **os.environ,
-        "QA_DATA_DIR": str(api_settings.data_dir),
-        "QA_CORPUS_DIR": str(api_settings.corpus_dir),
+        "QA_DATA_DIR": str(settings.data_dir),
+        "QA_CORPUS_DIR": str(settings.corpus_dir),
+        "QA_API_KEY": SERVE_KEY,
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    env["QA_API_KEY"] = SERVE_KEY
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
         env=env,
@@ -50,6 +53,12 @@ def serve(api_settings):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def serve(api_settings):
+    with served(api_settings) as running:
+        yield running
 
 
 def wait_healthy(process: subprocess.Popen, base_url: str) -> dict:
@@ -155,23 +164,8 @@ def test_qa_serve_starts_without_torch_and_loads_it_for_an_upload(tmp_path, embe
     settings = make_settings(tmp_path / "data", corpus)
     ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
     assert prepare_export(settings.data_dir, None) is not None  # what `qa ingest` leaves
-    port = free_port()
-    env = {
-        **os.environ,
-        "QA_DATA_DIR": str(settings.data_dir),
-        "QA_CORPUS_DIR": str(corpus),
-        "QA_API_KEY": SERVE_KEY,
-        "HF_HUB_OFFLINE": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base, key = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {SERVE_KEY}"}
-    try:
+    with served(settings) as (process, base):
+        key = {"Authorization": f"Bearer {SERVE_KEY}"}
         wait_healthy(process, base)
         assert not _maps_torch(process.pid)
         text = "Harbour report\n\nThe Kessmouth breakwater was finished in 1911 by the harbour board.\n"
@@ -183,18 +177,10 @@ def test_qa_serve_starts_without_torch_and_loads_it_for_an_upload(tmp_path, embe
         )
         assert uploaded.status_code == 201, uploaded.text
         assert _maps_torch(process.pid)
-        answer = httpx.post(
-            f"{base}/v1/ask", headers=key, json={"question": "When was the Kessmouth breakwater finished?"}, timeout=60
-        ).json()
+        question = {"question": "When was the Kessmouth breakwater finished?"}
+        answer = httpx.post(f"{base}/v1/ask", headers=key, json=question, timeout=60).json()
         assert not answer["abstained"] and "1911" in answer["answer"]
         assert {c["source_id"] for c in answer["citations"]} == {"kessmouth"}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _maps_torch(pid: int) -> bool:
