@@ -57,14 +57,15 @@ def found(pattern: str, text: str, default: str = "?") -> str:
 
 
 def adversarial_rows() -> list[Row]:
-    from evals.adversarial import TUNE_CASES, VALIDATE_CASES, build_indexes, load_cases, run_case
+    from evals.adversarial import BLIND_CASES, TUNE_CASES, VALIDATE_CASES, build_indexes, load_cases, run_case
     from rag.settings import Settings
 
     settings = Settings()
     rows = []
     with tempfile.TemporaryDirectory(prefix="qa-hardening-") as folder:
         answerers = build_indexes(settings, Path(folder))
-        for path in (TUNE_CASES, VALIDATE_CASES):
+        # The blind sets too: written by people who saw neither the guard nor the sets before.
+        for path in (TUNE_CASES, VALIDATE_CASES, *BLIND_CASES):
             cases = load_cases(path)
             results = [run_case(answerers[c.index], settings, c, p) for p in ("drop", "flag") for c in cases]
             hostile = [r for r in results if not r.case.faithful]
