@@ -40,7 +40,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from rag.factory import load_answerer
 
         try:
-            app.state.answerer = load_answerer(app.state.settings)
+            app.state.answerer = load_answerer(app.state.settings, defer_torch=True)  # until an upload
         except IndexNotReadyError as error:
             # Serve anyway: the page and /healthz can then say what is wrong (503) instead of
             # the server failing to start with a traceback.
