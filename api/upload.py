@@ -27,8 +27,6 @@ from python_multipart.multipart import parse_options_header
 # this is refused without reading further.
 FRAMING_BYTES = 16_384
 MAX_NAME_CHARS = 120
-# Types by name, as ingest reads them (ingest/load.py SUPPORTED_SUFFIXES).
-UPLOAD_TYPES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 _PLAIN = re.compile(r"[^\W_][\w .-]*", re.UNICODE)
 
 
@@ -51,9 +49,12 @@ def name_problem(name: str) -> str | None:
 
 
 def type_problem(name: str) -> str | None:
-    if Path(name).suffix.lower() in UPLOAD_TYPES:
+    """Why ingest would not read a file of this name's type (by its suffix, as ingest decides)."""
+    from ingest.load import SUPPORTED_SUFFIXES
+
+    if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
         return None
-    return f"{name!r} is not a type ingest reads: send one of {', '.join(UPLOAD_TYPES)}"
+    return f"{name!r} is not a type ingest reads: send one of {', '.join(SUPPORTED_SUFFIXES)}"
 
 
 @dataclass

@@ -11,9 +11,10 @@ at once rather than queue. Behind the API key like every /v1 path (api/middlewar
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -27,6 +28,7 @@ from rag.errors import ConflictError, IndexNotReadyError
 from rag.settings import Settings
 
 if TYPE_CHECKING:
+    from ingest.documents import DocumentChange
     from rag.embeddings import MiniLMEmbeddings
 
 router = APIRouter(prefix="/v1", tags=["documents"], responses=error_responses(429))  # the rate limit covers /v1
@@ -116,24 +118,14 @@ async def add_document(request: Request, settings: SettingsDep) -> DocumentAdded
     from ingest.documents import add_document as add
 
     desk: Desk = request.app.state.documents
-    if desk.lock.locked():
-        raise ConflictError(BUSY)
-    async with desk.lock:
+    async with one_change(desk, "receiving", None):
+        await check_not_ingesting(settings)
+        received = await receive_upload(request, settings.corpus_dir, settings.max_file_bytes)
+        desk.stage, desk.file = "indexing", received.name
         try:
-            desk.stage, desk.file = "receiving", None
-            await check_not_ingesting(settings)
-            received = await receive_upload(request, settings.corpus_dir, settings.max_file_bytes)
-            desk.stage, desk.file = "indexing", received.name
-            try:
-                change = await run_in_threadpool(
-                    add, settings, received.path, received.name, embedder_factory(request.app, desk)
-                )
-            finally:
-                received.path.unlink(missing_ok=True)  # moved into place, or not wanted
-            desk.stage = "loading the new index"
-            await run_in_threadpool(reload_now, request.app)
+            change = await ingest_and_reload(request.app, desk, add, settings, received.path, received.name)
         finally:
-            desk.stage, desk.file = None, None
+            received.path.unlink(missing_ok=True)  # moved into place, or not wanted
     return DocumentAdded(source=listed(request.app, change.source_id), ingest=change.summary.line())
 
 
@@ -145,17 +137,33 @@ async def remove_document(source_id: str, request: Request, settings: SettingsDe
     from ingest.documents import remove_document as remove
 
     desk: Desk = request.app.state.documents
+    async with one_change(desk, "removing", source_id):
+        change = await ingest_and_reload(request.app, desk, remove, settings, source_id)
+    return DocumentRemoved(source_id=change.source_id, ingest=change.summary.line())
+
+
+@asynccontextmanager
+async def one_change(desk: Desk, stage: IngestStage, file: str | None) -> AsyncIterator[None]:
+    """This server's one change at a time (409 at once while one runs), its stage shown meanwhile."""
     if desk.lock.locked():
         raise ConflictError(BUSY)
     async with desk.lock:
+        desk.stage, desk.file = stage, file
         try:
-            desk.stage, desk.file = "removing", source_id
-            change = await run_in_threadpool(remove, settings, source_id, embedder_factory(request.app, desk))
-            desk.stage = "loading the new index"
-            await run_in_threadpool(reload_now, request.app)
+            yield
         finally:
             desk.stage, desk.file = None, None
-    return DocumentRemoved(source_id=change.source_id, ingest=change.summary.line())
+
+
+async def ingest_and_reload(
+    app: FastAPI, desk: Desk, change: Callable[..., DocumentChange], *args: Any
+) -> DocumentChange:
+    """Run the change (its ingest, with the torch model) on a worker thread, then load the new
+    index into this process."""
+    done = await run_in_threadpool(change, *args, embedder_factory(app, desk))
+    desk.stage = "loading the new index"
+    await run_in_threadpool(reload_now, app)
+    return done
 
 
 @router.get("/documents/progress", response_model=IngestProgress, responses=error_responses(401))
