@@ -4,7 +4,8 @@ The model and the index are loaded before the server starts, so a missing index 
 stderr and exit code 1, like `qa ask`. uvicorn's access log shows the request line only, never
 headers. The request log is ours (api/logs.py): one JSON line per request on stdout, with the
 path but never the query string, so a client that puts a key or a question in the URL does not
-get it written to the log; uvicorn's own access log is off.
+get it written to the log; uvicorn's own access log is off. X-Forwarded-For is read only from the
+proxies in QA_TRUSTED_PROXIES (none by default), not from any local peer as uvicorn would.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import errno
 import ipaddress
 import logging
+import os
 import socket
 import sys
 from typing import Any
@@ -75,9 +77,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     requests.setLevel(logging.INFO)
     requests.addHandler(logging.StreamHandler(sys.stdout))
     requests.propagate = False
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False))
-    server.run(sockets=[listening])
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False, **forwarding(settings))
+    uvicorn.Server(config).run(sockets=[listening])
     return 0
+
+
+def forwarding(settings: Settings) -> dict[str, Any]:
+    """uvicorn's proxy options: X-Forwarded-For and -Proto are read only from QA_TRUSTED_PROXIES.
+    uvicorn's own default believes them from any local peer (FORWARDED_ALLOW_IPS, 127.0.0.1),
+    so a local client, or a local proxy that passes the header on, could name any address: a new
+    budget under the rate limit at every request (api/ratelimit.py)."""
+    if os.environ.get("FORWARDED_ALLOW_IPS") and not settings.trusted_proxies:
+        print(
+            "qa serve: warning: FORWARDED_ALLOW_IPS is ignored; set QA_TRUSTED_PROXIES to the proxies "
+            "whose X-Forwarded-For to believe",
+            file=sys.stderr,
+        )
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
 
 
 def _listen(host: str, port: int) -> socket.socket:

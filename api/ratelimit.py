@@ -4,8 +4,9 @@ A token bucket per client (Wikipedia's "token bucket": `limit` tokens, refilled 
 minute, one per request), keyed by the API key the client sent when it is the configured
 QA_API_KEY (hashed; never kept), and otherwise by the client's address: a made-up Authorization
 header is the client's own choice, so a new one each request would be a fresh budget. The address
-is the one uvicorn reports, so X-Forwarded-For counts only from the proxies uvicorn's own
-FORWARDED_ALLOW_IPS trusts (127.0.0.1 and ::1 by default). Over the limit: 429 with the JSON envelope and
+is the one uvicorn reports: under `qa serve` the connection's own, or X-Forwarded-For when the
+connection comes from a proxy named in QA_TRUSTED_PROXIES (api/cli.py), so a client cannot name
+a new address for itself each request. Over the limit: 429 with the JSON envelope and
 `Retry-After`. The page, the docs, /healthz and /metrics are not limited. At most MAX_CLIENTS
 buckets are kept, the least recently used dropped first, so a flood of addresses cannot grow memory.
 """

@@ -6,12 +6,13 @@ tests pass their own Settings instead.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -84,6 +85,11 @@ class Settings(BaseSettings):
     log_questions: bool = False
     # Requests a minute per client (API key, or address without one) on /v1; unset: no limit.
     rate_limit_per_minute: int | None = Field(default=None, ge=1)
+    # A client's address is the connection's own unless it comes from one of these reverse proxies
+    # (addresses or networks, comma-separated, or *): only then does `qa serve` read X-Forwarded-For.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="proxies whose X-Forwarded-For is believed, e.g. 127.0.0.1; none by default"
+    )
     model_name: str = Field(default="ukraine-guarantees-extractive", description="model id shown on /v1/models")
 
     @field_validator("llm_base_url")
@@ -99,6 +105,24 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return None if value is None or not value.get_secret_value() else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_are_addresses(cls, value: object) -> object:
+        items = [item.strip() for item in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return items
+        proxies = [item for item in items if item != ""]
+        for item in proxies:
+            if item == "*":  # every peer: only where nothing but the proxy can reach the port
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"QA_TRUSTED_PROXIES takes IP addresses or networks (or *), comma-separated; got {item!r}"
+                ) from None
+        return proxies
 
     @field_validator("chroma_url")
     @classmethod

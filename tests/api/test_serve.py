@@ -24,21 +24,23 @@ SERVE_KEY = "serve-test-key-fedcba9876543210"
 
 
 @contextmanager
-def served(settings) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`qa serve --port <free>` over `settings`' data and corpus, with SERVE_KEY; yields
-    (process, base_url); always stops it."""
+def served(settings, env: dict[str, str | None] | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`qa serve --port <free>` over `settings`' data and corpus, with SERVE_KEY unless `env`
+    says otherwise (a None value unsets a variable); yields (process, base_url); always stops it."""
     port = free_port()
-    env = {
+    merged: dict[str, str | None] = {
         **os.environ,
         "QA_DATA_DIR": str(settings.data_dir),
         "QA_CORPUS_DIR": str(settings.corpus_dir),
         "QA_API_KEY": SERVE_KEY,
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
+        **(env or {}),
     }
+    environment = {name: value for name, value in merged.items() if value is not None}
     process = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
-        env=env,
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -105,6 +107,47 @@ def test_qa_serve_prints_the_chat_url_and_answers(serve):
     assert [line["status"] for line in lines if line["path"] == "/v1/sources"] == [401]
     assert SERVE_KEY not in out + err and "guess-1" not in out + err
     assert "url-secret-7" not in out + err and "troops" not in out + err and "?" not in out
+
+
+def statuses(url: str, forwarded_for: list[str]) -> list[int]:
+    """GET /v1/sources once per X-Forwarded-For value, as a local client that makes them up."""
+    return [
+        httpx.get(f"{url}/v1/sources", headers={"X-Forwarded-For": value}, timeout=30).status_code
+        for value in forwarded_for
+    ]
+
+
+def test_qa_serve_takes_x_forwarded_for_only_from_trusted_proxies(api_settings):
+    """The rate limit keys a client without a key by its address. A local client that makes up a
+    new X-Forwarded-For each request is still one client, unless QA_TRUSTED_PROXIES names its
+    address as a proxy; then each forwarded address is a client of its own. uvicorn's own
+    FORWARDED_ALLOW_IPS does not switch the header back on."""
+    limited = {"QA_API_KEY": None, "QA_RATE_LIMIT_PER_MINUTE": "2", "FORWARDED_ALLOW_IPS": "127.0.0.1"}
+    behind_proxy = {**limited, "QA_TRUSTED_PROXIES": "127.0.0.1", "FORWARDED_ALLOW_IPS": None}
+    with served(api_settings, limited) as (plain, plain_url), served(api_settings, behind_proxy) as (proxied, url):
+        wait_healthy(plain, plain_url)
+        wait_healthy(proxied, url)
+        made_up = [f"203.0.113.{n}" for n in range(1, 5)]
+        # 2 a minute: one token back every 30 s, far longer than four requests take.
+        assert statuses(plain_url, made_up) == [200, 200, 429, 429]
+        assert statuses(url, made_up) == [200, 200, 200, 200]
+        assert statuses(url, ["198.51.100.7"] * 3) == [200, 200, 429]
+        plain.send_signal(signal.SIGTERM)
+        plain.wait(timeout=15)
+        assert "FORWARDED_ALLOW_IPS is ignored" in plain.stderr.read()
+
+
+def test_qa_serve_refuses_a_trusted_proxy_that_is_not_an_address():
+    env = {**os.environ, "QA_TRUSTED_PROXIES": "127.0.0.1, proxy.example", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "QA_TRUSTED_PROXIES takes IP addresses or networks" in result.stderr and "'proxy.example'" in result.stderr
 
 
 def test_qa_serve_without_an_index_says_so_in_one_line(tmp_path):
