@@ -19,6 +19,7 @@ import socket
 import sys
 from typing import Any
 
+from api.parts import remove_stale_parts
 from rag.errors import ConfigError
 from rag.settings import Settings
 
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     listening = _listen(host, port)  # before the model loads: a busy port is said at once
+    remove_stale_parts(settings.corpus_dir)  # left by a server killed in the middle of an upload
     print("Loading the model and the index…", file=sys.stderr, flush=True)
     # torch stays out until an upload needs it for ingest (rag.embeddings.keep_torch_out).
     app = create_app(settings, answerer=load_answerer(settings, defer_torch=True))

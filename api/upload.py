@@ -6,7 +6,9 @@ piece whatever the client sends: the name and type are checked from the part's h
 byte of it is written, the file is cut off the moment it passes QA_MAX_FILE_BYTES (the limit
 ingest itself applies), and the whole body may carry only a little framing beyond that. What
 arrives is written to `.upload-*.part` beside its final name (same folder, so the rename that
-publishes it is atomic; hidden, so no ingest reads it half-written) and flushed to disk.
+publishes it is atomic; hidden, so no ingest reads it half-written) and flushed to disk. The part's
+name says which process writes it, and before each upload the parts of uploads that never ended
+(their server was killed) are removed (api/parts.py).
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
+
+from api.parts import SUFFIX, part_prefix, remove_stale_parts
 
 # The form's framing and part headers around the file; a body longer than the file limit plus
 # this is refused without reading further.
@@ -109,7 +114,7 @@ class _Form:
         if problem := type_problem(name):
             return HTTPException(415, problem)
         self.folder.mkdir(parents=True, exist_ok=True)
-        descriptor, temp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.folder)
+        descriptor, temp = tempfile.mkstemp(prefix=part_prefix(), suffix=SUFFIX, dir=self.folder)
         self.out = os.fdopen(descriptor, "wb")
         self.received = Received(name, Path(temp))
         return None
@@ -159,6 +164,7 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int) -> Rece
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"the upload declares {declared} bytes; the file limit is {max_bytes} bytes")
+    await run_in_threadpool(remove_stale_parts, folder)
     form = _Form(folder, max_bytes)
     try:
         await _feed(request, _parser(form, boundary), form, limit)
