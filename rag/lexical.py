@@ -146,9 +146,13 @@ class BM25:
             term: math.log(1 + (n - len(found) + 0.5) / (len(found) + 0.5)) for term, found in positions.items()
         }
 
-    def scores(self, query: Mapping[str, float], allowed: Iterable[int] | None = None) -> list[tuple[int, float]]:
+    def scores(
+        self, query: Mapping[str, float], allowed: Iterable[int] | None = None, limit: int | None = None
+    ) -> list[tuple[int, float]]:
         """(position, score) of every document with a positive score, best first (ties: first
-        position first); `allowed`, if given, limits the documents."""
+        position first); `allowed`, if given, limits the documents, and `limit` the length of the
+        list (the same first `limit` entries, without sorting every hit: at 100k chunks a common
+        term has tens of thousands)."""
         totals = np.zeros(self.size, dtype=np.float64)
         for term, weight in query.items():
             found = self.postings.get(term)
@@ -161,7 +165,12 @@ class BM25:
             keep[np.fromiter(allowed, dtype=np.int64)] = True
             totals[~keep] = 0.0
         hits = np.flatnonzero(totals > 0)
-        ordered = hits[np.lexsort((hits, -totals[hits]))]
+        if limit is not None and limit < len(hits):
+            # Every hit that scores at least the limit-th best score, ties at that score included,
+            # so the exact ordering below keeps the same first `limit` entries.
+            floor = np.partition(totals[hits], len(hits) - limit)[len(hits) - limit]
+            hits = hits[totals[hits] >= floor]
+        ordered = hits[np.lexsort((hits, -totals[hits]))][:limit]
         return [(int(position), float(totals[position])) for position in ordered]
 
 

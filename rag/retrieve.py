@@ -157,8 +157,8 @@ class HybridRetriever(BaseRetriever):
         query_terms = weighted_terms(query, self.context, self.context_weight)
         if self.terms is not None:
             query_terms = {**{t: w for t, w in query_terms.items() if w < 1.0}, **self.terms}
-        lexical = self.snapshot.bm25.scores(query_terms, allowed)
-        lexical_ids = [self.snapshot.chunks[position].chunk_id for position, _ in lexical[:candidates]]
+        lexical = self.snapshot.bm25.scores(query_terms, allowed, limit=candidates)
+        lexical_ids = [self.snapshot.chunks[position].chunk_id for position, _ in lexical]
         rankings.append(lexical_ids)
 
         fused: dict[str, float] = {}

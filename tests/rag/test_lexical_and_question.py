@@ -1,5 +1,7 @@
 """Terms, names and question shapes, on words from no particular corpus."""
 
+import random
+
 import pytest
 
 from rag.language import Entity
@@ -22,6 +24,23 @@ def test_bm25_prefers_the_matching_text():
     bm25 = BM25([tokens("Finland joined NATO in 2023."), tokens("Korea has Patriot systems."), tokens("Nothing.")])
     ranked = bm25.scores({"nato": 1.0, "finland": 1.0})
     assert ranked[0][0] == 0 and all(position != 2 for position, _ in ranked)
+
+
+def test_bm25_limit_keeps_the_head_of_the_full_ranking_ties_included():
+    """Many documents score the same (identical texts): the limited list must be exactly the
+    first entries of the full one, ties broken by position, at every cut."""
+    rng = random.Random(7)
+    vocabulary = ["nato", "finland", "sweden", "treaty", "army", "border", "aid", "navy"]
+    documents = [[rng.choice(vocabulary) for _ in range(rng.randint(1, 6))] for _ in range(400)]
+    documents += [["nato", "treaty"]] * 30  # a block of equal scores
+    bm25 = BM25(documents)
+    query = {"nato": 1.0, "treaty": 0.7, "navy": 0.3}
+    full = bm25.scores(query)
+    assert len(full) > 100
+    for limit in (1, 5, 17, 40, 64, len(full), len(full) + 10):
+        assert bm25.scores(query, limit=limit) == full[:limit]
+    allowed = range(0, 430, 3)
+    assert bm25.scores(query, allowed, limit=12) == bm25.scores(query, allowed)[:12]
 
 
 def test_coverage_is_the_idf_weighted_share_of_query_terms():
