@@ -65,7 +65,8 @@ def load_extractive(settings: Settings, embeddings: MiniLMEmbeddings | None = No
     embeddings = embeddings or query_encoder(settings)
     client = open_client(settings, for_reading=True)
     reader = IndexReader(client, settings.collection)
-    snapshot = load_snapshot(reader, embedder_version=embeddings.version)
+    vector_folder = settings.vectors_dir / settings.collection  # one index per folder: each removes old files
+    snapshot = load_snapshot(reader, embedder_version=embeddings.version, vector_folder=vector_folder)
     snapshot.embed_headings(embeddings.encode)
     if snapshot.versions.dimension != embeddings.dimension:
         raise ConfigError(

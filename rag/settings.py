@@ -147,6 +147,12 @@ class Settings(BaseSettings):
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
 
+    @property
+    def vectors_dir(self) -> Path:
+        """Where answering processes keep the index's vectors as files they all map
+        (rag/vector_files.py); local to each host, also when the index is on a Chroma server."""
+        return self.data_dir / "vectors"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

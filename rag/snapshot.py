@@ -3,16 +3,20 @@
 Holds every source's canonical text (what citations quote), the chunks with their vectors and a
 BM25 index, and the sentences with the vectors and entities computed at ingest, each with its
 terms: content stems plus the country and acronym terms that make different names of one thing
-meet (rag/vocabulary.py). Only rows that a source row vouches for are loaded, so a half-finished
-ingest is invisible here.
+meet (rag/vocabulary.py). The sentences are kept in columns (rag/sentence_table.py) and the
+vectors in files that every worker on the host maps (rag/vector_files.py), so a worker's memory
+grows far more slowly than the index. Only rows that a source row vouches for are loaded, so a
+half-finished ingest is invisible here.
 """
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,34 +24,13 @@ import numpy as np
 from rag.errors import IndexNotReadyError
 from rag.language import SentenceFacts
 from rag.lexical import BM25, TermStats, tokens
-from rag.places import CAPITALISED_RUN, code_term, countries_in, country_term
+from rag.places import CAPITALISED_RUN, country_term
+from rag.sentence_table import SentenceRow, SentenceTable, sentence_terms
 from rag.store import IndexReader, IndexVersions, SourceRecord, StoredChunk, StoredSentence
+from rag.vector_files import mapped
 from rag.vocabulary import Vocabulary
 
-
-@dataclass(frozen=True, kw_only=True)
-class SentenceRow(StoredSentence):
-    """A stored sentence as the answerer scores it: its row in the embedding matrix, its terms
-    and what ingest found in it."""
-
-    row: int
-    terms: frozenset[str]
-    facts: SentenceFacts
-
-    @classmethod
-    def of(
-        cls, stored: StoredSentence, row: int, vocabulary: Vocabulary, facts: SentenceFacts | None = None
-    ) -> SentenceRow:
-        fields = {name: getattr(stored, name) for name in StoredSentence.__dataclass_fields__}
-        if facts is None:
-            facts = SentenceFacts.from_stored(stored.text, stored.entities, stored.refers_back, stored.instruction)
-        terms = vocabulary.enrich(tokens(stored.text), facts.entities)
-        # Names the recogniser missed ("Kyiv insists…") are looked up as countries too; a person's
-        # or an organisation's name is not ("George Washington").
-        named = [(e.start, e.end) for e in facts.entities if not vocabulary.may_be_place(e)]
-        terms |= {code_term(code) for code in countries_in(stored.text, skip=named)}
-        # One string object per distinct term across the corpus, not one per sentence.
-        return cls(**fields, row=row, terms=frozenset(map(sys.intern, terms)), facts=facts)
+__all__ = ["IndexSnapshot", "SentenceRow", "load_snapshot"]
 
 
 @dataclass
@@ -55,7 +38,8 @@ class IndexSnapshot:
     versions: IndexVersions
     sources: dict[str, SourceRecord]
     chunks: list[StoredChunk]
-    sentences: list[SentenceRow]
+    # Rows (a list, as tests and benchmarks build them) are put into a SentenceTable at init.
+    sentences: SentenceTable | list[SentenceRow]
     sentence_vectors: np.ndarray
     chunk_vectors: np.ndarray
     vocabulary: Vocabulary = field(default_factory=Vocabulary)
@@ -63,36 +47,35 @@ class IndexSnapshot:
     # matched read under its heading too, so "It opened in 1869" meets "When did X open?".
     heading_vectors: dict[str, np.ndarray] = field(default_factory=dict)
     chunk_position: dict[str, int] = field(init=False)
-    by_source: dict[str, dict[int, SentenceRow]] = field(init=False)
     bm25: BM25 = field(init=False)
     term_stats: TermStats = field(init=False)
 
     def __post_init__(self) -> None:
         self.chunk_position = {c.chunk_id: i for i, c in enumerate(self.chunks)}
-        self.by_source = {}
-        for sentence in self.sentences:
-            self.by_source.setdefault(sentence.source_id, {})[sentence.index] = sentence
+        if not isinstance(self.sentences, SentenceTable):
+            table = SentenceTable(self.sources)
+            for row in self.sentences:
+                table.append(row, row.terms)
+            self.sentences = table.freeze()
+        self.table: SentenceTable = self.sentences
         self._heading_terms: dict[str, frozenset[str]] = {}
         self.bm25 = BM25(self._chunk_terms(chunk) for chunk in self.chunks)
-        self.term_stats = TermStats(s.terms for s in self.sentences)
+        self.term_stats = TermStats(self.table.term_sets())
 
     def _chunk_terms(self, chunk: StoredChunk) -> list[str]:
         """Section and text stems, plus the alias terms its sentences carry (once each)."""
         terms = tokens(chunk.section) + tokens(chunk.text)
-        extra: set[str] = set()
-        for sentence in self.sentences_of(chunk):
-            extra |= sentence.terms
+        extra = self.table.terms_of_source(chunk.source_id, chunk.first_sentence, chunk.last_sentence)
         return terms + sorted(extra - set(terms))
 
     def embed_headings(self, encode: Callable[[list[str]], np.ndarray]) -> None:
         """Embed every section heading once (a few dozen short texts)."""
-        headings = sorted({s.section for s in self.sentences if s.section})
+        headings = sorted({section for section in self.table.sections() if section})
         if headings:
             self.heading_vectors = dict(zip(headings, encode(headings), strict=True))
 
     def sentences_of(self, chunk: StoredChunk) -> list[SentenceRow]:
-        rows = self.by_source.get(chunk.source_id, {})
-        return [rows[i] for i in range(chunk.first_sentence, chunk.last_sentence + 1) if i in rows]
+        return self.table.of_source(chunk.source_id, chunk.first_sentence, chunk.last_sentence)
 
     def heading_terms(self, heading: str) -> frozenset[str]:
         """Terms of a section heading or a document title (memoised: there are few). Headings get
@@ -111,7 +94,7 @@ class IndexSnapshot:
         return source.title if source else source_id
 
     def sentence_at(self, source_id: str, index: int) -> SentenceRow | None:
-        return self.by_source.get(source_id, {}).get(index)
+        return self.table.at(source_id, index)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -123,7 +106,11 @@ class IndexSnapshot:
         }
 
 
-def load_snapshot(reader: IndexReader, embedder_version: str | None = None) -> IndexSnapshot:
+def load_snapshot(
+    reader: IndexReader, embedder_version: str | None = None, vector_folder: Path | None = None
+) -> IndexSnapshot:
+    """The index as answering needs it. With `vector_folder`, the vector matrices are mapped from
+    files there that every worker shares (rag/vector_files.py)."""
     versions = reader.open(embedder_version)
     sources = {record.source_id: record for record in reader.sources()}
     if not sources:
@@ -143,20 +130,38 @@ def load_snapshot(reader: IndexReader, embedder_version: str | None = None) -> I
     _check_whole(sources, [c for c, _ in chunk_rows], [s for s, _ in stored_rows])
     facts = [SentenceFacts.from_stored(s.text, s.entities, s.refers_back, s.instruction) for s, _ in stored_rows]
     vocabulary.learn_places(e for found in facts for e in found.entities)
-    sentences: list[SentenceRow] = []
-    vectors: list[np.ndarray] = []
-    for (stored, vector), found in zip(stored_rows, facts, strict=True):
-        sentences.append(SentenceRow.of(stored, len(sentences), vocabulary, found))
-        vectors.append(vector)
-    return IndexSnapshot(
+    table = SentenceTable(sources)
+    for (stored, _), found in zip(stored_rows, facts, strict=True):
+        table.append(stored, sentence_terms(stored.text, found, vocabulary))
+    sentence_vectors = mapped(_matrix([vector for _, vector in stored_rows], dimension), vector_folder, "sentences")
+    del stored_rows, facts  # the table holds what answering needs, in far less memory
+    snapshot = IndexSnapshot(
         versions,
         sources,
         [c for c, _ in chunk_rows],
-        sentences,
-        _matrix(vectors, dimension),
-        _matrix([v for _, v in chunk_rows], dimension),
+        table.freeze(),
+        sentence_vectors,
+        mapped(_matrix([v for _, v in chunk_rows], dimension), vector_folder, "chunks"),
         vocabulary,
     )
+    del chunk_rows
+    release_freed_memory()
+    return snapshot
+
+
+def release_freed_memory() -> None:
+    """Hand the heap pages that loading freed back to the operating system. Loading makes and
+    drops a few objects for every row (Chroma's pages, the stored rows); glibc keeps the freed
+    pages, so a worker stayed as large as its peak: at 10k chunks `malloc_trim` took 150 to
+    230 MB off its resident memory (measured on an index built by evals/bench/scale.py). Only
+    glibc has it; elsewhere this does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):  # musl and other C libraries: nothing to call
+        return
 
 
 def _check_whole(sources: dict[str, SourceRecord], chunks: list[StoredChunk], sentences: list[StoredSentence]) -> None:
