@@ -164,7 +164,7 @@ FAULT_PARTS = (
 
 
 def soak_row(clients: int, seconds: float) -> Row:
-    from evals.bench_api import _start_server
+    from evals.bench.api import _start_server
     from evals.metrics import percentile
     from evals.processes import wait_until_up
     from evals.soak import resident_mb, soak

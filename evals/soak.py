@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from evals.bench_api import _start_server
+from evals.bench.api import _start_server
 from evals.metrics import percentile
 from evals.processes import wait_until_up
 

@@ -130,7 +130,7 @@ class OnnxMiniLM(MiniLMEmbeddings):
         # One thread: a question is one short sequence, which a second thread speeds up little
         # (about 5 against 7 ms here), and the answerer embeds it beside the question's parse
         # (rag/chain.py), which needs the other core. Idle pool threads that spin also slowed the
-        # parse and every encoder after this one (evals/bench_query.py).
+        # parse and every encoder after this one (evals/bench/query.py).
         options.intra_op_num_threads = 1
         self._session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
         hidden = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8")).get("hidden_size")

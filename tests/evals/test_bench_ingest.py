@@ -1,6 +1,6 @@
 """The ingest benchmark runs end to end on a small file (real model, real spaCy, real Chroma) and
-writes a table whose every measured row has a figure, a baseline and their ratio; the memory
-benchmark reports a footprint per chunk at each size it is given."""
+hands on rows whose every one has a figure, a baseline and their ratio; the memory benchmark
+reports a footprint per chunk at each size it is given."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import re
 
 import pytest
 
+from evals.bench import INCREMENTAL, BenchPart
+
 pytestmark = pytest.mark.integration
 
 
 def test_the_built_text_has_numbered_parts_and_abbreviations():
-    from evals.bench_ingest import ABBREVIATIONS, build_text
+    from evals.bench.ingest import ABBREVIATIONS, build_text
 
     text = build_text(0.05)
     assert len(text.encode("utf-8")) >= 50_000
@@ -20,29 +22,30 @@ def test_the_built_text_has_numbered_parts_and_abbreviations():
 
 
 def test_the_benchmark_writes_a_table_of_ratios(tmp_path):
-    from evals.bench_ingest import main
+    from evals.bench.ingest import main
 
-    out = tmp_path / "results.md"
-    assert main(["--megabytes", "0.03", "--out", str(out)]) == 0
+    out, rows_file = tmp_path / "results.md", tmp_path / "rows.json"
+    assert main(["--megabytes", "0.03", "--out", str(out), "--rows", str(rows_file)]) == 0
+    part = BenchPart.from_json(rows_file.read_text(encoding="utf-8"))
+    assert part.name == "ingest" and re.match(r"0\.0\d MB, \d+ chunks, \d+ sentences; full ingest", part.setup)
+    assert len(part.rows) == 6
+    for row in part.rows:
+        assert row.ours > 0 and row.baseline > 0 and row.ratio is not None, row
+    unchanged = next(row for row in part.rows if row.measure.startswith("re-ingest"))
+    assert unchanged.target == INCREMENTAL
+    assert unchanged.ratio < 1.0  # nothing to do is faster than everything
     table = out.read_text(encoding="utf-8")
     assert re.search(r"\d+ cores, Python", table)
-    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    unmeasured = ("file", "share of ingest: prepare / annotate / encode")
-    measured = [row for row in rows if row.split("|")[1].strip() not in unmeasured]
-    assert len(measured) == 6
-    for row in measured:
-        ratio = row.rstrip(" |").rsplit("|", 1)[1].strip()
-        assert re.fullmatch(r"\d+\.\d{3}", ratio), row
-    unchanged = next(row for row in measured if row.startswith("| re-ingest"))
-    assert float(unchanged.rstrip(" |").rsplit("|", 1)[1]) < 1.0  # nothing to do is faster than everything
+    assert len([line for line in table.splitlines() if line.startswith("| ingest |")]) == 6
 
 
-def test_the_memory_benchmark_reports_a_footprint_per_chunk(capsys):
-    from evals.bench_memory import main
+def test_the_memory_benchmark_reports_a_footprint_per_chunk(tmp_path):
+    from evals.bench.memory import measure, rows
 
-    assert main(["--chunks", "40", "120"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if re.match(r"\| \d+ \|", line)]
-    assert [int(row.split("|")[1]) for row in rows] == [40, 120]
-    for row in rows:
-        megabytes, per_chunk = (float(cell) for cell in row.split("|")[3:5])
-        assert megabytes > 0 and per_chunk > 1.5  # at least the two 384-float vectors of a chunk
+    sizes = measure([40, 120])
+    assert [chunks for chunks, _, _, _ in sizes] == [40, 120]
+    for _, sentences, megabytes, per_chunk in sizes:
+        assert sentences > 0 and megabytes > 0
+        assert per_chunk > 1.5  # at least the two 384-float vectors of a chunk
+    (row,) = rows(sizes)
+    assert (row.ours, row.baseline) == (sizes[1][3], sizes[0][3])

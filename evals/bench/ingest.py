@@ -1,6 +1,6 @@
 """Ingest benchmark against the encoder limit, measured side by side in one run.
 
-  python -m evals.bench_ingest [--megabytes 5] [--out evals/bench_results.md]
+  python -m evals.bench.ingest [--megabytes 5] [--out FILE]
 
 Builds one large plain-text file (by default 5 MB) out of the repository's own corpus texts,
 each copy under a numbered heading and with a paragraph dense in abbreviations ("Dr.", "U.S.",
@@ -15,23 +15,27 @@ and spaCy already loaded (start-up is not what is measured):
   twice as long; 4.0 would be quadratic);
 - incremental: the same ingest again with nothing changed, against the full one.
 
-Prints a table of our figure, the baseline and their ratio, and writes it, with a line that
-describes the machine, to `--out`. It reports; it does not judge (no thresholds).
+Rows: throughput against bare encoding (target: 0.85 of it), linearity, our embedder against
+the bare one, and the unchanged re-ingest (target: under 0.05 of the full one). Prints them, with a
+line that describes the machine (and writes them to `--out`). Running time on 2 cores: about
+31 minutes at 5 MB (`make bench`; the sum of the stages of the 2026-12-01 run, an idle machine).
+At 1 MB (`--quick`) it took 23 minutes under a load average of 3.5 from other work, its full
+ingest about three times as long as the 5 MB run's per MB.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "evals" / "bench_results.md"
+from evals.bench import ENCODER, INCREMENTAL, BenchPart, BenchRow, finish, parser
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_MEGABYTES = 5.0
 # Corpus texts the file is built from: the repository's own plain-text and Markdown sources.
 SOURCE_GLOBS = ("corpus/*.txt", "evals/subjects/*/corpus/*.txt", "evals/subjects/*/corpus/*.md")
 ABBREVIATIONS = (
@@ -82,8 +86,25 @@ def bare_encode(model: Any, texts: list[str], batch_size: int) -> float:
     return seconds
 
 
-def measure(megabytes: float) -> list[tuple[str, str, str, str]]:
-    """The benchmark's rows: (what, ours, baseline, ratio)."""
+@dataclass(frozen=True)
+class IngestTimes:
+    """What one run measured, in seconds unless named otherwise."""
+
+    megabytes: float
+    chunks: int  # written by ingest
+    chunk_texts: int  # encoded by the bare baseline (the same chunks, taken from the stages)
+    sentences: int
+    full: float  # ingest_paths, end to end
+    again: float  # the same ingest with nothing changed
+    prepare: tuple[float, float]  # (whole file, half of it)
+    annotate: tuple[float, float]
+    encode: float  # our embedder, chunks + sentences
+    bare_chunks: float  # bare SentenceTransformer.encode of the chunk texts
+    bare_all: float  # ... of chunks + sentences
+
+
+def measure(megabytes: float) -> IngestTimes:
+    """Ingest the benchmark file end to end, then each stage on its own, then bare encoding."""
     from sentence_transformers import SentenceTransformer
 
     from ingest.pipeline import ingest_paths
@@ -95,7 +116,6 @@ def measure(megabytes: float) -> list[tuple[str, str, str, str]]:
     embeddings = MiniLMEmbeddings(base.embedding_model_path, base.embed_batch_size)
     bare = SentenceTransformer(str(base.embedding_model_path or packaged_model_path()), device="cpu")
     nlp = load_language(full=False)
-    rows: list[tuple[str, str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         corpus, half_dir = Path(tmp, "corpus"), Path(tmp, "half")
         corpus.mkdir()
@@ -115,65 +135,61 @@ def measure(megabytes: float) -> list[tuple[str, str, str, str]]:
         again_s, _ = timed(ingest)
         whole = stage_times(big, settings, embeddings, nlp)
         halved = stage_times(half, settings, embeddings, nlp)
-        chunks = whole["chunk_texts"]
-        everything = chunks + whole["sentence_texts"]
-        chunks_s = bare_encode(bare, chunks, base.embed_batch_size)
-        all_s = bare_encode(bare, everything, base.embed_batch_size)
+        everything = whole["chunk_texts"] + whole["sentence_texts"]
+        bare_chunks = bare_encode(bare, whole["chunk_texts"], base.embed_batch_size)
+        bare_all = bare_encode(bare, everything, base.embed_batch_size)
         encode_s, _ = timed(lambda: embeddings.encode(everything))
-    n = summary.chunks_written
-    size = f"{len(text.encode('utf-8')) / 1e6:.1f} MB, {n} chunks, {len(whole['sentence_texts'])} sentences"
-    rows.append(("file", size, "", ""))
-    rows.append(_ratio("ingest chunks/s vs bare encode of the chunks", n / full_s, len(chunks) / chunks_s))
-    rows.append(_ratio("ingest chunks/s vs bare encode of chunks + sentences", n / full_s, n / all_s))
-    for stage in ("prepare", "annotate"):
-        rows.append(_ratio(f"{stage} s, whole file vs half (linear: 2.0)", whole[stage], halved[stage], "s"))
-    rows.append(_ratio("encode s (our embedder) vs bare encode, chunks + sentences", encode_s, all_s, "s"))
-    rows.append(_ratio("share of ingest: prepare / annotate / encode", *_shares(whole, encode_s, full_s)))
-    rows.append(_ratio("re-ingest unchanged s vs full ingest s (target < 0.05)", again_s, full_s, "s"))
-    return rows
+    return IngestTimes(
+        megabytes=len(text.encode("utf-8")) / 1e6,
+        chunks=summary.chunks_written,
+        chunk_texts=len(whole["chunk_texts"]),
+        sentences=len(whole["sentence_texts"]),
+        full=full_s,
+        again=again_s,
+        prepare=(whole["prepare"], halved["prepare"]),
+        annotate=(whole["annotate"], halved["annotate"]),
+        encode=encode_s,
+        bare_chunks=bare_chunks,
+        bare_all=bare_all,
+    )
 
 
-def _shares(whole: dict[str, Any], encode_s: float, full_s: float) -> tuple[str, str, str]:
-    parts = [whole["prepare"] / full_s, whole["annotate"] / full_s, encode_s / full_s]
-    return " / ".join(f"{p:.2f}" for p in parts), f"{full_s:.1f} s total", ""
-
-
-def _ratio(what: str, ours: Any, baseline: Any, unit: str = "/s") -> tuple[str, str, str, str]:
-    if isinstance(ours, str):
-        return what, ours, str(baseline), ""
-    shown = (lambda v: f"{v:.2f} s") if unit == "s" else (lambda v: f"{v:.1f}")
-    return what, shown(ours), shown(baseline), f"{ours / baseline:.3f}" if baseline else "n/a"
-
-
-def render(rows: list[tuple[str, str, str, str]], megabytes: float) -> str:
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    lines = [
-        "# Ingest benchmark",
-        "",
-        f"`python -m evals.bench_ingest --megabytes {megabytes:g}` on {time.strftime('%Y-%m-%d')}; {machine}.",
-        "",
-        "| measure | ours | baseline | ratio |",
-        "|---|---|---|---|",
-        *(f"| {what} | {ours} | {base} | {ratio} |" for what, ours, base, ratio in rows),
-        "",
+def rows(times: IngestTimes) -> list[BenchRow]:
+    """The measured rows: throughput against bare encoding, linearity, the encoder, re-ingest."""
+    n, bare = times.chunks, times.chunk_texts / times.bare_chunks
+    return [
+        BenchRow("ingest chunks/s vs bare encode of the chunks", n / times.full, bare, "chunks/s", ENCODER),
+        BenchRow(
+            "ingest chunks/s vs bare encode of chunks + sentences", n / times.full, n / times.bare_all, "chunks/s"
+        ),
+        BenchRow("prepare, whole file vs half (linear: 2.0)", *times.prepare, "s"),
+        BenchRow("annotate (spaCy), whole file vs half (linear: 2.0)", *times.annotate, "s"),
+        BenchRow("encode chunks + sentences: our embedder vs bare encode", times.encode, times.bare_all, "s"),
+        BenchRow("re-ingest unchanged vs full ingest", times.again, times.full, "s", INCREMENTAL),
     ]
-    return "\n".join(lines)
+
+
+def setup(times: IngestTimes) -> str:
+    shares = (times.prepare[0] / times.full, times.annotate[0] / times.full, times.encode / times.full)
+    return (
+        f"{times.megabytes:.2f} MB, {times.chunks} chunks, {times.sentences} sentences; "
+        f"full ingest {times.full:.1f} s, of which prepare / annotate / encode "
+        + " / ".join(f"{share:.2f}" for share in shares)
+    )
+
+
+def run(megabytes: float = DEFAULT_MEGABYTES) -> BenchPart:
+    times = measure(megabytes)
+    return BenchPart("ingest", setup(times), rows(times))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m evals.bench_ingest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--megabytes", type=float, default=5.0, help="size of the large file (default 5)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where to write the table")
-    args = parser.parse_args(argv)
+    cli = parser("ingest", __doc__ or "")
+    cli.add_argument("--megabytes", type=float, default=DEFAULT_MEGABYTES, help="size of the large file (default 5)")
+    args = cli.parse_args(argv)
     if args.megabytes <= 0:
-        parser.error("--megabytes must be positive")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    report = render(measure(args.megabytes), args.megabytes)
-    print(report)
-    args.out.write_text(report, encoding="utf-8")
-    return 0
+        cli.error("--megabytes must be positive")
+    return finish(args, f"python -m evals.bench.ingest --megabytes {args.megabytes:g}", lambda: run(args.megabytes))
 
 
 if __name__ == "__main__":

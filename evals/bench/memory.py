@@ -1,22 +1,23 @@
 """What one answering process keeps in memory per chunk of the index, measured at several sizes.
 
-  python -m evals.bench_memory [--chunks 1000 10000 100000]
+  python -m evals.bench.memory [--chunks 1000 10000 100000] [--out FILE]
 
 Every serving process holds an in-memory snapshot of the index (rag/snapshot.py): the sentence
 and chunk vectors, each sentence's terms and entities, the BM25 table and the term statistics.
 This builds that snapshot the way `load_snapshot` does (`SentenceRow.of`, `IndexSnapshot`), from
-the rows ingest would store for the benchmark text of `evals.bench_ingest` (cleaned, structured
+the rows ingest would store for the benchmark text of `evals.bench.ingest` (cleaned, structured
 and chunked for real; each copy of the document a source of its own, its strings copies, so none
 is shared), with random unit vectors of the model's dimension in place of embeddings and no
 entities (spaCy's annotation is left out: it would take minutes per size). Chroma is not
 involved: this is the reader's footprint, not the store's. Reports the bytes Python allocated
 for the snapshot (tracemalloc) per chunk at each size; a footprint that grows linearly shows a
-flat per-chunk figure. It reports; it does not judge.
+flat per-chunk figure, so each row sets a size's KB per chunk against the smallest size's (flat:
+1.0). Running time on 2 cores, under a load average of 3 to 4 from other work: 9 minutes at
+1k, 10k and 100k chunks (`make bench`), 80 s at 1k and 10k (`--quick`).
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import tempfile
 import time
@@ -26,12 +27,14 @@ from typing import Any
 
 import numpy as np
 
+from evals.bench import BenchPart, BenchRow, finish, parser
+
 DIMENSION = 384  # all-MiniLM-L6-v2's vectors
 
 
 def document_rows(megabytes: float) -> tuple[Any, list[Any], list[Any]]:
     """One prepared benchmark document and its stored rows (no entities)."""
-    from evals.bench_ingest import build_text
+    from evals.bench.ingest import build_text
     from ingest.pipeline import prepare_document, stored_rows
     from rag.embeddings import MiniLMEmbeddings
     from rag.language import SentenceFacts
@@ -112,20 +115,32 @@ def measure(sizes: list[int]) -> list[tuple[int, int, float, float]]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m evals.bench_memory", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def rows(sizes: list[tuple[int, int, float, float]]) -> list[BenchRow]:
+    """Each size's KB per chunk against the smallest size's."""
+    smallest, _, _, base = sizes[0]
+    return [
+        BenchRow(f"snapshot KB per chunk at {chunks} chunks vs at {smallest} (flat: 1.0)", per_chunk, base, "KB")
+        for chunks, _, _, per_chunk in sizes[1:]
+    ]
+
+
+def run(sizes: tuple[int, ...] = (1000, 10000, 100000)) -> BenchPart:
+    measured = measure(sorted(sizes))
+    setup = "snapshot of " + ", ".join(
+        f"{chunks} chunks ({sentences} sentences): {megabytes:.1f} MB, {per_chunk:.2f} KB a chunk"
+        for chunks, sentences, megabytes, per_chunk in measured
     )
-    parser.add_argument("--chunks", type=int, nargs="+", default=[1000, 10000, 100000])
-    args = parser.parse_args(argv)
+    return BenchPart("memory", setup, rows(measured))
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser("memory", __doc__ or "")
+    cli.add_argument("--chunks", type=int, nargs="+", default=[1000, 10000, 100000])
+    args = cli.parse_args(argv)
     if any(size < 1 for size in args.chunks):
-        parser.error("--chunks must be positive")
-    rows = measure(sorted(args.chunks))
-    print("| chunks | sentences | snapshot MB | KB per chunk | per chunk vs the smallest |")
-    print("|---|---|---|---|---|")
-    for chunks, sentences, megabytes, per_chunk in rows:
-        print(f"| {chunks} | {sentences} | {megabytes:.1f} | {per_chunk:.2f} | {per_chunk / rows[0][3]:.3f} |")
-    return 0
+        cli.error(f"--chunks must be positive, got {args.chunks}")
+    command = f"python -m evals.bench.memory --chunks {' '.join(map(str, args.chunks))}"
+    return finish(args, command, lambda: run(tuple(args.chunks)))
 
 
 if __name__ == "__main__":

@@ -1,17 +1,18 @@
 """Latency benchmark of the HTTP service against an in-process baseline, measured in one run.
 
-  python -m evals.bench_api [--requests 200] [--clients 1 8]
+  python -m evals.bench.api [--requests 200] [--clients 1 8] [--out FILE]
 
 Starts `qa serve` on a free port as a separate process (the index in QA_DATA_DIR must exist),
 warms it, then sends POST /v1/ask from N client threads. The baseline is the same questions
 through a plain LangChain `Chroma.similarity_search` in this process, with the same model and
-collection. Prints p50/p95 latency, requests per second and errors for both, and the ratios.
-No thresholds: this reports, it does not judge.
+collection. Rows at each number of clients: p50/p95 latency and requests per second against the
+baseline's, and the errors (target: none). Running time on 2 cores: about 40 s (measured under a
+load average of 3.4 from other work), most of it the server's start and the warm-up, so
+`--quick` runs it as it is.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evals.bench import NO_ERRORS, BenchPart, BenchRow, finish, parser
+from evals.bench.query import bare_store
 from evals.dataset import DEFAULT_PATH, load_items
 from evals.metrics import percentile
 from evals.processes import free_port, wait_until_up
@@ -69,20 +72,7 @@ def _start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
 
 def _baseline(settings: Settings) -> Callable[[str], None]:
     """A plain LangChain similarity search over the same collection with the same model."""
-    from langchain_chroma import Chroma
-
-    from rag.embeddings import MiniLMEmbeddings
-    from rag.storage import open_client
-    from rag.store import IndexReader
-
-    embeddings = MiniLMEmbeddings(settings.embedding_model_path, settings.embed_batch_size)
-    reader = IndexReader(open_client(settings), settings.collection)
-    store = Chroma(
-        collection_name=reader.name("chunks"),
-        embedding_function=embeddings,
-        client=reader.client,
-        create_collection_if_not_exists=False,
-    )
+    store = bare_store(settings)
 
     def search(question: str) -> None:
         store.similarity_search(question, k=settings.top_k)
@@ -90,32 +80,36 @@ def _baseline(settings: Settings) -> Callable[[str], None]:
     return search
 
 
-def _print_rows(clients: int, api: dict[str, float], base: dict[str, float]) -> None:
-    for name, row in (("qa /v1/ask over HTTP", api), ("Chroma.similarity_search", base)):
-        print(f"{clients:>7} {name:>28} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f} {row['rps']:8.1f} {row['errors']:>6}")
-    print(
-        f"{clients:>7} {'ratio api/baseline':>28} {api['p50_ms'] / base['p50_ms']:8.2f} "
-        f"{api['p95_ms'] / base['p95_ms']:8.2f} {api['rps'] / base['rps']:8.2f}"
-    )
+BASELINE = "in-process similarity_search"
 
 
-def main(argv: list[str] | None = None) -> int:
+def rows(loads: dict[int, tuple[dict[str, float], dict[str, float]]]) -> list[BenchRow]:
+    """At each number of clients, (api, baseline) load figures -> latency, throughput and errors."""
+    out = []
+    for clients, (api, base) in loads.items():
+        at = f"/v1/ask, {clients} client{'s' if clients > 1 else ''}"
+        out += [
+            BenchRow(f"{at}: p50 vs {BASELINE}", api["p50_ms"], base["p50_ms"], "ms"),
+            BenchRow(f"{at}: p95 vs {BASELINE}", api["p95_ms"], base["p95_ms"], "ms"),
+            BenchRow(f"{at}: requests/s vs {BASELINE}", api["rps"], base["rps"], "req/s"),
+            BenchRow(f"{at}: errors vs {BASELINE}", api["errors"], base["errors"], "errors", NO_ERRORS),
+        ]
+    return out
+
+
+def measure(requests: int, clients: list[int]) -> dict[int, tuple[dict[str, float], dict[str, float]]]:
+    """`qa serve` in its own process and the baseline in this one, warmed, then under load."""
     import httpx
 
     from rag.settings import get_settings
 
-    parser = argparse.ArgumentParser(prog="python -m evals.bench_api", description=__doc__)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
-    args = parser.parse_args(argv)
     settings = get_settings()
     questions = [item.question for item in load_items(DEFAULT_PATH)]
     server, base = _start_server(settings)
     headers = {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"} if settings.api_key else {}
     try:
         if not wait_until_up(f"{base}/healthz", server, 120):
-            print("the server did not start", file=sys.stderr)
-            return 1
+            raise RuntimeError("the server did not start (run `qa ingest` first)")
         client = httpx.Client(base_url=base, headers=headers, timeout=30)
 
         def ask(question: str) -> None:
@@ -125,17 +119,28 @@ def main(argv: list[str] | None = None) -> int:
         for question in questions:  # warm: every question once on both sides, so no run pays first-time costs
             ask(question)
             baseline(question)
-        print(f"{'clients':>7} {'system':>28} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'errors':>6}")
-        for clients in args.clients:
-            _print_rows(
-                clients,
-                _run_load(ask, questions, clients, args.requests),
-                _run_load(baseline, questions, clients, args.requests),
-            )
+        return {
+            n: (_run_load(ask, questions, n, requests), _run_load(baseline, questions, n, requests)) for n in clients
+        }
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return 0
+
+
+def run(requests: int = 200, clients: tuple[int, ...] = (1, 8)) -> BenchPart:
+    setup = f"{requests} requests at each of {', '.join(map(str, clients))} concurrent clients, after a warm-up"
+    return BenchPart("api", setup, rows(measure(requests, list(clients))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    cli = parser("api", __doc__ or "")
+    cli.add_argument("--requests", type=int, default=200)
+    cli.add_argument("--clients", type=int, nargs="+", default=[1, 8])
+    args = cli.parse_args(argv)
+    if args.requests < 1 or min(args.clients) < 1:
+        cli.error(f"--requests and --clients must be positive, got {args.requests} and {args.clients}")
+    command = f"python -m evals.bench.api --requests {args.requests} --clients {' '.join(map(str, args.clients))}"
+    return finish(args, command, lambda: run(args.requests, tuple(args.clients)))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Start-up benchmark: time to a first answer from a cold process, against the bare import and
 load of the embedding model with torch, measured side by side in one run.
 
-  python -m evals.bench_startup [--runs 3] [--out evals/bench_startup_results.md]
+  python -m evals.bench.startup [--runs 3] [--out FILE]
 
 Over the index of the configured corpus (run `qa ingest` first, which also writes the ONNX
 export of the query encoder). Each row is a fresh process, timed from its launch to its exit:
@@ -10,28 +10,26 @@ export of the query encoder). Each row is a fresh process, timed from its launch
 - the baseline: `import torch`, `import sentence_transformers` and loading the packaged model,
   nothing else (what any process that embeds with torch pays before its first vector).
 
-The kinds take turns run by run, so a busy moment of the machine falls on all of them. Medians;
-it reports, it does not judge.
+The kinds take turns run by run, so a busy moment of the machine falls on all of them. Rows: the
+median of each process against the baseline's (target: 0.5 of it). Running time on 2 cores:
+about a minute for three runs under a load average of 4 from other work (`--quick` runs it as
+it is: one run's figure would be no median).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 
+from evals.bench import STARTUP, BenchPart, BenchRow, finish, parser
 from evals.processes import free_port
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "evals" / "bench_startup_results.md"
 QUESTION = "When was the Budapest Memorandum signed?"
 BARE_LOAD = (
     "import torch\nfrom sentence_transformers import SentenceTransformer\n"
@@ -84,11 +82,14 @@ def time_bare_load() -> float:
     return time.perf_counter() - started
 
 
+BASELINE = "import torch + load the model"
+
+
 def measure(runs: int) -> dict[str, list[float]]:
     kinds: dict[str, Callable[[], float]] = {
         "qa ask, cold, to its answer": time_ask,
         "qa serve, cold, to its first answer": time_serve,
-        "baseline: import torch + load the model": time_bare_load,
+        BASELINE: time_bare_load,
     }
     times: dict[str, list[float]] = {name: [] for name in kinds}
     for run in range(runs):
@@ -98,32 +99,27 @@ def measure(runs: int) -> dict[str, list[float]]:
     return times
 
 
-def table(times: dict[str, list[float]], runs: int) -> str:
-    baseline = statistics.median(times["baseline: import torch + load the model"])
-    lines = [
-        "# Start-up benchmark",
-        "",
-        f"`python -m evals.bench_startup` on {time.strftime('%Y-%m-%d')}; {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}; median of {runs} cold processes each.",
-        "",
-        "| process | median s | ratio to baseline |",
-        "|---|---|---|",
+def rows(times: dict[str, list[float]]) -> list[BenchRow]:
+    """Each process's median against the median of the bare torch load."""
+    baseline = statistics.median(times[BASELINE])
+    return [
+        BenchRow(f"{name} vs {BASELINE}", statistics.median(values), baseline, "s", STARTUP)
+        for name, values in times.items()
+        if name != BASELINE
     ]
-    for name, values in times.items():
-        median = statistics.median(values)
-        lines.append(f"| {name} | {median:.2f} | {median / baseline:.2f} |")
-    return "\n".join(lines) + "\n"
+
+
+def run(runs: int = 3) -> BenchPart:
+    return BenchPart("startup", f"median of {runs} cold processes each", rows(measure(runs)))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args(argv)
-    text = table(measure(args.runs), args.runs)
-    args.out.write_text(text, encoding="utf-8")
-    print(text)
-    return 0
+    cli = parser("startup", __doc__ or "")
+    cli.add_argument("--runs", type=int, default=3)
+    args = cli.parse_args(argv)
+    if args.runs < 1:
+        cli.error(f"--runs must be at least 1, got {args.runs}")
+    return finish(args, f"python -m evals.bench.startup --runs {args.runs}", lambda: run(args.runs))
 
 
 if __name__ == "__main__":
