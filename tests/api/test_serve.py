@@ -191,9 +191,9 @@ def test_qa_serve_on_a_port_in_use_says_so_in_one_line_before_loading_anything(a
     assert result.stdout == ""  # neither "Chat page" for the other server's page nor uvicorn's log
 
 
-def test_qa_serve_starts_without_torch_and_loads_it_for_an_upload(tmp_path, embeddings):
-    """Torch stays out of the server until an upload needs the model for ingest; the upload
-    then works and is answered from. Seen from outside: libtorch in the process's memory map."""
+def index_of_the_article(tmp_path, embeddings):
+    """A corpus folder of the shipped article and an index of their own (tests upload into
+    them), with the ONNX export `qa ingest` leaves: the server starts without torch."""
     import shutil
 
     from ingest.pipeline import ingest_paths
@@ -206,7 +206,14 @@ def test_qa_serve_starts_without_torch_and_loads_it_for_an_upload(tmp_path, embe
         shutil.copy(CORPUS / name, corpus / name)
     settings = make_settings(tmp_path / "data", corpus)
     ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
-    assert prepare_export(settings.data_dir, None) is not None  # what `qa ingest` leaves
+    assert prepare_export(settings.data_dir, None) is not None
+    return settings
+
+
+def test_qa_serve_starts_without_torch_and_loads_it_for_an_upload(tmp_path, embeddings):
+    """Torch stays out of the server until an upload needs the model for ingest; the upload
+    then works and is answered from. Seen from outside: libtorch in the process's memory map."""
+    settings = index_of_the_article(tmp_path, embeddings)
     with served(settings) as (process, base):
         key = {"Authorization": f"Bearer {SERVE_KEY}"}
         wait_healthy(process, base)

@@ -4,18 +4,16 @@ still running in another server. Real `qa serve` processes, a real SIGKILL."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.api.test_serve import SERVE_KEY, served, wait_healthy
+from tests.api.test_parts import ended_process_prefix
+from tests.api.test_serve import SERVE_KEY, index_of_the_article, served, wait_healthy
 
 pytestmark = pytest.mark.integration
 
@@ -59,30 +57,12 @@ def wait_for_new_part(folder: Path, before: set[str], process) -> str:
 @pytest.fixture
 def own_settings(tmp_path, embeddings):
     """A corpus folder and an index of their own: these tests upload into them."""
-    from ingest.pipeline import ingest_paths
-    from rag.onnx_encoder import prepare_export
-    from tests.conftest import CORPUS, make_settings
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("000_31241798ea01703b.txt", "000_31241798ea01703b.meta.yaml"):
-        shutil.copy(CORPUS / name, corpus / name)
-    settings = make_settings(tmp_path / "data", corpus)
-    ingest_paths(None, settings, embedder_factory=lambda: embeddings, progress=False)
-    prepare_export(settings.data_dir, None)  # what `qa ingest` leaves: the server starts without torch
-    return settings
+    return index_of_the_article(tmp_path, embeddings)
 
 
 def dead_process_part(corpus: Path) -> str:
     """A part named for a process that has ended: one started only to tell its prefix."""
-    told = subprocess.run(
-        [sys.executable, "-c", "from api.parts import part_prefix; print(part_prefix())"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    name = told.stdout.strip() + "ended000.part"
+    name = ended_process_prefix() + "ended000.part"
     (corpus / name).write_bytes(b"half a file")
     return name
 
