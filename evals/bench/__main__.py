@@ -10,8 +10,8 @@ start), and lists what each part ran on, how long it took and the load average w
 A part that fails is listed as failed; the others still run, and the exit status is 1.
 
 `--quick` is a trial at the smaller sizes of QUICK, and the title says so. Running time on
-2 cores: `--quick` took 34 minutes under a load average of 3 to 4 from other work (ingest 23,
-scale 7, memory 1.5, query, api and start-up a minute each). The full run is well over an hour:
+2 cores, with other work running (load average 2 to 4): `--quick` took 22 and 34 minutes (ingest
+12 and 23, scale 5 and 7, memory 1.5, api, query and start-up about a minute each). The full run is well over an hour:
 the scale part's 100k-chunk step alone takes 40 minutes or more, the 5 MB ingest about half an
 hour, the memory part 9 minutes.
 """

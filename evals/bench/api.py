@@ -6,8 +6,8 @@ Starts `qa serve` on a free port as a separate process (the index in QA_DATA_DIR
 warms it, then sends POST /v1/ask from N client threads. The baseline is the same questions
 through a plain LangChain `Chroma.similarity_search` in this process, with the same model and
 collection. Rows at each number of clients: p50/p95 latency and requests per second against the
-baseline's, and the errors (target: none). Running time on 2 cores: about 40 s (measured under a
-load average of 3.4 from other work), most of it the server's start and the warm-up, so
+baseline's, and the errors (target: none). Running time on 2 cores: 40 to 65 s (measured under
+load averages of 1.8 to 3.4 from other work), most of it the server's start and the warm-up, so
 `--quick` runs it as it is.
 """
 

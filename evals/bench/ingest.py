@@ -19,8 +19,8 @@ Rows: throughput against bare encoding (target: 0.85 of it), linearity, our embe
 the bare one, and the unchanged re-ingest (target: under 0.05 of the full one). Prints them, with a
 line that describes the machine (and writes them to `--out`). Running time on 2 cores: about
 31 minutes at 5 MB (`make bench`; the sum of the stages of the 2026-12-01 run, an idle machine).
-At 1 MB (`--quick`) it took 23 minutes under a load average of 3.5 from other work, its full
-ingest about three times as long as the 5 MB run's per MB.
+At 1 MB (`--quick`) it took 12 and 23 minutes under load averages of 3 and 3.5 from other work
+(its full ingest two to three times as long per MB as the idle 5 MB run's).
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ At each size, a fresh process does what a new API worker does, then asks:
 
 Rows: at each size the answer's p50 and p95 against the bare search (target at 100k chunks: p50
 under 50 ms); past the smallest size, ingest's chunks/s, the worker's start-up and its memory
-against the smallest size's. Running time on 2 cores: 7 minutes at 1k and 10k chunks (`--quick`,
-under a load average of 4.4 from other work); the 100k step alone takes 40 minutes or more
-(`make bench`).
+against the smallest size's. Running time on 2 cores: 5 to 7 minutes at 1k and 10k chunks
+(`--quick`, under load averages of 1.6 to 4.4 from other work); the 100k step alone takes 40
+minutes or more (`make bench`).
 """
 
 from __future__ import annotations
