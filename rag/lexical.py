@@ -96,7 +96,7 @@ def words(text: str) -> list[tuple[str, bool]]:
 def _word(raw: str) -> tuple[str, bool]:
     """One written word, lower-cased and normalised, and whether it is an acronym. Memoised: a
     corpus repeats its words, and this ran for every word of every sentence and chunk at start-up
-    (most of the time it took to load an index, measured with evals.bench_memory)."""
+    (most of the time it took to load an index, measured with evals.bench.memory)."""
     acronym = len(raw) >= 2 and sum(ch.isupper() for ch in raw) >= 2 and raw.upper() == raw
     return normalise(raw), acronym
 

@@ -93,6 +93,10 @@ class IndexSnapshot:
         source = self.sources.get(source_id)
         return source.title if source else source_id
 
+    def sentences_of_source(self, source_id: str) -> list[SentenceRow]:
+        """Every sentence the index holds of one source, in document order."""
+        return self.table.of_source(source_id, 0, np.iinfo(np.int64).max - 1)
+
     def sentence_at(self, source_id: str, index: int) -> SentenceRow | None:
         return self.table.at(source_id, index)
 

@@ -88,7 +88,7 @@ def test_ragas_non_llm_metrics_agree_with_ours(ragas, run, answerer, tmp_path):
                     " ".join(s.text.split())
                     for spans in gold
                     for sid, start, end in spans
-                    for s in snapshot.by_source[sid].values()
+                    for s in snapshot.sentences_of_source(sid)
                     if s.start < end and start < s.end
                 )
             )

@@ -202,7 +202,7 @@ def visible_state(data_dir: Path, corpus_dir: Path, scratch: Path) -> dict[str, 
     state = {}
     for sid, doc in snapshot.sources.items():
         chunks = sum(1 for c in snapshot.chunks if c.source_id == sid)
-        sentences = len(snapshot.by_source.get(sid, {}))
+        sentences = len(snapshot.sentences_of_source(sid))
         state[sid] = (chunks, int(doc.metadata["n_chunks"]), sentences)
     return state
 

@@ -66,3 +66,6 @@ def test_vectors_mapped_from_files_are_the_stored_ones_and_answer_alike(tmp_path
         assert not mapped.sentence_vectors.flags.writeable and not mapped.chunk_vectors.flags.writeable
         assert (mapped.sentence_vectors == in_memory.sentence_vectors).all()
         assert (mapped.chunk_vectors == in_memory.chunk_vectors).all()
+    brief = first.sentences_of_source("budapest-memorandum")
+    assert len(brief) == int(first.sources["budapest-memorandum"].metadata["n_sentences"])
+    assert [s.index for s in brief] == sorted(s.index for s in brief)
