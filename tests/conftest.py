@@ -17,6 +17,19 @@ CORPUS = REPO / "corpus"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the suite hold more than 1,024 open files where the hard limit allows: it keeps many
+    real Chroma clients (several files each) and mapped vector files (rag/vector_files.py) open
+    at once, past 1,024 in one process, where a soft limit of 1,024 would fail unrelated tests.
+    A serving process holds one index at a time."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 8192 if hard == resource.RLIM_INFINITY else min(8192, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 @pytest.fixture(scope="session")
 def embeddings():
     from rag.embeddings import MiniLMEmbeddings
