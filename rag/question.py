@@ -22,7 +22,7 @@ from rag.answer_type import (
 )
 from rag.language import Entity, addresses_assistant
 from rag.lexical import PRONOUNS_REFERRING, tokens
-from rag.sides import side_cuts
+from rag.sides import listed_sides, ordered_sides, side_cuts
 from rag.vocabulary import UNLABELLED, Vocabulary
 
 if TYPE_CHECKING:
@@ -100,8 +100,10 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
     labels, several, type_word = answer_type(doc)
     if not labels:
         labels = comparative_labels(doc)  # "Which is deeper, X or Y?" is settled by measures
-    sides = _sides(doc, spans)
+    sides, cuts, ordered = _sides_and_cuts(doc, spans)
     framing = _framing_tokens(doc) | ({type_word.i} if type_word is not None else set())
+    if ordered and not labels:
+        labels = TIME_LABELS  # "Was X before or after Y?" is settled by dates
     if not labels and any(t.lower_ in ORDER_WORDS for t in doc) and len(sides) >= 2:
         labels = TIME_LABELS  # "Which came first, X or Y?" is settled by dates
         # ... and "first" orders the sides' dates: it is no word to look for in a sentence
@@ -135,7 +137,7 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
         names=tuple(names),
         numbers=tuple(dict.fromkeys(t.text.replace(",", "") for t in doc if t.like_num and t.text[:1].isdigit())),
         sides=tuple(sides),
-        side_cuts=side_cuts(doc, [next(span for span, name in spans if name == side) for side in sides]),
+        side_cuts=cuts,
         wants_explanation=_wants_explanation(doc),
         predicate=_predicate(doc),
         instruction=is_instruction(doc),
@@ -273,6 +275,26 @@ def _sides(doc: Doc, spans: list[tuple[Span, Name]]) -> list[Name]:
                 if name not in sides:
                     sides.append(name)
     return sides if len(sides) >= 2 else []
+
+
+def _sides_and_cuts(doc: Doc, spans: list[tuple[Span, Name]]) -> tuple[list[Name], tuple[tuple[int, int], ...], bool]:
+    """The sides, what to cut to leave each out, and whether "before or after" orders them: by
+    position for "before or after" and for a list of alternatives after the question, else by
+    the parse."""
+    ordered = ordered_sides(doc, [span for span, _ in spans])
+    by_position = ordered or listed_sides(doc, [span for span, _ in spans])
+    if by_position:
+        by_span = {span.start: name for span, name in spans}
+        sides = [by_span.get(span.start) or _phrase_side(span) for span, _ in by_position]
+        return sides, tuple(cut for _, cut in by_position), bool(ordered)
+    sides = _sides(doc, spans)
+    return sides, side_cuts(doc, [next(span for span, name in spans if name == side) for side in sides]), False
+
+
+def _phrase_side(span: Span) -> Name:
+    """A side named by a run of nouns, not a name ("the 1918 influenza pandemic or smallpox"):
+    all of its words show it."""
+    return Name(span.text, tuple(tokens(span.text)))
 
 
 def _coordinated_owner(doc: Doc, owner: Token) -> Token | None:

@@ -209,6 +209,9 @@ def test_the_word_that_orders_two_sides_is_not_a_word_to_look_for(nlp):
     # Not comparing two sides, "first" is what the question is about.
     single = read_question("When was the first lock of the Harrow canal built?", nlp, Vocabulary())
     assert stem("first") in single.terms
+    # "before or after" asks which of two dates is earlier.
+    paired = read_question("Did the Harrow Bridge open before or after the Kestrel Canal?", nlp, Vocabulary())
+    assert paired.answer_labels == TIME_LABELS and len(paired.sides) == 2
 
 
 def test_how_many_names_what_it_counts_and_plurals_want_several(nlp):
@@ -226,6 +229,32 @@ def test_how_many_names_what_it_counts_and_plurals_want_several(nlp):
         ("When did Norway join the Coastal Union and the Arctic Council?", ["Coastal Union", "Arctic Council"]),
         ("How does the Harrow model differ from the Kestrel model?", ["Harrow", "Kestrel"]),
         ("What did the Harrow Board give to the Kestrel Trust?", []),
+        # Each alternative is named by its first name, the owner, not a name in its modifiers,
+        # however the parser hangs the second alternative.
+        (
+            "Which came first: Anna Harrow's flights near Le Mans or Piet Kestrel's crossing of the Channel?",
+            ["Anna Harrow", "Piet Kestrel"],
+        ),
+        # "and" inside an alternative joins co-owners: two sides, not three.
+        (
+            "Which was patented first: Harrow's loom in Belgium or Kestrel and Gannet's loom in Britain?",
+            ["Harrow", "Kestrel"],
+        ),
+        # A comma inside a name separates nothing.
+        (
+            "Which was signed first: the Treaty of Friendship, Trade and Navigation with Vell or the Kestrel Accord?",
+            ["Treaty of Friendship", "Kestrel"],
+        ),
+        # An alternative with no name is named by its nouns.
+        ("Which sank more ships: the great winter storm or fog during the whole century?", ["winter storm", "fog"]),
+        # "before or after": the subject and the object of the pair.
+        (
+            "Was the first ferry service across the Harrow Sound opened before or after Kestrel's swing bridge?",
+            ["ferry service", "Kestrel"],
+        ),
+        ("Did the Harrow Bridge open before or after the Kestrel Canal?", ["Harrow Bridge", "Kestrel Canal"]),
+        # A list with no opening punctuation is the parse's to read: all three are sides.
+        ("How soon must London, Berlin or Paris reply to Kyiv?", ["London", "Berlin", "Paris"]),
     ],
 )
 def test_comparisons_and_multi_part_questions_have_sides(nlp, question, sides):
@@ -278,6 +307,22 @@ def test_comparisons_and_multi_part_questions_have_sides(nlp, question, sides):
             [
                 ("Which storm sank more ships, Harrow in 1871?", ["Harrow"]),
                 ("Which storm sank more ships, Kestrel in 1990?", ["Kestrel"]),
+            ],
+        ),
+        # The commas before the list that still list nothing stay with each side's question.
+        (
+            "Which got new, larger locks first, the Harrow Canal or the Kestrel Canal?",
+            [
+                ("Which got new, larger locks first, the Harrow Canal?", ["Harrow Canal"]),
+                ("Which got new, larger locks first, the Kestrel Canal?", ["Kestrel Canal"]),
+            ],
+        ),
+        # "before or after": each side keeps the question's verb.
+        (
+            "Did the Harrow Bridge open before or after the Kestrel Canal?",
+            [
+                ("Did the Harrow Bridge open?", ["Harrow Bridge"]),
+                ("Did open before or after the Kestrel Canal?", ["Kestrel Canal"]),
             ],
         ),
         # Names that only modify a shared noun are cut alone; the noun stays for each side.
