@@ -34,7 +34,8 @@ TYPE_NOUNS = {
     "budget": frozenset({"MONEY"}),
     "length": NUMBER_LABELS, "height": NUMBER_LABELS, "width": NUMBER_LABELS, "depth": NUMBER_LABELS,
     "distance": NUMBER_LABELS, "weight": NUMBER_LABELS, "area": NUMBER_LABELS, "population": NUMBER_LABELS,
-    "speed": NUMBER_LABELS,
+    "speed": NUMBER_LABELS, "span": NUMBER_LABELS, "size": NUMBER_LABELS, "volume": NUMBER_LABELS,
+    "mass": NUMBER_LABELS, "capacity": NUMBER_LABELS,
 }  # fmt: skip
 # Words that make "how much" a question about money (English: the verbs of paying, and "worth").
 MONEY_WORDS = frozenset({"cost", "pay", "spend", "charge", "earn", "owe", "worth", "price", "fee", "budget"})
@@ -53,6 +54,8 @@ MEASURE_NOUNS = {
     "long": "length", "far": "distance", "old": "age", "big": "size", "large": "size", "wide": "width",
     "deep": "depth", "high": "height", "tall": "height",
 }  # fmt: skip
+# Predicates that set two things side by side ("How does the length of X compare with ...").
+COMPARISON_PREDICATES = frozenset({"differ", "different", "compare", "contrast", "similar", "distinguish", "resemble"})
 WH_LABELS = {
     "when": TIME_LABELS,
     "who": AGENT_LABELS,
@@ -87,7 +90,24 @@ def answer_type(doc: Doc) -> tuple[frozenset[str], bool, Token | None]:
             noun = next((c for c in candidates if c is not None and c.lemma_.lower() in TYPE_NOUNS), None)
             if noun is not None:
                 return TYPE_NOUNS[noun.lemma_.lower()], _plural(noun), noun
-    return frozenset(), False, None
+    compared = _compared_measure(doc)
+    return (
+        (TYPE_NOUNS[compared.lemma_.lower()], False, compared) if compared is not None else (frozenset(), False, None)
+    )
+
+
+def _compared_measure(doc: Doc) -> Token | None:
+    """The measure a comparison compares: "How does the length of X compare with that of Y?"
+    asks for two lengths (the subject or object of the comparing word)."""
+    arguments = ("nsubj", "nsubjpass", "dobj")
+    return next(
+        (
+            t
+            for t in doc
+            if t.lemma_.lower() in TYPE_NOUNS and t.dep_ in arguments and t.head.lemma_.lower() in COMPARISON_PREDICATES
+        ),
+        None,
+    )
 
 
 def listed(type_word: Token | None) -> int | None:
@@ -122,6 +142,28 @@ def next_noun(doc: Doc, token: Token) -> Token | None:
                 candidate = candidate.head
             return candidate
     return None
+
+
+# The adjectives each measure noun is stated with ("98 kilometres long" states a length).
+MEASURE_ADJECTIVES: dict[str, list[str]] = {}
+for _adjective, _noun in MEASURE_NOUNS.items():
+    MEASURE_ADJECTIVES.setdefault(_noun, []).append(_adjective)
+
+
+def stated_measures(text: str, numbers: list[tuple[int, int]]) -> list[str]:
+    """The measure words a sentence states of its numbers (character spans), in both forms: "98
+    kilometres long" and "a length of 98 kilometres" each state "long" and "length", so that a
+    question in either form meets them."""
+    words: list[str] = []
+    for start, end in numbers:
+        after = text[end : end + 12].split()[:1]
+        before = text[max(0, start - 16) : start].split()[-2:]
+        if after and after[0].lower().strip(".,;:") in MEASURE_NOUNS:
+            adjective = after[0].lower().strip(".,;:")
+            words += [adjective, MEASURE_NOUNS[adjective]]
+        elif len(before) == 2 and before[1].lower() == "of" and before[0].lower() in MEASURE_ADJECTIVES:
+            words += [before[0].lower(), *MEASURE_ADJECTIVES[before[0].lower()]]
+    return words
 
 
 def comparative_labels(doc: Doc) -> frozenset[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rag.answer_type import (
+    COMPARISON_PREDICATES,
     TIME_LABELS,
     answer_type,
     comparative_labels,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
 # Words that put two things in order in time ("Which came first, X or Y?").
 ORDER_WORDS = frozenset({"first", "earlier", "earliest", "later", "latest", "sooner", "last"})
-COMPARISON_PREDICATES = frozenset({"differ", "different", "compare", "contrast", "similar", "distinguish", "resemble"})
 WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})  # Penn Treebank tags of wh-words
 # An opening or closing markup tag, as XML and HTML write it ("<system>", "</documents>").
 MARKUP_TAG = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")

@@ -24,6 +24,7 @@ from typing import overload
 
 import numpy as np
 
+from rag.answer_type import NUMBER_LABELS, stated_measures
 from rag.language import SentenceFacts
 from rag.lexical import tokens
 from rag.places import code_term, countries_in
@@ -61,6 +62,8 @@ def sentence_terms(text: str, facts: SentenceFacts, vocabulary: Vocabulary) -> f
     """A sentence's terms: content stems plus the country and acronym terms that make different
     names of one thing meet (rag/vocabulary.py)."""
     terms = vocabulary.enrich(tokens(text), facts.entities)
+    numbers = [(e.start, e.end) for e in facts.entities if e.label in NUMBER_LABELS]
+    terms |= set(tokens(" ".join(stated_measures(text, numbers))))
     # Names the recogniser missed ("Kyiv insists…") are looked up as countries too; a person's
     # or an organisation's name is not ("George Washington").
     named = [(e.start, e.end) for e in facts.entities if not vocabulary.may_be_place(e)]

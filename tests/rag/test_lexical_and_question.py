@@ -141,6 +141,9 @@ def nlp():
         ("What did the leaders promise to do if the dam failed?", set()),
         ("What did the people of the valley ask for?", set()),
         ("What was the first city to build a tram line?", {"GPE"}),
+        # The measure a comparison compares.
+        ("How does the length of the Harrow Canal compare with that of the Kestrel Canal?", {"QUANTITY"}),
+        ("How does the main span of the Harrow Bridge differ from the Kestrel Bridge's?", {"QUANTITY"}),
     ],
 )
 def test_the_answer_type_comes_from_the_question_words(nlp, question, labels):
@@ -169,6 +172,21 @@ def test_what_how_asks_about_and_yes_or_no_questions(nlp, question, measure, yes
     shape = read_question(question, nlp, Vocabulary())
     assert shape.measure == measure
     assert shape.yes_no is yes_no
+
+
+def test_a_sentence_states_a_measure_in_either_form(nlp):
+    from rag.language import facts_of
+    from rag.lexical import stem
+    from rag.sentence_table import sentence_terms
+
+    def terms(text: str) -> frozenset[str]:
+        return sentence_terms(text, facts_of(nlp(text)), Vocabulary())
+
+    # "12 kilometres long" states a length; "a depth of 4 metres" states how deep.
+    assert {stem("long"), stem("length")} <= terms("The Harrow Canal is about 12 kilometres long.")
+    assert {stem("deep"), stem("depth")} <= terms("The basin has a depth of 4 metres.")
+    # Not without a number: "a long time" states no length.
+    assert stem("length") not in terms("The work took a long time.")
 
 
 def test_a_measure_is_met_by_its_noun_or_its_comparative():
