@@ -32,6 +32,7 @@ from rag.embeddings import MiniLMEmbeddings
 from rag.evidence import EvidenceModel, ScoredSentence, score_sentences, select_evidence
 from rag.features import answering_entities, window_terms
 from rag.followup import already_said, conversation_context
+from rag.headings import with_dated_headings
 from rag.lexical import tokens
 from rag.question import Name, QuestionShape, read_question
 from rag.request import AnswerRequest, PreparedQuestion, prepare_question
@@ -267,12 +268,13 @@ class ExtractiveAnswerer:
         if not evidence.groups:
             timings["total"] = _ms(prepared.started)
             return abstention(timings, query, retrieved)
-        text, citations = compose_answer(self.snapshot, evidence.groups)
+        groups = with_dated_headings(self.snapshot, evidence.groups, understanding.shape)
+        text, citations = compose_answer(self.snapshot, groups)
         lead, items = None, []
         if evidence.best is not None:
             shape = understanding.parts[0].shape
-            lead = short_answer(evidence.best, evidence.groups, citations, shape, self.nlp)
-            items = short_list(evidence.best, evidence.groups, citations, shape, self.nlp)
+            lead = short_answer(evidence.best, groups, citations, shape, self.nlp)
+            items = short_list(evidence.best, groups, citations, shape, self.nlp)
         notes = [f"The sources say nothing about this for {side}." for side in evidence.uncovered]
         timings["total"] = _ms(prepared.started)
         return Answer(

@@ -1,0 +1,88 @@
+"""A date or a number that only a heading gives.
+
+Documents often state a year once, in the heading of a section ("1678: a vow against the ice"),
+and then write "That year the people of the valley made a vow". When the question asks for a date,
+and a sentence chosen to answer it dates its event only relative to an earlier date ("that year",
+"a few days later": a date the entity recogniser finds, without a digit, that points back) while
+the heading of its section holds a number, the heading is quoted as well, as a citation of its own: it is an exact
+span of the source like any sentence, so a reader sees where the year comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from rag.answer_type import TIME_LABELS
+
+if TYPE_CHECKING:
+    from rag.question import QuestionShape
+    from rag.snapshot import IndexSnapshot, SentenceRow
+
+DIGITS = re.compile(r"\d[\d,.]*")
+# English words that make a date point back to one named before: the demonstratives, and the
+# adjectives and adverbs of sequence ("that year", "the same day", "the following spring", "a
+# week later"). A duration ("ten months", "decades") points nowhere.
+POINTING_BACK = frozenset({"that", "this", "same", "following", "next", "previous", "later", "earlier"})
+# A heading's own number ("2. The Rainhill Trials", "4.1 Costs"): it numbers the section.
+SECTION_NUMBER = re.compile(r"^\s*(?:\d+\.)*\d+\.?\s+")
+
+
+def with_dated_headings(
+    snapshot: IndexSnapshot, groups: list[list[SentenceRow]], shape: QuestionShape
+) -> list[list[SentenceRow]]:
+    """The groups, each preceded by its section's heading where the question wants a date that
+    the group gives only relative to the heading's (a heading is quoted once)."""
+    if not shape.answer_labels & TIME_LABELS:
+        return groups
+    out: list[list[SentenceRow]] = []
+    quoted: set[tuple[str, int]] = set()
+    for group in groups:
+        heading = _heading_of(snapshot, group, shape)
+        if heading is not None and (heading.source_id, heading.start) not in quoted:
+            quoted.add((heading.source_id, heading.start))
+            out.append([heading])
+        out.append(group)
+    return out
+
+
+def _heading_of(snapshot: IndexSnapshot, group: list[SentenceRow], shape: QuestionShape) -> SentenceRow | None:
+    """The heading of the group's section as a quotable row, if the group dates something only
+    relatively and holds no number, and the heading holds one the question does not give."""
+    first = group[0]
+    if not first.section or any(DIGITS.search(sentence.text) for sentence in group):
+        return None
+    if not any(_points_back(e.label, e.text) for sentence in group for e in sentence.facts.entities):
+        return None
+    numbers = DIGITS.findall(SECTION_NUMBER.sub("", first.section))
+    if not any(n.replace(",", "") not in shape.numbers for n in numbers):
+        return None
+    source = snapshot.sources.get(first.source_id)
+    start = source.text.rfind(first.section, 0, first.start) if source is not None else -1
+    if start < 0:
+        return None
+    end = start + len(first.section)
+    page = _page_before(snapshot, first, start)
+    return replace(first, text=first.section, start=start, end=end, is_list_item=False, terms=frozenset(), page=page)
+
+
+def _points_back(label: str, text: str) -> bool:
+    words = text.lower().split()
+    return label in TIME_LABELS and not DIGITS.search(text) and bool(POINTING_BACK & set(words))
+
+
+def _page_before(snapshot: IndexSnapshot, sentence: SentenceRow, offset: int) -> int | None:
+    """The page at `offset`, a heading's place before `sentence`: the page of the sentences on
+    both sides of it when they agree; None (not known) where a page break may fall between."""
+    if sentence.page is None:
+        return None
+    before = None
+    for index in range(sentence.index - 1, -1, -1):
+        candidate = snapshot.sentence_at(sentence.source_id, index)
+        if candidate is None or candidate.end <= offset:
+            before = candidate
+            break
+    if before is None:  # the heading opens the document's text
+        return sentence.page if sentence.page == 1 else None
+    return sentence.page if before.page == sentence.page else None

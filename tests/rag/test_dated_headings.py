@@ -1,0 +1,46 @@
+"""A year given only by a section heading is quoted with the answer (rag/headings.py). A made-up
+corpus, ingested for real (real model, spaCy and Chroma)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import answerer_over
+
+pytestmark = pytest.mark.integration
+
+VALLEY = """The Harrow Valley
+
+The Harrow Valley lies below the Kestrel glacier. Its villages live from cattle and timber.
+
+1712: a promise to the mountain
+
+The ice crept towards the pastures of Lower Harrow. That year the villagers of Lower Harrow
+swore to climb to the glacier every summer and bless it.
+
+2. Floods
+
+For ten months the meltwater lake rose behind the ice. The dam of ice broke and flooded the
+mill of Upper Harrow.
+"""
+
+
+@pytest.fixture(scope="module")
+def valley(tmp_path_factory, embeddings):
+    return answerer_over(tmp_path_factory, embeddings, {"valley.txt": VALLEY})
+
+
+def test_a_year_only_the_heading_gives_is_quoted_and_cited(valley):
+    answer = valley.answer("In what year did the villagers of Lower Harrow swear to bless the glacier?")
+    assert not answer.abstained
+    quotes = [citation.quote for citation in answer.citations]
+    assert "1712: a promise to the mountain" in quotes
+    heading = next(c for c in answer.citations if c.quote == "1712: a promise to the mountain")
+    source = valley.snapshot.sources[heading.source_id].text
+    assert source[heading.start : heading.end] == heading.quote  # an exact span, like any quote
+    assert "1712" in answer.answer
+
+
+def test_a_duration_or_a_section_number_brings_no_heading(valley):
+    answer = valley.answer("When did the ice dam break and flood the mill of Upper Harrow?")
+    assert not any(c.quote == "2. Floods" for c in answer.citations)
