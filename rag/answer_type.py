@@ -152,17 +152,18 @@ for _adjective, _noun in MEASURE_NOUNS.items():
 
 def stated_measures(text: str, numbers: list[tuple[int, int]]) -> list[str]:
     """The measure words a sentence states of its numbers (character spans), in both forms: "98
-    kilometres long" and "a length of 98 kilometres" each state "long" and "length", so that a
-    question in either form meets them."""
+    kilometres long", "a length of 98 kilometres" and "Length: 98 km" each state "long" and
+    "length", so that a question in either form meets them."""
     words: list[str] = []
     for start, end in numbers:
         after = text[end : end + 12].split()[:1]
-        before = text[max(0, start - 16) : start].split()[-2:]
+        before = text[max(0, start - 16) : start].lower().replace(":", " : ").split()[-2:]
         if after and after[0].lower().strip(".,;:") in MEASURE_NOUNS:
             adjective = after[0].lower().strip(".,;:")
             words += [adjective, MEASURE_NOUNS[adjective]]
-        elif len(before) == 2 and before[1].lower() == "of" and before[0].lower() in MEASURE_ADJECTIVES:
-            words += [before[0].lower(), *MEASURE_ADJECTIVES[before[0].lower()]]
+        elif len(before) == 2 and before[1] in ("of", ":") and before[0] in MEASURE_ADJECTIVES:
+            # "a length of 98 kilometres"; "Length: 515 km", as lists of key facts write it
+            words += [before[0], *MEASURE_ADJECTIVES[before[0]]]
     return words
 
 

@@ -35,6 +35,8 @@ NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT"
 # Words that put two things in order in time ("Which came first, X or Y?").
 ORDER_WORDS = frozenset({"first", "earlier", "earliest", "later", "latest", "sooner", "last"})
 WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})  # Penn Treebank tags of wh-words
+# English prepositions whose object is several things taken together ("the line between X and Y").
+JOINT_PREPOSITIONS = frozenset({"between", "among", "amongst"})
 # An opening or closing markup tag, as XML and HTML write it ("<system>", "</documents>").
 MARKUP_TAG = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")
 
@@ -256,7 +258,7 @@ def _sides(doc: Doc, spans: list[tuple[Span, Name]]) -> list[Name]:
     for token in doc:
         left: Name | None = None
         right: Name | None = None
-        if token.dep_ == "conj":
+        if token.dep_ == "conj" and not _joint_object(token.head):
             inside = {t.i for t in token.subtree}
             right = first_name(inside)
             left = first_name({t.i for t in token.head.subtree} - inside)
@@ -295,6 +297,12 @@ def _phrase_side(span: Span) -> Name:
     """A side named by a run of nouns, not a name ("the 1918 influenza pandemic or smallpox"):
     all of its words show it."""
     return Name(span.text, tuple(tokens(span.text)))
+
+
+def _joint_object(token: Token) -> bool:
+    """ "between Tokyo and Osaka", "among A, B and C": the preposition takes the coordinated
+    names together, as one route or one group, not as sides to answer in turn."""
+    return token.dep_ == "pobj" and token.head.lower_ in JOINT_PREPOSITIONS
 
 
 def _coordinated_owner(doc: Doc, owner: Token) -> Token | None:

@@ -185,6 +185,7 @@ def test_a_sentence_states_a_measure_in_either_form(nlp):
     # "12 kilometres long" states a length; "a depth of 4 metres" states how deep.
     assert {stem("long"), stem("length")} <= terms("The Harrow Canal is about 12 kilometres long.")
     assert {stem("deep"), stem("depth")} <= terms("The basin has a depth of 4 metres.")
+    assert {stem("long"), stem("length")} <= terms("Key facts: Harrow Line\nLength: 515 km\nGauge: 1,435 mm")
     # Not without a number: "a long time" states no length.
     assert stem("length") not in terms("The work took a long time.")
 
@@ -247,6 +248,8 @@ def test_how_many_names_what_it_counts_and_plurals_want_several(nlp):
         ("When did Norway join the Coastal Union and the Arctic Council?", ["Coastal Union", "Arctic Council"]),
         ("How does the Harrow model differ from the Kestrel model?", ["Harrow", "Kestrel"]),
         ("What did the Harrow Board give to the Kestrel Trust?", []),
+        # "between X and Y" takes both together: a route, not two sides.
+        ("How long did the journey between Harrow and Kestrel take when the line opened?", []),
         # Each alternative is named by its first name, the owner, not a name in its modifiers,
         # however the parser hangs the second alternative.
         (
