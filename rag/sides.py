@@ -166,11 +166,22 @@ def ordered_sides(doc: Doc, spans: Sequence[Span]) -> list[tuple[Span, tuple[int
     first, second = doc[pair.i - 1], doc[pair.i + 1]
     objects = [c for c in (*second.children, *first.children) if c.dep_ == "pobj"]
     subject = next((t for t in doc[: first.i] if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ != "PRON"), None)
-    if not objects or subject is None:
+    if subject is None:
         return []
     left = (subject.left_edge.idx, min(_after(subject.right_edge), first.idx))
-    right = (first.idx, _after(objects[0].right_edge))
-    sides = [(_head_side(doc, subject, spans), left), (_head_side(doc, objects[0], spans), right)]
+    if objects:
+        right = (first.idx, _after(objects[0].right_edge))
+        later = _head_side(doc, objects[0], spans)
+    else:
+        # "after the golden spike was driven", "after the last Thames frost fair" (read as a
+        # clause): what follows the pair, to the closing punctuation, named as a listed item is.
+        closer = next((t for t in doc[second.i + 1 :] if t.text in CLOSERS), None)
+        finish = closer.i if closer is not None else len(doc)
+        found = _items(doc, [second], finish, spans, phrases=True)[0]
+        if found is None:
+            return []
+        right, later = (first.idx, doc[finish - 1].idx + len(doc[finish - 1].text)), found
+    sides = [(_head_side(doc, subject, spans), left), (later, right)]
     return sides if sides[0][0].text.lower() != sides[1][0].text.lower() else []
 
 

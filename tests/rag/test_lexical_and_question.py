@@ -274,6 +274,11 @@ def test_how_many_names_what_it_counts_and_plurals_want_several(nlp):
             ["ferry service", "Kestrel"],
         ),
         ("Did the Harrow Bridge open before or after the Kestrel Canal?", ["Harrow Bridge", "Kestrel Canal"]),
+        # ... and where a clause follows the pair, what it names first.
+        (
+            "Did the first Harrow Express run before or after the golden spike was driven at Kestrel Summit?",
+            ["Harrow Express", "Kestrel Summit"],
+        ),
         # A list with no opening punctuation is the parse's to read: all three are sides.
         ("How soon must London, Berlin or Paris reply to Kyiv?", ["London", "Berlin", "Paris"]),
     ],
@@ -557,3 +562,23 @@ def ingest_nlp():
     from rag.language import load_language
 
     return load_language(full=False)
+
+
+def test_a_share_is_met_by_per_cent_written_out(nlp):
+    from rag.features import answering_entities, _type_match
+    from rag.language import facts_of
+    from rag.question import read_question
+    from rag.sentence_table import SentenceRow
+    from rag.store import StoredSentence
+
+    shape = read_question("What share of the Harrow ice sheet does the Kestrel glacier drain?", nlp, Vocabulary())
+    assert shape.answer_labels == {"PERCENT"}
+
+    def row(text: str) -> SentenceRow:
+        stored = StoredSentence("s", "src", "sha", 0, "", 0, len(text), text, 0, False, None)
+        return SentenceRow.of(stored, 0, Vocabulary(), facts_of(nlp(text)))
+
+    # The small recogniser reads "6.5 per cent" as MONEY here: it still answers a share.
+    assert _type_match(row("It drains roughly 6.5 per cent of the Harrow ice sheet."), shape) > 0
+    assert _type_match(row("It drains a large part of the Harrow ice sheet."), shape) == 0
+    assert answering_entities(row("It drains a large part of the Harrow ice sheet."), shape) == []
