@@ -565,7 +565,7 @@ def ingest_nlp():
 
 
 def test_a_share_is_met_by_per_cent_written_out(nlp):
-    from rag.features import answering_entities, _type_match
+    from rag.features import _type_match, answering_entities
     from rag.language import facts_of
     from rag.question import read_question
     from rag.sentence_table import SentenceRow
