@@ -34,8 +34,9 @@ from rag.storage import open_client, storage_error
 from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence
 
 # Bump when loading, cleaning, structure or sentence-annotation rules change, so old chunks are
-# rebuilt rather than mixed (clean7: orders planted for a model that reads the page are marked).
-PIPELINE_VERSION = "clean7"
+# rebuilt rather than mixed (clean7: orders planted for a model that reads the page are marked;
+# clean8: each line of a run of "Label: value" lines is a sentence of its own).
+PIPELINE_VERSION = "clean8"
 
 
 @dataclass

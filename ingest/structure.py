@@ -31,6 +31,10 @@ _SENTENCE_END = re.compile(r"[.!?…][’”\"')\]]*$")
 # A sentence ending inside a line, and the next one starting: prose, never a title's line.
 _SENTENCE_INSIDE = re.compile(r"\w[.!?…][’”\"')\]]*\s+[’‘'\"“«(]?[A-Z]")
 _OPENERS = "’‘'\"“«("
+# A line of a fact sheet or an infobox: a short capitalised label, a colon, a space and a value
+# ("Length: 515 km", "Opened: 1 October 1964"; not "4:41 a.m."). Two or more such lines in a row
+# are facts written one to a line, not a run of wrapped prose.
+KEY_VALUE = re.compile(r"[A-Z][^\n:.!?]{0,48}:\s+\S")
 
 
 @dataclass(frozen=True)
@@ -252,12 +256,23 @@ def _lone_line(text: str, block: list[tuple[int, int]]) -> str | None:
     return text[block[0][0] : block[0][1]] if len(block) == 1 else None
 
 
+def _fact_lines(text: str, lines: list[tuple[int, int]]) -> set[int]:
+    """The lines of a block that state one fact each ("Length: 515 km"): two or more in a row."""
+    keyed = [KEY_VALUE.match(text, left, right) is not None and not LIST_MARKER.match(text, left, right)
+             for left, right in lines]  # fmt: skip
+    return {
+        i for i, is_key in enumerate(keyed)
+        if is_key and ((i and keyed[i - 1]) or (i + 1 < len(keyed) and keyed[i + 1]))
+    }  # fmt: skip
+
+
 def _add_block_sentences(
     text: str, lines: list[tuple[int, int]], section: str, paragraph: int, out: list[Sentence]
 ) -> None:
     # Consecutive non-list lines form one run of prose (a PDF wraps lines mid-sentence);
-    # each list line is an item of its own.
+    # each list line is an item of its own, and each line of a run of facts a sentence.
     run: list[tuple[int, int]] = []
+    facts = _fact_lines(text, lines)
 
     def flush() -> None:
         if run:
@@ -265,9 +280,12 @@ def _add_block_sentences(
                 out.append(Sentence(left, right, text[left:right], section, paragraph))
             run.clear()
 
-    for left, right in lines:
+    for i, (left, right) in enumerate(lines):
         marker = LIST_MARKER.match(text, left, right)
-        if marker:
+        if i in facts:
+            flush()
+            out.append(Sentence(left, right, text[left:right], section, paragraph))
+        elif marker:
             flush()
             item_start = marker.end()
             for s_left, s_right in split_sentences(text, item_start, right) or []:

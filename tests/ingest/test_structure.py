@@ -267,3 +267,19 @@ def test_sentence_ending_with_the_word_no_is_split() -> None:
         "The talks went on.",
         "See No. 5 of the list.",
     ]
+
+
+def test_each_line_of_a_run_of_facts_is_a_sentence_of_its_own() -> None:
+    text = (
+        "The Harrow Line\n\nThe line crosses the moor. It opened late.\n\n"
+        "Key facts: Harrow Line\nOpened: 1 October 1964\nLength: 515 km\nGauge: 1,435 mm (4 ft 8½ in)\n\n"
+        "At 4:41 a.m. the first train left. Note: the driver\nwas new to the line.\n"
+    )
+    sentences = _sentences(text)
+    assert_exact_spans(text)
+    texts = [s.text for s in sentences]
+    assert ["Key facts: Harrow Line", "Opened: 1 October 1964", "Length: 515 km"] == texts[2:5]
+    assert "Gauge: 1,435 mm (4 ft 8½ in)" in texts
+    # One "Label: value" line inside prose, and a time, leave the prose as it is.
+    assert "Note: the driver\nwas new to the line." in texts
+    assert not any(s.is_list_item for s in sentences)
