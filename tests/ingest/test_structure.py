@@ -278,7 +278,7 @@ def test_each_line_of_a_run_of_facts_is_a_sentence_of_its_own() -> None:
     sentences = _sentences(text)
     assert_exact_spans(text)
     texts = [s.text for s in sentences]
-    assert ["Key facts: Harrow Line", "Opened: 1 October 1964", "Length: 515 km"] == texts[2:5]
+    assert texts[2:5] == ["Key facts: Harrow Line", "Opened: 1 October 1964", "Length: 515 km"]
     assert "Gauge: 1,435 mm (4 ft 8½ in)" in texts
     # One "Label: value" line inside prose, and a time, leave the prose as it is.
     assert "Note: the driver\nwas new to the line." in texts
