@@ -1,11 +1,13 @@
-"""A date or a number that only a heading gives.
+"""A year that only a heading gives.
 
-Documents often state a year once, in the heading of a section ("1678: a vow against the ice"),
-and then write "That year the people of the valley made a vow". When the question asks for a date,
-and a sentence chosen to answer it dates its event only relative to an earlier date ("that year",
-"a few days later": a date the entity recogniser finds, without a digit, that points back) while
-the heading of its section holds a number, the heading is quoted as well, as a citation of its own: it is an exact
-span of the source like any sentence, so a reader sees where the year comes from.
+Documents often state a year once, in the heading of a section ("1678: a vow against the ice",
+"2. 1786: Balmat and Paccard"), and then write "That year the people of the valley made a vow" or
+"On 8 August they reached the summit". When the question asks for a date, and the evidence chosen
+to answer it names no year but dates its event relative to an earlier date ("that year", "a few
+days later": a date the entity recogniser finds that points back) or by day and month alone,
+while the heading of its section holds a year, the heading is quoted as well, as a citation of
+its own: it is an exact span of the source like any sentence, so a reader sees where the year
+comes from.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from rag.snapshot import IndexSnapshot, SentenceRow
 
 DIGITS = re.compile(r"\d[\d,.]*")
+YEAR = re.compile(r"(?<![\d,.])\d{3,4}(?![\d,.]\d)")  # "1786", "AD 79" aside: three or four digits
 # English words that make a date point back to one named before: the demonstratives, and the
 # adjectives and adverbs of sequence ("that year", "the same day", "the following spring", "a
 # week later"). A duration ("ten months", "decades") points nowhere.
@@ -48,15 +51,16 @@ def with_dated_headings(
 
 
 def _heading_of(snapshot: IndexSnapshot, group: list[SentenceRow], shape: QuestionShape) -> SentenceRow | None:
-    """The heading of the group's section as a quotable row, if the group dates something only
-    relatively and holds no number, and the heading holds one the question does not give."""
+    """The heading of the group's section as a quotable row, if the group names no year and
+    dates something relatively or by day and month, and the heading holds a year the question
+    does not give."""
     first = group[0]
-    if not first.section or any(DIGITS.search(sentence.text) for sentence in group):
+    if not first.section or any(YEAR.search(sentence.text) for sentence in group):
         return None
-    if not any(_points_back(e.label, e.text) for sentence in group for e in sentence.facts.entities):
+    if not any(_wants_a_year(e.label, e.text) for sentence in group for e in sentence.facts.entities):
         return None
-    numbers = DIGITS.findall(SECTION_NUMBER.sub("", first.section))
-    if not any(n.replace(",", "") not in shape.numbers for n in numbers):
+    years = YEAR.findall(SECTION_NUMBER.sub("", first.section))
+    if not any(year not in shape.numbers for year in years):
         return None
     source = snapshot.sources.get(first.source_id)
     start = source.text.rfind(first.section, 0, first.start) if source is not None else -1
@@ -67,9 +71,11 @@ def _heading_of(snapshot: IndexSnapshot, group: list[SentenceRow], shape: Questi
     return replace(first, text=first.section, start=start, end=end, is_list_item=False, terms=frozenset(), page=page)
 
 
-def _points_back(label: str, text: str) -> bool:
-    words = text.lower().split()
-    return label in TIME_LABELS and not DIGITS.search(text) and bool(POINTING_BACK & set(words))
+def _wants_a_year(label: str, text: str) -> bool:
+    """A date that points back ("that year") or gives a day without its year ("On 8 August")."""
+    if label not in TIME_LABELS or YEAR.search(text):
+        return False
+    return bool(POINTING_BACK & set(text.lower().split())) or bool(DIGITS.search(text))
 
 
 def _page_before(snapshot: IndexSnapshot, sentence: SentenceRow, offset: int) -> int | None:

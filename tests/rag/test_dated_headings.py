@@ -22,6 +22,10 @@ swore to climb to the glacier every summer and bless it.
 
 For ten months the meltwater lake rose behind the ice. The dam of ice broke and flooded the
 mill of Upper Harrow.
+
+3. 1790: the stone bridge
+
+On 8 August the stone bridge over the Harrow brook was opened by the abbot of Kestrel.
 """
 
 
@@ -39,6 +43,12 @@ def test_a_year_only_the_heading_gives_is_quoted_and_cited(valley):
     source = valley.snapshot.sources[heading.source_id].text
     assert source[heading.start : heading.end] == heading.quote  # an exact span, like any quote
     assert "1712" in answer.answer
+
+
+def test_a_day_and_month_take_their_year_from_the_heading(valley):
+    answer = valley.answer("On what date was the stone bridge over the Harrow brook opened?")
+    quotes = [citation.quote for citation in answer.citations]
+    assert "3. 1790: the stone bridge" in quotes and "1790" in answer.answer
 
 
 def test_a_duration_or_a_section_number_brings_no_heading(valley):
