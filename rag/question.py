@@ -35,6 +35,15 @@ NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT"
 # Words that put two things in order in time ("Which came first, X or Y?").
 ORDER_WORDS = frozenset({"first", "earlier", "earliest", "later", "latest", "sooner", "last"})
 WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})  # Penn Treebank tags of wh-words
+# English titles of address before a person's name: "Lord Carnarvon", unlabelled by the small
+# recogniser, is a person, whom texts then call "Carnarvon" alone.
+TITLES_OF_ADDRESS = frozenset({
+    "mr", "mrs", "ms", "miss", "dr", "prof", "professor", "sir", "dame", "lord", "lady", "king", "queen",
+    "prince", "princess", "duke", "duchess", "earl", "count", "countess", "baron", "baroness", "emperor",
+    "empress", "tsar", "czar", "pope", "saint", "st", "president", "chancellor", "senator", "governor",
+    "captain", "capt", "colonel", "col", "general", "gen", "admiral", "major", "lieutenant", "lt",
+    "sergeant", "bishop", "archbishop", "cardinal", "father", "reverend", "rev", "rabbi", "imam", "sheikh",
+})  # fmt: skip
 # English prepositions whose object is several things taken together ("the line between X and Y").
 JOINT_PREPOSITIONS = frozenset({"between", "among", "amongst"})
 # An opening or closing markup tag, as XML and HTML write it ("<system>", "</documents>").
@@ -176,7 +185,8 @@ def name_spans(doc: Doc, vocabulary: Vocabulary) -> list[tuple[Span, Name]]:
         aliases = vocabulary.enrich(stems, [entity]) - set(stems)
         # "NYC", where the corpus only writes "New York City": the name is its long form.
         stems = vocabulary.expansion(span.text) or stems if not aliases else stems
-        found[span.text] = (span, Name(span.text, stems, frozenset(aliases), span.label_ == "PERSON"))
+        person = span.label_ == "PERSON" or (len(span) > 1 and span[0].lower_.rstrip(".") in TITLES_OF_ADDRESS)
+        found[span.text] = (span, Name(span.text, stems, frozenset(aliases), person))
     return list(found.values())
 
 
