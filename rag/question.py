@@ -165,7 +165,10 @@ def name_spans(doc: Doc, vocabulary: Vocabulary) -> list[tuple[Span, Name]]:
     covered = {t.i for span in doc.ents if span.label_ in NAME_LABELS | TIME_LABELS for t in span}
     run: list[Token] = []
     for token in [*doc, None]:
-        if token is not None and token.pos_ == "PROPN" and token.i not in covered:
+        # A proper noun is written with a capital; the small tagger calls some common nouns of a
+        # short question proper ("How did the earl die?").
+        proper = token is not None and token.pos_ == "PROPN" and (bool(run) or token.text[:1].isupper())
+        if proper and token is not None and token.i not in covered:
             run.append(token)
             continue
         # "Group of Seven": one function word between proper nouns keeps the run going.

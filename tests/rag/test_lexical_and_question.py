@@ -594,3 +594,11 @@ def test_a_title_of_address_makes_a_name_a_person_called_by_the_last_word(nlp):
     assert name.person and name.present_in({stem("harrowgate"), stem("die")})
     plain = read_question("In which city did the Harrow Kestrelby Company close?", nlp, Vocabulary())
     assert not any(n.person for n in plain.names)
+
+
+def test_a_common_noun_the_tagger_calls_proper_is_no_name(nlp):
+    from rag.question import read_question
+
+    # The small tagger calls "earl" a proper noun in this short question; it is written small.
+    assert read_question("How did the earl die?", nlp, Vocabulary()).names == ()
+    assert [n.text for n in read_question("How did the Earl of Harrowgate die?", nlp, Vocabulary()).names]
