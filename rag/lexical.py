@@ -28,6 +28,9 @@ DIGIT_GROUP = re.compile(r"(?<=\d)[,.](?=\d{3}\b)")
 NEGATIONS = frozenset({"no", "not", "never", "nor", "cannot", "without"})
 # English personal and demonstrative pronouns that point back at something named before.
 PRONOUNS_REFERRING = frozenset({"it", "its", "they", "them", "their", "this", "that", "these", "those"})
+# The personal pronouns of the third person singular: in a question they point back at a person
+# the conversation named ("How many people were in his party?").
+PERSONAL_PRONOUNS = frozenset({"he", "him", "his", "she", "her", "hers"})
 
 _STEMMER = snowball("english")
 

@@ -22,7 +22,7 @@ from rag.answer_type import (
     next_noun,
 )
 from rag.language import Entity, addresses_assistant
-from rag.lexical import PRONOUNS_REFERRING, tokens
+from rag.lexical import PERSONAL_PRONOUNS, PRONOUNS_REFERRING, tokens
 from rag.sides import listed_sides, ordered_sides, side_cuts
 from rag.vocabulary import UNLABELLED, Vocabulary
 
@@ -152,7 +152,7 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
         wants_explanation=_wants_explanation(doc),
         predicate=_predicate(doc),
         instruction=is_instruction(doc),
-        refers_back=not names and any(t.lower_ in PRONOUNS_REFERRING for t in doc),
+        refers_back=not names and any(t.lower_ in PRONOUNS_REFERRING | PERSONAL_PRONOUNS for t in doc),
         measure=measure_stems(doc),
         yes_no=_asks_yes_or_no(doc),
     )

@@ -412,6 +412,9 @@ def test_a_pronoun_question_without_names_refers_back(nlp):
 
     assert read_question("When was it rebuilt?", nlp, Vocabulary()).refers_back
     assert not read_question("When was the Harrow light rebuilt?", nlp, Vocabulary()).refers_back
+    # "he", "his", "she", "her": a person the conversation named.
+    assert read_question("How many people were in his party?", nlp, Vocabulary()).refers_back
+    assert read_question("Where was she born?", nlp, Vocabulary()).refers_back
 
 
 @pytest.mark.parametrize(
