@@ -145,9 +145,10 @@ def next_noun(doc: Doc, token: Token) -> Token | None:
 
 
 # The adjectives each measure noun is stated with ("98 kilometres long" states a length).
-MEASURE_ADJECTIVES: dict[str, list[str]] = {}
-for _adjective, _noun in MEASURE_NOUNS.items():
-    MEASURE_ADJECTIVES.setdefault(_noun, []).append(_adjective)
+MEASURE_ADJECTIVES = {
+    noun: [adjective for adjective, its_noun in MEASURE_NOUNS.items() if its_noun == noun]
+    for noun in set(MEASURE_NOUNS.values())
+}
 
 
 def stated_measures(text: str, numbers: list[tuple[int, int]]) -> list[str]:

@@ -23,7 +23,7 @@ from rag.answer_type import (
 )
 from rag.language import Entity, addresses_assistant
 from rag.lexical import PERSONAL_PRONOUNS, PRONOUNS_REFERRING, tokens
-from rag.sides import listed_sides, ordered_sides, side_cuts
+from rag.sides import WH_TAGS, listed_sides, ordered_sides, side_cuts
 from rag.vocabulary import UNLABELLED, Vocabulary
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
 # Words that put two things in order in time ("Which came first, X or Y?").
 ORDER_WORDS = frozenset({"first", "earlier", "earliest", "later", "latest", "sooner", "last"})
-WH_TAGS = frozenset({"WDT", "WP", "WP$", "WRB"})  # Penn Treebank tags of wh-words
 # English titles of address before a person's name: "Lord Carnarvon", unlabelled by the small
 # recogniser, is a person, whom texts then call "Carnarvon" alone.
 TITLES_OF_ADDRESS = frozenset({
