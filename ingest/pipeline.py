@@ -35,8 +35,9 @@ from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence
 
 # Bump when loading, cleaning, structure or sentence-annotation rules change, so old chunks are
 # rebuilt rather than mixed (clean7: orders planted for a model that reads the page are marked;
-# clean8: each line of a run of "Label: value" lines is a sentence of its own).
-PIPELINE_VERSION = "clean8"
+# clean8: each line of a run of "Label: value" lines is a sentence of its own; clean9: a number
+# "per cent" is a PERCENT entity).
+PIPELINE_VERSION = "clean9"
 
 
 @dataclass

@@ -164,17 +164,11 @@ def answering_entities(sentence: SentenceRow, shape: QuestionShape) -> list[Enti
     return [e for e in sentence.facts.entities if e.label in shape.answer_labels and not set(tokens(e.text)) <= asked]
 
 
-PER_CENT = re.compile(r"\d[\d.,]*\s*(?:%|per\s?cent\b|percent\b)", re.IGNORECASE)
-
-
 def _type_match(sentence: SentenceRow, shape: QuestionShape) -> float:
     """1 when the sentence holds an entity of a wanted label that the question does not already
     name (half when "which countries" wants several and it holds one); numbers and dates written
     in digits count even where the entity recogniser missed them."""
     new = {e.text.lower() for e in answering_entities(sentence, shape)}
-    if not new and "PERCENT" in shape.answer_labels:
-        # "6.5 per cent": the British spelling, which the small recogniser may label MONEY.
-        new = {m.group(0) for m in PER_CENT.finditer(sentence.text)}
     if not new and shape.answer_labels & (NUMBER_LABELS | TIME_LABELS):
         # Digits the entity recogniser left unlabelled; a year inside a DATE is no count.
         taken = [(e.start, e.end) for e in sentence.facts.entities if e.label not in shape.answer_labels]

@@ -60,6 +60,8 @@ TEXT_NOUNS = frozenset({"page", "text", "document", "passage", "article", "file"
 EMPHASIS_WORDS = frozenset({"always", "only", "never", "every", "regardless"})
 # Modals that give an order; "can", "may", "would" describe what a model is able or likely to do.
 DIRECTIVE_MODALS = frozenset({"should", "must", "shall"})
+# A number written as a percentage, in either spelling ("6.5 per cent", "40 percent", "12%").
+PER_CENT = re.compile(r"\d[\d.,]*\s*(?:%|per\s?cent\b|percent\b)", re.IGNORECASE)
 # How far after the one addressed its modal may stand ("Language models reading this page should").
 AGENT_REACH = 8
 
@@ -117,8 +119,14 @@ def annotate_sentences(nlp: Language, texts: Sequence[str]) -> list[SentenceFact
 
 
 def facts_of(doc: Doc) -> SentenceFacts:
-    entities = tuple(Entity(e.start_char, e.end_char, e.label_, e.text) for e in doc.ents)
+    entities = tuple(Entity(e.start_char, e.end_char, _label(e.label_, e.text), e.text) for e in doc.ents)
     return SentenceFacts(entities, refers_back(doc), addresses_assistant(doc))
+
+
+def _label(label: str, text: str) -> str:
+    """spaCy's label, except that a number "per cent" is a PERCENT: the small recogniser reads
+    the British spelling ("roughly 6.5 per cent") as MONEY or a bare number."""
+    return "PERCENT" if PER_CENT.search(text) else label
 
 
 def addresses_assistant(doc: Doc) -> bool:
