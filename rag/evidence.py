@@ -42,8 +42,11 @@ DECISION_FEATURES = (
     "best_names_window",
     "best_type_missing",
     "best_numbers_missing",
+    "best_type_match",
     "unseen_share",
     "absent_names",
+    "explains",
+    "states_numbers",
 )
 MAX_LIST_ITEMS = 12
 # Two answer sentences whose vectors are this close say the same thing (MiniLM cosine).
@@ -136,8 +139,16 @@ def decision_features(
         "best_names_window": features.get("names_window", 0.0),
         "best_type_missing": features.get("type_missing", 0.0),
         "best_numbers_missing": features.get("numbers_missing", 0.0),
+        # With type_missing this tells a typed question whose answer is there from one that asks
+        # for no type of answer at all.
+        "best_type_match": features.get("type_match", 0.0),
         "unseen_share": unseen / total if total > 0 else 1.0,
         "absent_names": len(absent) / len(shape.names) if shape.names else 0.0,
+        # What kind of question it is: a "why" or "how" question, or one that states a number (a
+        # year, a count), is the usual shape of a false premise ("Why did X close in 1932?"), so
+        # the fit learns how much more evidence such a question needs.
+        "explains": 1.0 if shape.wants_explanation else 0.0,
+        "states_numbers": 1.0 if shape.numbers else 0.0,
     }
 
 
