@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rag.answer_type import (
     COMPARISON_PREDICATES,
+    NUMBER_LABELS,
     TIME_LABELS,
     answer_type,
     comparative_labels,
@@ -108,14 +109,19 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
     spans = name_spans(doc, vocabulary)
     names = [name for _, name in spans]
     labels, several, type_word = answer_type(doc)
-    if not labels:
-        labels = comparative_labels(doc)  # "Which is deeper, X or Y?" is settled by measures
     sides, cuts, ordered = _sides_and_cuts(doc, spans)
+    # With the sides named, "who" or "which country" is answered by one of them: what settles it
+    # is the comparison ("Whose flight lasted longer, X's or Y's?"). "How many" still asks a count.
+    by_sides = len(sides) >= 2 and not labels & (NUMBER_LABELS | TIME_LABELS)
+    if not labels or by_sides:
+        labels = comparative_labels(doc) or labels  # "Which is deeper, X or Y?": measures
     framing = _framing_tokens(doc) | ({type_word.i} if type_word is not None else set())
     if ordered and not labels:
         labels = TIME_LABELS  # "Was X before or after Y?" is settled by dates
-    if not labels and any(t.lower_ in ORDER_WORDS for t in doc) and len(sides) >= 2:
-        labels = TIME_LABELS  # "Which came first, X or Y?" is settled by dates
+    ordering = len(sides) >= 2 and any(t.lower_ in ORDER_WORDS for t in doc) and not comparative_labels(doc)
+    if ordering and (not labels or by_sides):
+        # "Which came first, X or Y?" and "Who died first, X or Y?" are settled by dates.
+        labels = TIME_LABELS
         # ... and "first" orders the sides' dates: it is no word to look for in a sentence
         # ("the First World War").
         framing |= {t.i for t in doc if t.lower_ in ORDER_WORDS}
@@ -179,17 +185,40 @@ def name_spans(doc: Doc, vocabulary: Vocabulary) -> list[tuple[Span, Name]]:
             spans.append(doc[run[0].i : run[-1].i + 1])
             run = []
     found: dict[str, tuple[Span, Name]] = {}
-    for span in sorted(spans, key=lambda s: s.start):
+    for span, label in _joined(doc, spans):
         stems = tuple(tokens(span.text))
         if not stems or span.text in found:
             continue
-        entity = Entity(0, len(span.text), span.label_ or UNLABELLED, span.text)
+        entity = Entity(0, len(span.text), label or UNLABELLED, span.text)
         aliases = vocabulary.enrich(stems, [entity]) - set(stems)
         # "NYC", where the corpus only writes "New York City": the name is its long form.
         stems = vocabulary.expansion(span.text) or stems if not aliases else stems
-        person = span.label_ == "PERSON" or (len(span) > 1 and span[0].lower_.rstrip(".") in TITLES_OF_ADDRESS)
+        person = label == "PERSON" or (len(span) > 1 and span[0].lower_.rstrip(".") in TITLES_OF_ADDRESS)
         found[span.text] = (span, Name(span.text, stems, frozenset(aliases), person))
     return list(found.values())
+
+
+def _joined(doc: Doc, spans: list[Span]) -> list[tuple[Span, str]]:
+    """The spans in order with their labels, where two make one name: the recogniser may label
+    only part of a name, so a span joins the one it touches ("Alexei" + "Leonov", but not across
+    a possessive: "Douglass's Eddystone"), and one that the parser hangs on the next across an
+    "and" ("the Stockton and Darlington Railway": "Stockton" modifies "Railway")."""
+    joined: list[tuple[Span, str]] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        before, label = joined[-1] if joined else (None, "")
+        touching = before is not None and before.end == span.start and before[-1].tag_ != "POS"
+        shared = (
+            before is not None
+            and before.end + 1 == span.start
+            and doc[before.end].lower_ in ("and", "&")
+            and span.start <= before[-1].head.i < span.end
+        )
+        if before is not None and (touching or shared):
+            # Two names joined by "and" make no one person, whatever either was labelled.
+            joined[-1] = (doc[before.start : span.end], "" if shared else label or span.label_)
+        else:
+            joined.append((span, span.label_))
+    return joined
 
 
 def _asks_yes_or_no(doc: Doc) -> bool:
