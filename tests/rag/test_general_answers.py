@@ -328,3 +328,18 @@ def test_a_follow_up_is_not_answered_with_a_date_the_conversation_already_gave(g
     answer = general.answer("When was it pulled down?", history=history)
     assert not answer.abstained and "1952" in answer.answer
     assert_exact(answer, general)
+
+
+def test_the_decision_sees_what_kind_of_question_it_is(general):
+    from rag.evidence import decision_features
+    from rag.request import AnswerRequest
+
+    question = "Why was the Harrow Point light automated in 1931?"
+    shape = general.understand(general.prepare(AnswerRequest(question))).shape
+    features = decision_features(general.snapshot, _scored(general, question), shape)
+    assert features["explains"] == 1.0 and features["states_numbers"] == 1.0
+    # A "why" built on a year the sources never give is a false premise: declined, though a
+    # sentence about the light's automation is close.
+    assert general.answer(question).abstained
+    # The same kind of question, where the sources say why, is answered.
+    assert not general.answer("Why was a new Kestrel Rock tower built inland?").abstained
