@@ -2,8 +2,8 @@
 
 How close it is in meaning to the question (the sentence alone, read with the sentence before it,
 read under its section heading, and its chunk with title and section); how much of the
-question's informative words it holds (alone, and with what a reader has in mind: the sentence
-before, the section heading, the document title); how many of the question's names it or
+question's informative words it holds (alone, with what a reader has in mind: the sentence
+before, the section heading, the document title, and with its whole section); how many of the question's names it or
 its surroundings mention; whether it holds the kind of answer the question asks for (its
 entities), whether it names what "how many" counts, whether the numbers the question states are
 there, and the rank of its chunk. rag/evidence.py turns them into a probability.
@@ -30,6 +30,7 @@ FEATURES = (
     "dense_chunk",
     "coverage",
     "coverage_window",
+    "coverage_section",
     "names",
     "names_window",
     "other_subject",
@@ -120,6 +121,7 @@ def _lexical(
     return {
         "coverage": snapshot.term_stats.coverage(shape.terms, sentence.terms),
         "coverage_window": snapshot.term_stats.coverage(shape.terms, window),
+        "coverage_section": _section_coverage(snapshot, sentence, shape, window),
         "names": names_share(shape, sentence.terms),
         "names_window": names_share(shape, window),
         "other_subject": other_subject(sentence, previous, shape),
@@ -128,6 +130,20 @@ def _lexical(
         "counted_missing": 1.0 if shape.counted and shape.counted not in sentence.terms else 0.0,
         "numbers_missing": 1.0 if any(n not in window for n in shape.numbers) else 0.0,
     }
+
+
+def _section_coverage(snapshot: IndexSnapshot, sentence: SentenceRow, shape: QuestionShape, window: set[str]) -> float:
+    """The share of the question's words other than its names that the sentence's whole section
+    holds: a question may describe its subject by what the passage tells of it ("the French
+    aviator who first flew the Channel") while the answering sentence only names it ("Blériot was
+    born in Cambrai"). Names are left to the names features: a section that mentions North Vell
+    in passing is not about it."""
+    named = {term for name in (*shape.names, *shape.carried) for term in name.terms}
+    described = {term: weight for term, weight in shape.terms.items() if term not in named}
+    if not described:
+        return snapshot.term_stats.coverage(shape.terms, window)
+    section = snapshot.section_terms(sentence.source_id, sentence.section)
+    return snapshot.term_stats.coverage(described, window | section)
 
 
 def _asked(shape: QuestionShape) -> set[str]:

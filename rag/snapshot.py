@@ -59,6 +59,7 @@ class IndexSnapshot:
             self.sentences = table.freeze()
         self.table: SentenceTable = self.sentences
         self._heading_terms: dict[str, frozenset[str]] = {}
+        self._section_terms: dict[tuple[str, str], frozenset[str]] = {}
         self.bm25 = BM25(self._chunk_terms(chunk) for chunk in self.chunks)
         self.term_stats = TermStats(self.table.term_sets())
 
@@ -88,6 +89,15 @@ class IndexSnapshot:
                 terms |= {t for part in (name, *parts) if (t := country_term(part)) is not None}
             self._heading_terms[heading] = frozenset(terms)
         return self._heading_terms[heading]
+
+    def section_terms(self, source_id: str, section: str) -> frozenset[str]:
+        """Terms of every sentence of one section of a source, and of its heading (memoised per
+        section, built from that source's rows only): what the passage around a sentence is about."""
+        key = (source_id, section)
+        if key not in self._section_terms:
+            rows = [row for row in self.sentences_of_source(source_id) if row.section == section]
+            self._section_terms[key] = self.heading_terms(section).union(*(row.terms for row in rows))
+        return self._section_terms[key]
 
     def title_of(self, source_id: str) -> str:
         source = self.sources.get(source_id)

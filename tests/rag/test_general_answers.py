@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import answerer_over
+from tests.conftest import answerer_over, first_quote
 
 pytestmark = pytest.mark.integration
 
@@ -343,3 +343,26 @@ def test_the_decision_sees_what_kind_of_question_it_is(general):
     assert general.answer(question).abstained
     # The same kind of question, where the sources say why, is answered.
     assert not general.answer("Why was a new Kestrel Rock tower built inland?").abstained
+
+
+EXPLORERS = """Two naturalists of the Vell coast
+
+Anna Marsh
+
+Anna Marsh was a Danish cartographer who charted the northern fjords by kayak. She spent three
+summers among the fjords and drew the first reliable chart of them. Marsh was born in Odense in
+1841.
+
+Pieter Lund
+
+Pieter Lund was a Dutch botanist who collected mosses on the southern islands. His herbarium is
+kept at the university. Lund was born in Leiden in 1850.
+"""
+
+
+def test_a_sentence_that_only_names_its_subject_is_read_with_its_section(tmp_path_factory, embeddings):
+    # The question describes the person by what her section tells of her; the answering sentence
+    # only names her, as does a sentence of the same shape about someone else.
+    answerer = answerer_over(tmp_path_factory, embeddings, {"naturalists.txt": EXPLORERS})
+    quote = first_quote(answerer, "In which town was the cartographer of the northern fjords born?")
+    assert "Odense" in quote and "Leiden" not in quote
