@@ -1,12 +1,12 @@
 """What the evidence model sees of one candidate sentence: a vector of features in [-1, 1].
 
 How close it is in meaning to the question (the sentence alone, read with the sentence before it,
-read under its section heading, and its chunk with title and section); how much of the
-question's informative words it holds (alone, with what a reader has in mind: the sentence
-before, the section heading, the document title, and with its whole section); how many of the question's names it or
-its surroundings mention; whether it holds the kind of answer the question asks for (its
-entities), whether it names what "how many" counts, whether the numbers the question states are
-there, and the rank of its chunk. rag/evidence.py turns them into a probability.
+read under its section heading, and its chunk with title and section); how much of the question's
+informative words it holds (alone, with what a reader has in mind: the sentence before, the section
+heading, the document title, and with its whole section); how many of the question's names it or
+its surroundings mention; whether it holds the kind of answer the question asks for (its entities),
+whether it names what "how many" counts, whether the numbers the question states are there, and the
+rank of its chunk. rag/evidence.py turns them into a probability.
 """
 
 from __future__ import annotations

@@ -113,12 +113,13 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
     # With the sides named, "who" or "which country" is answered by one of them: what settles it
     # is the comparison ("Whose flight lasted longer, X's or Y's?"). "How many" still asks a count.
     by_sides = len(sides) >= 2 and not labels & (NUMBER_LABELS | TIME_LABELS)
+    compared = comparative_labels(doc)
     if not labels or by_sides:
-        labels = comparative_labels(doc) or labels  # "Which is deeper, X or Y?": measures
+        labels = compared or labels  # "Which is deeper, X or Y?": measures
     framing = _framing_tokens(doc) | ({type_word.i} if type_word is not None else set())
     if ordered and not labels:
         labels = TIME_LABELS  # "Was X before or after Y?" is settled by dates
-    ordering = len(sides) >= 2 and any(t.lower_ in ORDER_WORDS for t in doc) and not comparative_labels(doc)
+    ordering = len(sides) >= 2 and any(t.lower_ in ORDER_WORDS for t in doc) and not compared
     if ordering and (not labels or by_sides):
         # "Which came first, X or Y?" and "Who died first, X or Y?" are settled by dates.
         labels = TIME_LABELS

@@ -91,8 +91,9 @@ class IndexSnapshot:
         return self._heading_terms[heading]
 
     def section_terms(self, source_id: str, section: str) -> frozenset[str]:
-        """Terms of every sentence of one section of a source, and of its heading (memoised per
-        section, built from that source's rows only): what the passage around a sentence is about."""
+        """Terms of every sentence of one section of a source, and of its heading: what the
+        passage around a sentence is about. Built from that source's rows only, the first time a
+        question reaches the section, and kept for the snapshot's life."""
         key = (source_id, section)
         if key not in self._section_terms:
             rows = [row for row in self.sentences_of_source(source_id) if row.section == section]
