@@ -163,15 +163,18 @@ class SentenceTable(Sequence[SentenceRow]):
             yield frozenset(self._term_list[i] for i in self._term_ids[first:end])
             first = end
 
-    def terms_of_source(self, source_id: str, first: int, last: int) -> set[str]:
-        """The terms of a source's sentences numbered first..last, without making the rows."""
+    def terms_of_source(self, source_id: str, first: int, last: int, section: str | None = None) -> set[str]:
+        """The terms of a source's sentences numbered first..last (only those under `section`,
+        when given), without making the rows."""
         found = self._by_source.get(source_id)
         if found is None:
             return set()
         indexes, rows = found
         low, high = np.searchsorted(indexes, [first, last + 1])
+        number = self._section_number.get(section) if section is not None else None
+        chosen = [row for row in rows[low:high] if section is None or self._section[row] == number]
         terms: set[str] = set()
-        for row in rows[low:high]:
+        for row in chosen:
             start = self._term_ends[row - 1] if row else 0
             terms.update(self._term_list[i] for i in self._term_ids[start : self._term_ends[row]])
         return terms

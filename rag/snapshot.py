@@ -92,12 +92,12 @@ class IndexSnapshot:
 
     def section_terms(self, source_id: str, section: str) -> frozenset[str]:
         """Terms of every sentence of one section of a source, and of its heading: what the
-        passage around a sentence is about. Built from that source's rows only, the first time a
-        question reaches the section, and kept for the snapshot's life."""
+        passage around a sentence is about. Read from the table's columns (no rows are made), the
+        first time a question reaches the section, and kept for the snapshot's life."""
         key = (source_id, section)
         if key not in self._section_terms:
-            rows = [row for row in self.sentences_of_source(source_id) if row.section == section]
-            self._section_terms[key] = self.heading_terms(section).union(*(row.terms for row in rows))
+            terms = self.table.terms_of_source(source_id, 0, np.iinfo(np.int64).max - 1, section)
+            self._section_terms[key] = self.heading_terms(section) | terms
         return self._section_terms[key]
 
     def title_of(self, source_id: str) -> str:

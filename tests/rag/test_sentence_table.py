@@ -85,6 +85,11 @@ def test_lookup_by_source_and_number_skips_what_the_index_lacks():
     assert [row.index for row in table.of_source("harbour", 0, 4)] == sorted(i for (s, i) in by_place if s == "harbour")
     assert table.of_source("alps", 5, 9) == []
     assert table.terms_of_source("harbour", 0, 1) == by_place["harbour", 0].terms | by_place["harbour", 1].terms
+    # One section's terms: the rows under that heading only, the whole source searched.
+    untitled = set().union(*(row.terms for (s, _), row in by_place.items() if s == "harbour" and not row.section))
+    assert table.terms_of_source("harbour", 0, 99, section="") == untitled
+    assert table.terms_of_source("harbour", 0, 99, section="Opening") == table.terms_of_source("harbour", 0, 1)
+    assert table.terms_of_source("harbour", 0, 99, section="No such heading") == set()
 
 
 def test_made_rows_kept_are_bounded(monkeypatch):
