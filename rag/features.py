@@ -18,6 +18,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from rag.answer_type import NUMBER_LABELS, TIME_LABELS
+from rag.headings import heading_year
 from rag.language import Entity
 from rag.lexical import tokens
 from rag.question import QuestionShape
@@ -194,5 +195,9 @@ def _type_match(sentence: SentenceRow, shape: QuestionShape) -> float:
             if m.group(0).replace(",", "") not in shape.numbers and not any(a <= m.start() < b for a, b in taken)
         }
     if not new:
-        return 0.0
+        # A sentence with no date of its own under a heading that holds a year ("2. Opening Day,
+        # 27 September 1825"): the heading dates it, and is quoted with it (rag/headings.py).
+        # Half: the year is the section's, not surely the event's.
+        dated = shape.answer_labels & TIME_LABELS and heading_year(sentence.section, shape.numbers)
+        return 0.5 if dated and not any(e.label in TIME_LABELS for e in sentence.facts.entities) else 0.0
     return 1.0 if len(new) >= 2 or not shape.wants_several else 0.5

@@ -2,10 +2,11 @@
 
 Documents often state a year once, in the heading of a section ("1678: a vow against the ice",
 "2. 1786: Balmat and Paccard"), and then write "That year the people of the valley made a vow" or
-"On 8 August they reached the summit". When the question asks for a date, and the evidence chosen
-to answer it names no year but dates its event relative to an earlier date ("that year", "a few
-days later": a date the entity recogniser finds that points back) or by day and month alone,
-while the heading of its section holds a year, the heading is quoted as well, as a citation of
+"On 8 August they reached the summit", or give no date at all ("The ceremonial opening drew
+crowds"). When the question asks for a date, and the evidence chosen to answer it names no year
+but dates its event relative to an earlier date ("that year", "a few days later": a date the
+entity recogniser finds that points back), by day and month alone, or not at all, while the
+heading of its section holds a year, the heading is quoted as well, as a citation of
 its own: it is an exact span of the source like any sentence, so a reader sees where the year
 comes from.
 """
@@ -57,10 +58,11 @@ def _heading_of(snapshot: IndexSnapshot, group: list[SentenceRow], shape: Questi
     first = group[0]
     if not first.section or any(YEAR.search(sentence.text) for sentence in group):
         return None
-    if not any(_wants_a_year(e.label, e.text) for sentence in group for e in sentence.facts.entities):
+    dates = [e for sentence in group for e in sentence.facts.entities if e.label in TIME_LABELS]
+    # A date that needs the heading's year, or no date at all: the heading's year is the only one.
+    if dates and not any(_wants_a_year(e.label, e.text) for e in dates):
         return None
-    years = YEAR.findall(SECTION_NUMBER.sub("", first.section))
-    if not any(year not in shape.numbers for year in years):
+    if not heading_year(first.section, shape.numbers):
         return None
     source = snapshot.sources.get(first.source_id)
     start = source.text.rfind(first.section, 0, first.start) if source is not None else -1
@@ -69,6 +71,12 @@ def _heading_of(snapshot: IndexSnapshot, group: list[SentenceRow], shape: Questi
     end = start + len(first.section)
     page = _page_before(snapshot, first, start)
     return replace(first, text=first.section, start=start, end=end, is_list_item=False, terms=frozenset(), page=page)
+
+
+def heading_year(section: str, stated: frozenset[str] | set[str] | tuple[str, ...]) -> bool:
+    """Does the heading hold a year (its own section number aside) that the question does not
+    state? Such a heading dates the sentences under it that give no date of their own."""
+    return any(year not in stated for year in YEAR.findall(SECTION_NUMBER.sub("", section))) if section else False
 
 
 def _wants_a_year(label: str, text: str) -> bool:

@@ -26,6 +26,11 @@ mill of Upper Harrow.
 3. 1790: the stone bridge
 
 On 8 August the stone bridge over the Harrow brook was opened by the abbot of Kestrel.
+
+4. The first school (1834)
+
+A schoolhouse of larch beams was raised beside the chapel of Upper Harrow. Its first teacher
+was a retired clerk from the abbey.
 """
 
 
@@ -54,3 +59,12 @@ def test_a_day_and_month_take_their_year_from_the_heading(valley):
 def test_a_duration_or_a_section_number_brings_no_heading(valley):
     answer = valley.answer("When did the ice dam break and flood the mill of Upper Harrow?")
     assert not any(c.quote == "2. Floods" for c in answer.citations)
+
+
+def test_a_sentence_with_no_date_is_dated_by_its_heading(valley):
+    # The sentence says nothing of when; its section's heading holds the year.
+    answer = valley.answer("In which year was the schoolhouse of Upper Harrow raised?")
+    assert not answer.abstained
+    quotes = [citation.quote for citation in answer.citations]
+    assert "4. The first school (1834)" in quotes
+    assert any(q.startswith("A schoolhouse of larch beams") for q in quotes)
