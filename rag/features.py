@@ -178,7 +178,23 @@ def answering_entities(sentence: SentenceRow, shape: QuestionShape) -> list[Enti
     """The sentence's entities of a label the question wants that the question does not already
     name: what could be its answer."""
     asked = _asked(shape)
-    return [e for e in sentence.facts.entities if e.label in shape.answer_labels and not set(tokens(e.text)) <= asked]
+    # A question that asks for an amount ("how many", "which is deeper") is answered by a number:
+    # "at night" (TIME) or "almost a quarter of a century" (DATE) holds none.
+    counting = bool(shape.answer_labels & NUMBER_LABELS)
+    return [
+        e
+        for e in sentence.facts.entities
+        if e.label in shape.answer_labels and not set(tokens(e.text)) <= asked and (not counting or _numeral(e.text))
+    ]
+
+
+def _numeral(text: str) -> bool:
+    """Does the text hold a number, in digits or in words (spaCy's English `like_num`)?"""
+    # Imported here, not with the module: importing spaCy pulls in torch unless the answerer has
+    # kept it out first (rag/embeddings.py keep_torch_out).
+    from spacy.lang.en.lex_attrs import like_num
+
+    return any(like_num(word.strip("()[],;:")) for word in re.split(r"[\s\-–]+", text))
 
 
 def _type_match(sentence: SentenceRow, shape: QuestionShape) -> float:

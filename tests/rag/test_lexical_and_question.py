@@ -649,3 +649,34 @@ def test_a_common_noun_the_tagger_calls_proper_is_no_name(nlp):
     # The small tagger calls "earl" a proper noun in this short question; it is written small.
     assert read_question("How did the earl die?", nlp, Vocabulary()).names == ()
     assert [n.text for n in read_question("How did the Earl of Harrowgate die?", nlp, Vocabulary()).names]
+
+
+def test_an_amount_is_answered_by_a_number_not_by_a_bare_time_or_date(nlp):
+    """ "Which has the longer main span?" wants a number: "at night" (TIME) and "almost a quarter
+    of a century" (DATE) hold none; "1,991 metres" and "six hundred metres" do."""
+    from rag.features import _type_match, answering_entities
+    from rag.language import facts_of
+    from rag.question import read_question
+    from rag.sentence_table import SentenceRow
+    from rag.store import StoredSentence
+
+    shape = read_question("Which has the longer main span, the Orrin Bridge or the Tallow Bridge?", nlp, Vocabulary())
+    assert shape.answer_labels & {"QUANTITY", "CARDINAL"} and shape.answer_labels & {"DATE", "TIME"}
+
+    def row(text: str) -> SentenceRow:
+        stored = StoredSentence("s", "src", "sha", 0, "", 0, len(text), text, 0, False, None)
+        return SentenceRow.of(stored, 0, Vocabulary(), facts_of(nlp(text)))
+
+    bare = [
+        "At night the lamps along its cables shine over the strait.",
+        "It held the record for the longest span for almost a quarter of a century.",
+    ]
+    for text in bare:
+        assert {e.label for e in row(text).facts.entities} & {"DATE", "TIME"}, text  # the recogniser's reading
+        assert answering_entities(row(text), shape) == [], text
+        assert _type_match(row(text), shape) == 0, text
+    assert _type_match(row("The Tallow Bridge has a central span of 1,991 metres."), shape) == 1.0
+    assert answering_entities(row("Its span took twenty-five months to build."), shape)
+    # A question that asks when is still answered by a date in words.
+    when = read_question("When did the Tallow Bridge open?", nlp, Vocabulary())
+    assert answering_entities(row("The Tallow Bridge opened in the spring."), when)
