@@ -34,7 +34,7 @@ _OPENERS = "’‘'\"“«("
 # A line of a fact sheet or an infobox: a short capitalised label, a colon, a space and a value
 # ("Length: 515 km", "Opened: 1 October 1964"; not "4:41 a.m."). Two or more such lines in a row
 # are facts written one to a line, not a run of wrapped prose.
-KEY_VALUE = re.compile(r"[A-Z][^\n:.!?]{0,48}:\s+\S")
+KEY_VALUE = re.compile(r"[A-Z][^\n:!?]{0,48}:\s+\S")
 
 
 @dataclass(frozen=True)
@@ -258,12 +258,21 @@ def _lone_line(text: str, block: list[tuple[int, int]]) -> str | None:
 
 def _fact_lines(text: str, lines: list[tuple[int, int]]) -> set[int]:
     """The lines of a block that state one fact each ("Length: 515 km"): two or more in a row."""
-    keyed = [KEY_VALUE.match(text, left, right) is not None and not LIST_MARKER.match(text, left, right)
-             for left, right in lines]  # fmt: skip
+    keyed = [_keyed(text, left, right) for left, right in lines]
     return {
         i for i, is_key in enumerate(keyed)
         if is_key and ((i and keyed[i - 1]) or (i + 1 < len(keyed) and keyed[i + 1]))
     }  # fmt: skip
+
+
+def _keyed(text: str, left: int, right: int) -> bool:
+    """ "Label: value" on one line, not a list item; the label one phrase ("Height of Mt.
+    Everest", not "It ended. Result")."""
+    match = KEY_VALUE.match(text, left, right)
+    if match is None or LIST_MARKER.match(text, left, right):
+        return False
+    colon = text.index(":", left, right)
+    return len(split_sentences(text, left, colon)) == 1
 
 
 def _add_block_sentences(

@@ -14,11 +14,15 @@ import re
 LIST_MARKER = re.compile(r"(?:[•◦▪‣●○■□\-*–—]|\d{1,3}[.)])\s+")
 # Sentence end: . ! ? or … with optional closing quotes/brackets, then space, then a likely start.
 SENTENCE_END = re.compile(r"[.!?…]+[’”\"')\]]*(?=\s+[\"“‘’'(\[]?[A-Z0-9À-ÖØ-Þ•])")
-# Words after which a period does not end a sentence.
+# Words after which a period does not end a sentence: English titles, months, company and
+# reference abbreviations, and "Mt." of a mountain's name.
 ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st gen sen rep gov lt col capt sgt jr sr vs etc approx fig figs "
-    "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp dept univ est e.g i.e cf al".split()
+    "mr mrs ms messrs mme mlle dr prof st mt mts gen sen rep gov lt col capt sgt maj adm cpl hon rev jr sr "
+    "vs etc approx fig figs vol vols pp jan feb mar apr jun jul aug sep sept oct nov dec "
+    "inc ltd co corp bros dept univ est e.g i.e cf al".split()
 )
+# Abbreviations that stand before a number: "No. 5", "c. 1550 BC" (circa), "pp. 12-14".
+BEFORE_NUMBERS = frozenset({"no", "nos", "c", "ca"})
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
@@ -30,7 +34,7 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     bare = word.rstrip(".").lower()
     if bare in ABBREVIATIONS:
         return True
-    if bare in ("no", "nos"):  # "No. 5", but "he said no. The talks..." ends a sentence
+    if bare in BEFORE_NUMBERS:  # "No. 5", but "he said no. The talks..." ends a sentence
         following = text[dot + 1 :].lstrip()
         return following[:1].isdigit()
     if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word):  # U.S., e.g., U.K.

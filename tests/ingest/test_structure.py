@@ -269,6 +269,16 @@ def test_sentence_ending_with_the_word_no_is_split() -> None:
     ]
 
 
+def test_a_mountains_mt_and_circa_before_a_year_do_not_split_sentences() -> None:
+    text = "Lead.\n\nThe guides reached Mt. Tallow in c. 1550 BC, the story goes. The mask is from ca. 1600 BC. Done."
+    assert [s.text for s in _sentences(text)] == [
+        "Lead.",
+        "The guides reached Mt. Tallow in c. 1550 BC, the story goes.",
+        "The mask is from ca. 1600 BC.",
+        "Done.",
+    ]
+
+
 def test_each_line_of_a_run_of_facts_is_a_sentence_of_its_own() -> None:
     text = (
         "The Harrow Line\n\nThe line crosses the moor. It opened late.\n\n"
