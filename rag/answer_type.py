@@ -195,3 +195,20 @@ def measure_stems(doc: Doc) -> frozenset[str]:
         if token.lower_ == "how" and adjective in HOW_LABELS:
             return frozenset(tokens(f"{adjective} {MEASURE_NOUNS.get(adjective, '')}"))
     return frozenset()
+
+
+def measure_forms(doc: Doc) -> frozenset[str]:
+    """Every stem a sentence may state the asked measure by: the adjective and its noun, whether
+    the question asks "how high", "which is higher" or "what is the height" ("Height: 8,849 m"
+    and "8,849 m high" state the same)."""
+    forms = set(measure_stems(doc))
+    for token in doc:
+        base = token.lemma_.lower()
+        if token.tag_ in ("JJR", "JJS", "RBR", "RBS"):
+            word = token.lower_
+            base = next((b for b in (base, word[:-2], word[:-1], word[:-3]) if b in MEASURE_NOUNS), base)
+        if base in MEASURE_NOUNS and token.tag_ in ("JJR", "JJS", "RBR", "RBS"):
+            forms.update(tokens(f"{base} {MEASURE_NOUNS[base]}"))
+        elif token.pos_ == "NOUN" and base in MEASURE_ADJECTIVES:
+            forms.update(tokens(" ".join([base, *MEASURE_ADJECTIVES[base]])))
+    return frozenset(forms)

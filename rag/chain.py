@@ -34,7 +34,8 @@ from rag.features import answering_entities, window_terms
 from rag.followup import already_said, conversation_context
 from rag.headings import with_dated_headings
 from rag.lexical import tokens
-from rag.question import Name, QuestionShape, read_question
+from rag.names import Name
+from rag.question import QuestionShape, read_question
 from rag.request import AnswerRequest, PreparedQuestion, prepare_question
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings

@@ -30,6 +30,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from rag.features import previous_in_section, sentence_features
+from rag.lexical import tokens
 from rag.question import QuestionShape
 from rag.snapshot import IndexSnapshot, SentenceRow
 
@@ -179,7 +180,9 @@ def select_evidence(
         return []
     best = scored[0]
     margin = model.explanation_margin if shape.wants_explanation else model.margin
-    eligible = [s for s in scored[1:] if s.probability >= best.probability - margin]
+    eligible = [
+        s for s in scored[1:] if s.probability >= best.probability - margin and not _about_a_namesake(s, best, shape)
+    ]
     chosen = _diverse(snapshot, best, eligible, max_sentences, shape.wants_explanation)
     keys: dict[tuple[str, int], float] = {}
     for item in chosen:
@@ -187,6 +190,30 @@ def select_evidence(
             key = (sentence.source_id, sentence.index)
             keys[key] = max(keys.get(key, 0.0), item.probability)
     return _group(snapshot, keys)
+
+
+def _about_a_namesake(candidate: ScoredSentence, best: ScoredSentence, shape: QuestionShape) -> bool:
+    """A further sentence about another thing of a like name: fewer of the question's names stand
+    around it than around the best, and it names something with the same head word as one of
+    them, set apart by a modifier ("South Vell has a population of 186,000" beside the answer
+    about North Vell; "the Tacoma Narrows Bridge" for a question about the Golden Gate Bridge)."""
+    if candidate.features["names_window"] >= best.features["names_window"]:
+        return False
+    heads = {_head(name.text): name for name in shape.names}
+    for entity in candidate.sentence.facts.entities:
+        words = tokens(entity.text)
+        name = heads.get(_head(entity.text))
+        # Two words at least: a modifier sets it apart ("South Vell"); "State" alone is no namesake.
+        if name is not None and len(words) >= 2 and not name.present_in(set(words)):
+            return True
+    return False
+
+
+def _head(text: str) -> str | None:
+    """The head word's stem of an English name: its last word, or the last before "of" ("the
+    Secretary of State" -> secretari; "South Vell" -> vell)."""
+    words = tokens(text.split(" of ", maxsplit=1)[0])
+    return words[-1] if words else None
 
 
 def _diverse(

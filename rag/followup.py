@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rag.question import Name, QuestionShape, name_spans
+from rag.language import english_words
+from rag.names import Name, name_spans
+from rag.question import QuestionShape
 from rag.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
@@ -57,7 +59,7 @@ def conversation_context(
     names: list[Name] = []
     for text in (answer, last_user):
         if text.strip():
-            names += [name for _, name in name_spans(nlp(text), vocabulary) if name not in names]
+            names += [name for _, name in name_spans(nlp(text), vocabulary, english_words(nlp)) if name not in names]
     own = {name.text.lower() for name in shape.names}
     carried = tuple(name for name in names if name.text.lower() not in own)[:CARRIED_NAMES]
     text = " ".join([" ".join(last_user.split()), *(name.text for name in carried)])[:CONTEXT_CHARS]

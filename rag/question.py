@@ -19,59 +19,26 @@ from rag.answer_type import (
     answer_type,
     comparative_labels,
     listed,
+    measure_forms,
     measure_stems,
     next_noun,
 )
-from rag.language import Entity, addresses_assistant
+from rag.language import Entity, addresses_assistant, english_words
 from rag.lexical import PERSONAL_PRONOUNS, PRONOUNS_REFERRING, tokens
+from rag.names import Name, name_spans
 from rag.sides import WH_TAGS, listed_sides, ordered_sides, side_cuts
-from rag.vocabulary import UNLABELLED, Vocabulary
+from rag.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Span, Token
 
-# Entities that are names a question can take for granted (not quantities or times).
-NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW"})
 # Words that put two things in order in time ("Which came first, X or Y?").
 ORDER_WORDS = frozenset({"first", "earlier", "earliest", "later", "latest", "sooner", "last"})
-# English titles of address before a person's name: "Lord Carnarvon", unlabelled by the small
-# recogniser, is a person, whom texts then call "Carnarvon" alone.
-TITLES_OF_ADDRESS = frozenset({
-    "mr", "mrs", "ms", "miss", "dr", "prof", "professor", "sir", "dame", "lord", "lady", "king", "queen",
-    "prince", "princess", "duke", "duchess", "earl", "count", "countess", "baron", "baroness", "emperor",
-    "empress", "tsar", "czar", "pope", "saint", "st", "president", "chancellor", "senator", "governor",
-    "captain", "capt", "colonel", "col", "general", "gen", "admiral", "major", "lieutenant", "lt",
-    "sergeant", "bishop", "archbishop", "cardinal", "father", "reverend", "rev", "rabbi", "imam", "sheikh",
-})  # fmt: skip
 # English prepositions whose object is several things taken together ("the line between X and Y").
 JOINT_PREPOSITIONS = frozenset({"between", "among", "amongst"})
 # An opening or closing markup tag, as XML and HTML write it ("<system>", "</documents>").
 MARKUP_TAG = re.compile(r"</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>")
-
-
-@dataclass(frozen=True)
-class Name:
-    """A name the question mentions, and the terms any of which shows it in a text."""
-
-    text: str
-    stems: tuple[str, ...]
-    aliases: frozenset[str] = frozenset()  # a country term or an acronym standing for the whole name
-    # A person's full name: after the first mention, texts call a person by the family name alone
-    # ("Charles Lindbergh" ... "Lindbergh landed"), so that word alone shows the person. A
-    # relative of the same name shows too; the sentence's other names tell them apart.
-    person: bool = False
-
-    def present_in(self, terms: set[str] | frozenset[str]) -> bool:
-        if self.aliases & terms:
-            return True
-        if self.person and len(self.stems) > 1 and self.stems[-1] in terms:
-            return True
-        return bool(self.stems) and all(stem in terms for stem in self.stems)
-
-    @property
-    def terms(self) -> set[str]:
-        return set(self.aliases) or set(self.stems)
 
 
 @dataclass(frozen=True)
@@ -106,7 +73,7 @@ class QuestionShape:
 
 def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionShape:
     doc = nlp(text)
-    spans = name_spans(doc, vocabulary)
+    spans = name_spans(doc, vocabulary, english_words(nlp))
     names = [name for _, name in spans]
     labels, several, type_word = answer_type(doc)
     sides, cuts, ordered = _sides_and_cuts(doc, spans)
@@ -126,24 +93,7 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
         # ... and "first" orders the sides' dates: it is no word to look for in a sentence
         # ("the First World War").
         framing |= {t.i for t in doc if t.lower_ in ORDER_WORDS}
-    # Content words by their lemma ("deeper" -> deep, "went" -> go), names as written.
-    content = [t.text if t.pos_ in ("PROPN", "NUM") or t.is_upper else t.lemma_ for t in doc if t.i not in framing]
-    terms: dict[str, float] = {}
-    for term in tokens(" ".join(content)):
-        terms[term] = 1.0
-    entities = [Entity(e.start_char, e.end_char, e.label_, e.text) for e in doc.ents]
-    for extra in vocabulary.enrich(terms, entities) - set(terms):
-        terms[extra] = 1.0
-    for name in names:  # a name found by its alias needs none of its own words
-        if name.aliases:
-            for stem in name.stems:
-                terms.pop(stem, None)
-            for alias in name.aliases:
-                terms[alias] = 1.0
-        elif (written := tokens(name.text)) != list(name.stems):  # an acronym read as its long form
-            for stem in written:
-                terms.pop(stem, None)
-            terms.update(dict.fromkeys(name.stems, 1.0))
+    terms = _terms(doc, framing, names, vocabulary)
     return QuestionShape(
         text=text,
         terms=terms,
@@ -164,62 +114,32 @@ def read_question(text: str, nlp: Language, vocabulary: Vocabulary) -> QuestionS
     )
 
 
-def name_spans(doc: Doc, vocabulary: Vocabulary) -> list[tuple[Span, Name]]:
-    """Entities that are names, then runs of proper nouns no entity covers; one per name text."""
-    spans: list[Span] = [e for e in doc.ents if e.label_ in NAME_LABELS]
-    # A proper noun inside a date or time ("April 2010", "on Monday") names no subject.
-    covered = {t.i for span in doc.ents if span.label_ in NAME_LABELS | TIME_LABELS for t in span}
-    run: list[Token] = []
-    for token in [*doc, None]:
-        # A proper noun is written with a capital; the small tagger calls some common nouns of a
-        # short question proper ("How did the earl die?").
-        proper = token is not None and token.pos_ == "PROPN" and (bool(run) or token.text[:1].isupper())
-        if proper and token is not None and token.i not in covered:
-            run.append(token)
-            continue
-        # "Group of Seven": one function word between proper nouns keeps the run going.
-        joins = token is not None and run and token.pos_ in ("ADP", "DET") and token.i + 1 < len(doc)
-        if joins and token is not None and doc[token.i + 1].pos_ == "PROPN" and doc[token.i + 1].i not in covered:
-            run.append(token)
-            continue
-        if run:
-            spans.append(doc[run[0].i : run[-1].i + 1])
-            run = []
-    found: dict[str, tuple[Span, Name]] = {}
-    for span, label in _joined(doc, spans):
-        stems = tuple(tokens(span.text))
-        if not stems or span.text in found:
-            continue
-        entity = Entity(0, len(span.text), label or UNLABELLED, span.text)
-        aliases = vocabulary.enrich(stems, [entity]) - set(stems)
-        # "NYC", where the corpus only writes "New York City": the name is its long form.
-        stems = vocabulary.expansion(span.text) or stems if not aliases else stems
-        person = label == "PERSON" or (len(span) > 1 and span[0].lower_.rstrip(".") in TITLES_OF_ADDRESS)
-        found[span.text] = (span, Name(span.text, stems, frozenset(aliases), person))
-    return list(found.values())
-
-
-def _joined(doc: Doc, spans: list[Span]) -> list[tuple[Span, str]]:
-    """The spans in order with their labels, where two make one name: the recogniser may label
-    only part of a name, so a span joins the one it touches ("Alexei" + "Leonov", but not across
-    a possessive: "Douglass's Eddystone"), and one that the parser hangs on the next across an
-    "and" ("the Stockton and Darlington Railway": "Stockton" modifies "Railway")."""
-    joined: list[tuple[Span, str]] = []
-    for span in sorted(spans, key=lambda s: s.start):
-        before, label = joined[-1] if joined else (None, "")
-        touching = before is not None and before.end == span.start and before[-1].tag_ != "POS"
-        shared = (
-            before is not None
-            and before.end + 1 == span.start
-            and doc[before.end].lower_ in ("and", "&")
-            and span.start <= before[-1].head.i < span.end
-        )
-        if before is not None and (touching or shared):
-            # Two names joined by "and" make no one person, whatever either was labelled.
-            joined[-1] = (doc[before.start : span.end], "" if shared else label or span.label_)
-        else:
-            joined.append((span, span.label_))
-    return joined
+def _terms(doc: Doc, framing: set[int], names: list[Name], vocabulary: Vocabulary) -> dict[str, float]:
+    """The question's words to look for, with their weights."""
+    # Content words by their lemma ("deeper" -> deep, "went" -> go), names as written.
+    content = [t.text if t.pos_ in ("PROPN", "NUM") or t.is_upper else t.lemma_ for t in doc if t.i not in framing]
+    terms: dict[str, float] = {}
+    for term in tokens(" ".join(content)):
+        terms[term] = 1.0
+    entities = [Entity(e.start_char, e.end_char, e.label_, e.text) for e in doc.ents]
+    for extra in vocabulary.enrich(terms, entities) - set(terms):
+        terms[extra] = 1.0
+    # A measure is stated by its adjective or its noun ("8,849 m high", "Height: 8,849 m"): both
+    # are looked for, each at half weight, as one word of the question.
+    if len(forms := measure_forms(doc)) > 1:
+        for stem in forms:
+            terms[stem] = 0.5
+    for name in names:  # a name found by its alias needs none of its own words
+        if name.aliases:
+            for stem in name.stems:
+                terms.pop(stem, None)
+            for alias in name.aliases:
+                terms[alias] = 1.0
+        elif (written := tokens(name.text)) != list(name.stems):  # an acronym read as its long form
+            for stem in written:
+                terms.pop(stem, None)
+            terms.update(dict.fromkeys(name.stems, 1.0))
+    return terms
 
 
 def _asks_yes_or_no(doc: Doc) -> bool:

@@ -62,6 +62,7 @@ class IndexSnapshot:
         self._section_terms: dict[tuple[str, str], frozenset[str]] = {}
         self.bm25 = BM25(self._chunk_terms(chunk) for chunk in self.chunks)
         self.term_stats = TermStats(self.table.term_sets())
+        self.vocabulary.used = self.term_stats.vocabulary
 
     def _chunk_terms(self, chunk: StoredChunk) -> list[str]:
         """Section and text stems, plus the alias terms its sentences carry (once each)."""

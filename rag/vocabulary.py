@@ -50,6 +50,8 @@ class Vocabulary:
     # where the corpus never writes "NYC".
     initials: dict[str, str | None] = field(default_factory=dict)
     written: set[str] = field(default_factory=set)
+    # Every stem the corpus's sentences use (set by the index snapshot once its sentences are in).
+    used: frozenset[str] = frozenset()
 
     @classmethod
     def learn(cls, texts: Iterable[str]) -> Vocabulary:
