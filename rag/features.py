@@ -214,6 +214,6 @@ def _type_match(sentence: SentenceRow, shape: QuestionShape) -> float:
         # A sentence with no date of its own under a heading that holds a year ("2. Opening Day,
         # 27 September 1825"): the heading dates it, and is quoted with it (rag/headings.py).
         # Half: the year is the section's, not surely the event's.
-        dated = shape.answer_labels & TIME_LABELS and heading_year(sentence.section, shape.numbers)
+        dated = shape.answer_labels & TIME_LABELS and heading_year(sentence.section, shape.numbers, single=True)
         return 0.5 if dated and not any(e.label in TIME_LABELS for e in sentence.facts.entities) else 0.0
     return 1.0 if len(new) >= 2 or not shape.wants_several else 0.5

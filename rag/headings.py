@@ -73,10 +73,13 @@ def _heading_of(snapshot: IndexSnapshot, group: list[SentenceRow], shape: Questi
     return replace(first, text=first.section, start=start, end=end, is_list_item=False, terms=frozenset(), page=page)
 
 
-def heading_year(section: str, stated: frozenset[str] | set[str] | tuple[str, ...]) -> bool:
+def heading_year(section: str, stated: frozenset[str] | set[str] | tuple[str, ...], single: bool = False) -> bool:
     """Does the heading hold a year (its own section number aside) that the question does not
-    state? Such a heading dates the sentences under it that give no date of their own."""
-    return any(year not in stated for year in YEAR.findall(SECTION_NUMBER.sub("", section))) if section else False
+    state? Such a heading dates the sentences under it that give no date of their own. With
+    `single`, only a heading with one year: "Winstanley's tower (1698-1703)" spans a period, and
+    dates no one event under it."""
+    years = set(YEAR.findall(SECTION_NUMBER.sub("", section))) if section else set()
+    return (len(years) == 1 or not single) and any(year not in stated for year in years)
 
 
 def _wants_a_year(label: str, text: str) -> bool:

@@ -68,3 +68,15 @@ def test_a_sentence_with_no_date_is_dated_by_its_heading(valley):
     quotes = [citation.quote for citation in answer.citations]
     assert "4. The first school (1834)" in quotes
     assert any(q.startswith("A schoolhouse of larch beams") for q in quotes)
+
+
+def test_a_heading_with_one_year_dates_an_event_and_a_range_a_period():
+    from rag.headings import heading_year
+
+    assert heading_year("4. The first school (1834)", ())
+    assert heading_year("4. The first school (1834)", (), single=True)
+    # "1698-1703" spans a period: it dates no one event under it (but may still be quoted).
+    assert heading_year("Winstanley's tower (1698-1703)", ()) is True
+    assert heading_year("Winstanley's tower (1698-1703)", (), single=True) is False
+    assert heading_year("4. The first school (1834)", ("1834",)) is False  # the question's own year
+    assert heading_year("2. Floods", ()) is False  # a section number is no year
