@@ -37,8 +37,8 @@ from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence
 # rebuilt rather than mixed (clean7: orders planted for a model that reads the page are marked;
 # clean8: each line of a run of "Label: value" lines is a sentence of its own; clean9: a number
 # "per cent" is a PERCENT entity; clean10: "Mt." and "c. 1550" end no sentence, and a fact's
-# label may hold an abbreviation).
-PIPELINE_VERSION = "clean10"
+# label may hold an abbreviation; clean11: an initial "C." before a name is no "c." of a date).
+PIPELINE_VERSION = "clean11"
 
 
 @dataclass

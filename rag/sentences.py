@@ -23,6 +23,8 @@ ABBREVIATIONS = frozenset(
 )
 # Abbreviations that stand before a number: "No. 5", "c. 1550 BC" (circa), "pp. 12-14".
 BEFORE_NUMBERS = frozenset({"no", "nos", "c", "ca"})
+# What follows such an abbreviation: a number, perhaps after the era ("c. AD 624").
+NUMBER_AHEAD = re.compile(r"\s*(?:AD\s+|A\.D\.\s*)?\d")
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
@@ -34,12 +36,11 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     bare = word.rstrip(".").lower()
     if bare in ABBREVIATIONS:
         return True
-    if bare in BEFORE_NUMBERS:  # "No. 5", but "he said no. The talks..." ends a sentence
-        following = text[dot + 1 :].lstrip()
-        return following[:1].isdigit()
-    if re.fullmatch(r"(?:[A-Za-z]\.){2,}", word):  # U.S., e.g., U.K.
+    if re.fullmatch(r"[A-Z]\.", word):  # an initial: "John F. Kennedy", "Albert C. Read"
         return True
-    return bool(re.fullmatch(r"[A-Z]\.", word))  # an initial: "John F. Kennedy"
+    if bare in BEFORE_NUMBERS:  # "No. 5", "c. AD 624", but "he said no. The talks..." ends a sentence
+        return NUMBER_AHEAD.match(text, dot + 1) is not None
+    return re.fullmatch(r"(?:[A-Za-z]\.){2,}", word) is not None  # U.S., e.g., U.K.
 
 
 def split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -270,11 +270,16 @@ def test_sentence_ending_with_the_word_no_is_split() -> None:
 
 
 def test_a_mountains_mt_and_circa_before_a_year_do_not_split_sentences() -> None:
-    text = "Lead.\n\nThe guides reached Mt. Tallow in c. 1550 BC, the story goes. The mask is from ca. 1600 BC. Done."
+    text = (
+        "Lead.\n\nThe guides reached Mt. Tallow in c. 1550 BC, the story goes. The mask is from ca. 1600 BC. "
+        "The king died c. AD 624. The boat was commanded by Albert C. Read. Done."
+    )
     assert [s.text for s in _sentences(text)] == [
         "Lead.",
         "The guides reached Mt. Tallow in c. 1550 BC, the story goes.",
         "The mask is from ca. 1600 BC.",
+        "The king died c. AD 624.",
+        "The boat was commanded by Albert C. Read.",  # an initial, not "c." before a number
         "Done.",
     ]
 
