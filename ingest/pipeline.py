@@ -34,10 +34,8 @@ from rag.storage import open_client, storage_error
 from rag.store import IndexVersions, SourceRecord, StoredChunk, StoredSentence
 
 # Bump when loading, cleaning, structure or sentence-annotation rules change, so old chunks are
-# rebuilt rather than mixed (clean7: orders planted for a model that reads the page are marked;
-# clean8: each line of a run of "Label: value" lines is a sentence of its own; clean9: a number
-# "per cent" is a PERCENT entity; clean10: "Mt." and "c. 1550" end no sentence, and a fact's
-# label may hold an abbreviation; clean11: an initial "C." before a name is no "c." of a date).
+# rebuilt rather than mixed (clean11: "Mt." and "c. 1550" end no sentence, a fact line's label may
+# hold an abbreviation, and "Albert C. Read" keeps its initial; earlier: git log -S PIPELINE_VERSION).
 PIPELINE_VERSION = "clean11"
 
 
