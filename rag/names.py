@@ -100,13 +100,11 @@ def _as_the_corpus_writes(
     English word ("Zhaozhou Bridge") is the name itself: it stays, and the name stays absent."""
     if not vocabulary.used or len(stems) < 2 or list(stems) != tokens(span.text):
         return stems
-    dropped = {
-        stem
-        for token in span
-        if token.lemma_.lower() in english
-        for stem in tokens(token.text)
-        if stem not in vocabulary.used and len(tokens(token.text)) == 1
-    }
+    dropped = set()
+    for token in span:
+        words = tokens(token.text)
+        if len(words) == 1 and words[0] not in vocabulary.used and token.lemma_.lower() in english:
+            dropped.add(words[0])
     kept = tuple(stem for stem in stems if stem not in dropped)
     return kept if dropped and kept and all(stem in vocabulary.used for stem in kept) else stems
 
