@@ -76,10 +76,12 @@ def observe(answerer: ExtractiveAnswerer, item: EvalItem) -> Observed:
     texts = {sid: doc.text for sid, doc in answerer.snapshot.sources.items()}
     gold = [span for spans in locate_quotes(item.gold, texts) for span in spans] if item.answerable else []
     observed = Observed(item.answerable)
-    for part, documents, vectors in zip(understanding.parts, retrieval.documents, retrieval.vectors, strict=True):
+    for part, documents, vectors, focus in zip(
+        understanding.parts, retrieval.documents, retrieval.vectors, retrieval.focus, strict=True
+    ):
         rows = [
             (sentence, values)
-            for sentence, _, values in sentence_features(answerer.snapshot, documents, vectors, part.shape)
+            for sentence, _, values in sentence_features(answerer.snapshot, documents, vectors, focus, part.shape)
             if not_yet_said(understanding, sentence)
         ]
         # A sentence is labelled by what the answerer quotes when it picks it: itself with what it

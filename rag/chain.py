@@ -34,7 +34,7 @@ from rag.features import answering_entities, window_terms
 from rag.followup import already_said, conversation_context
 from rag.headings import with_dated_headings
 from rag.lexical import tokens
-from rag.names import Name
+from rag.names import Name, without_names
 from rag.question import QuestionShape, read_question
 from rag.request import AnswerRequest, PreparedQuestion, prepare_question
 from rag.retrieve import HybridRetriever
@@ -109,6 +109,8 @@ class Retrieval:
     understanding: Understanding
     documents: tuple[list[Document], ...]
     vectors: tuple[list[np.ndarray], ...]
+    # Per part, the vector of what it asks without the names it mentions (rag.names.without_names).
+    focus: tuple[np.ndarray, ...]
     retrieve_ms: float
 
 
@@ -214,9 +216,13 @@ class ExtractiveAnswerer:
             for part in understanding.parts
         ]
         to_search = [part.text for part in understanding.parts if part.text != prepared.question]
+        focus_texts = [without_names(part.text, part.shape.names) for part in understanding.parts]
         if len(to_search) > 1 and not understanding.context:
-            # A comparison's sides: embedded in one batch, then each searched (cached vectors).
-            self.embeddings.embed_query_vectors(to_search)
+            # A comparison's sides: embedded in one batch with what each asks, then each searched
+            # (cached vectors).
+            self.embeddings.embed_query_vectors([*to_search, *focus_texts])
+        # While the question's own search runs on the helper thread.
+        focus = self.embeddings.embed_query_vectors(focus_texts)
         searches = []
         for part, retriever in zip(understanding.parts, retrievers, strict=True):
             if understanding.dense is not None and part.text == prepared.question:  # a first question, whole
@@ -228,7 +234,7 @@ class ExtractiveAnswerer:
             retriever = retriever.model_copy(update={"dense": search.result()})
             documents.append(retriever.invoke(part.text))
             vectors.append(retriever.query_vectors(part.text))  # cached: embedded once
-        return Retrieval(understanding, tuple(documents), tuple(vectors), _ms(begin))
+        return Retrieval(understanding, tuple(documents), tuple(vectors), tuple(focus), _ms(begin))
 
     def select_evidence(self, retrieval: Retrieval) -> Evidence:
         """Score each part's sentences and pick the ones that answer it."""
@@ -236,8 +242,10 @@ class ExtractiveAnswerer:
         parts = retrieval.understanding.parts
         groups: list[list[SentenceRow]] = []
         uncovered: list[str] = []
-        for part, documents, vectors in zip(parts, retrieval.documents, retrieval.vectors, strict=True):
-            scored = score_sentences(self.snapshot, documents, vectors, part.shape, self.model)
+        for part, documents, vectors, focus in zip(
+            parts, retrieval.documents, retrieval.vectors, retrieval.focus, strict=True
+        ):
+            scored = score_sentences(self.snapshot, documents, vectors, focus, part.shape, self.model)
             scored = [s for s in scored if not_yet_said(retrieval.understanding, s.sentence)]
             if part.side is not None:
                 scored = [s for s in scored if speaks_of(self.snapshot, s, part)]

@@ -105,13 +105,15 @@ def score_sentences(
     snapshot: IndexSnapshot,
     documents: Sequence[Document],
     question_vectors: Sequence[np.ndarray],
+    focus: np.ndarray,
     shape: QuestionShape,
     model: EvidenceModel,
 ) -> list[ScoredSentence]:
-    """The retrieved chunks' sentences, most probable answer first."""
+    """The retrieved chunks' sentences, most probable answer first; `focus` is the vector of the
+    question without its names (rag.names.without_names)."""
     scored = [
         ScoredSentence(sentence, rank, features, model.probability(features))
-        for sentence, rank, features in sentence_features(snapshot, documents, question_vectors, shape)
+        for sentence, rank, features in sentence_features(snapshot, documents, question_vectors, focus, shape)
     ]
     scored.sort(key=lambda s: (-s.probability, s.sentence.source_id, s.sentence.index))
     return scored

@@ -1,7 +1,8 @@
 """What the evidence model sees of one candidate sentence: a vector of features in [-1, 1].
 
 How close it is in meaning to the question (the sentence alone, read with the sentence before it,
-read under its section heading, and its chunk with title and section); how much of the question's
+read under its section heading, and its chunk with title and section) and to what the question
+asks without the names it mentions (alone and read with the sentence before: "focus"); how much of the question's
 informative words it holds (alone, with what a reader has in mind: the sentence before, the section
 heading, the document title, and with its whole section); how many of the question's names it or
 its surroundings mention; whether it holds the kind of answer the question asks for (its entities),
@@ -29,6 +30,8 @@ FEATURES = (
     "dense_read",
     "dense_heading",
     "dense_chunk",
+    "focus",
+    "focus_read",
     "coverage",
     "coverage_window",
     "coverage_section",
@@ -49,6 +52,7 @@ def sentence_features(
     snapshot: IndexSnapshot,
     documents: Sequence[Document],
     question_vectors: Sequence[np.ndarray],
+    focus: np.ndarray,
     shape: QuestionShape,
 ) -> list[tuple[SentenceRow, int, dict[str, float]]]:
     """Every sentence of the retrieved chunks (once, with its best chunk's rank), with its features."""
@@ -77,6 +81,8 @@ def sentence_features(
             "dense_read": float(np.max(queries @ read)),
             "dense_heading": float(np.max(queries @ headed)),
             "dense_chunk": float(np.max(queries @ snapshot.chunk_vectors[position])),
+            "focus": float(focus @ vector),
+            "focus_read": float(focus @ read),
             **_lexical(snapshot, sentence, previous, shape),
             "rank": 1.0 / rank,
         }

@@ -5,6 +5,8 @@ a country's code, an acronym the corpus defines, a person's family name.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,8 @@ TITLES_OF_ADDRESS = frozenset({
     "captain", "capt", "colonel", "col", "general", "gen", "admiral", "major", "lieutenant", "lt",
     "sergeant", "bishop", "archbishop", "cardinal", "father", "reverend", "rev", "rabbi", "imam", "sheikh",
 })  # fmt: skip
+# The possessive ending a taken-out name leaves behind ("the Hindenburg's top speed").
+POSSESSIVE_LEFT = re.compile(r"\s+['’]s\b")
 
 
 @dataclass(frozen=True)
@@ -130,3 +134,16 @@ def _joined(doc: Doc, spans: list[Span]) -> list[tuple[Span, str]]:
         else:
             joined.append((span, span.label_))
     return joined
+
+
+def without_names(text: str, names: Sequence[Name]) -> str:
+    """The question with the names it mentions taken out: what it asks about them ("How long did
+    the Ever Given block the Suez Canal?" -> "How long did the block the?"). Every sentence of a
+    document about a name shares the name, so its vector says little about which of them
+    answers; this one compares what is asked (rag/features.py "focus"). The whole text if the
+    names are all of it."""
+    stripped = text
+    for name in sorted({n.text for n in names}, key=len, reverse=True):
+        stripped = stripped.replace(name, " ")
+    stripped = re.sub(r"\s+", " ", POSSESSIVE_LEFT.sub(" ", stripped)).strip()
+    return stripped if tokens(stripped) else text

@@ -184,7 +184,12 @@ def test_who_wants_a_person_or_an_organisation_not_a_date(general):
     from rag.evidence import score_sentences
 
     scored = score_sentences(
-        general.snapshot, retrieval.documents[0], retrieval.vectors[0], understanding.shape, general.model
+        general.snapshot,
+        retrieval.documents[0],
+        retrieval.vectors[0],
+        retrieval.focus[0],
+        understanding.shape,
+        general.model,
     )
     year_only = next(s for s in scored if s.sentence.text.startswith("It was first lit"))
     board = next(s for s in scored if "(MSB)" in s.sentence.text)
@@ -212,7 +217,9 @@ def _scored(answerer, question, history=None):
     understanding = answerer.understand(answerer.prepare(AnswerRequest(question, history)))
     retrieval = answerer.retrieve(understanding)
     part = understanding.parts[0]
-    return score_sentences(answerer.snapshot, retrieval.documents[0], retrieval.vectors[0], part.shape, answerer.model)
+    return score_sentences(
+        answerer.snapshot, retrieval.documents[0], retrieval.vectors[0], retrieval.focus[0], part.shape, answerer.model
+    )
 
 
 def _features(scored, opening):

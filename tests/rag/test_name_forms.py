@@ -81,3 +81,30 @@ def nlp():
     from rag.language import load_language
 
     return load_language()
+
+
+def test_what_a_question_asks_is_read_without_its_names(nlp):
+    from rag.names import without_names
+    from rag.question import read_question
+
+    shape = read_question("What was the Orrin Peak's first recorded height?", nlp, Vocabulary())
+    assert [name.text for name in shape.names] == ["Orrin Peak"]
+    assert without_names(shape.text, shape.names) == "What was the first recorded height?"  # no "'s" left
+    # A question that is nothing but its name keeps it: there is nothing else to compare.
+    only = read_question("Orrin Peak?", nlp, Vocabulary())
+    assert without_names(only.text, only.names) == "Orrin Peak?"
+
+
+@pytest.mark.integration
+def test_each_part_is_also_searched_for_what_it_asks_without_its_names(peaks, embeddings):
+    from rag.names import without_names
+    from rag.request import AnswerRequest
+
+    understanding = peaks.understand(peaks.prepare(AnswerRequest("Which is higher, Mount Tallow or Orrin Peak?")))
+    retrieval = peaks.retrieve(understanding)
+    assert len(retrieval.focus) == len(understanding.parts) == 2
+    for part, focus, vectors in zip(understanding.parts, retrieval.focus, retrieval.vectors, strict=True):
+        asked = without_names(part.text, part.shape.names)
+        assert asked != part.text
+        assert float(focus @ embeddings.embed_query_vector(asked)) > 0.999
+        assert float(focus @ vectors[0]) < 0.99  # not the question's own vector
