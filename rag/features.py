@@ -2,8 +2,8 @@
 
 How close it is in meaning to the question (the sentence alone, read with the sentence before it,
 read under its section heading, and its chunk with title and section) and to what the question
-asks without the names it mentions (alone and read with the sentence before: "focus"); how much of the question's
-informative words it holds (alone, with what a reader has in mind: the sentence before, the section
+asks without the names it mentions (alone and read with the sentence before: "focus"); how much
+of the question's informative words it holds (alone, with what a reader has in mind: the sentence before, the section
 heading, the document title, and with its whole section); how many of the question's names it or
 its surroundings mention; whether it holds the kind of answer the question asks for (its entities),
 whether it names what "how many" counts, whether the numbers the question states are there, and the

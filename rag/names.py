@@ -137,8 +137,8 @@ def _joined(doc: Doc, spans: list[Span]) -> list[tuple[Span, str]]:
 
 
 def without_names(text: str, names: Sequence[Name]) -> str:
-    """The question with the names it mentions taken out: what it asks about them ("How long did
-    the Ever Given block the Suez Canal?" -> "How long did the block the?"). Every sentence of a
+    """The question with the names it mentions taken out: what it asks about them ("What was the
+    Hindenburg's top speed?" -> "What was the top speed?"). Every sentence of a
     document about a name shares the name, so its vector says little about which of them
     answers; this one compares what is asked (rag/features.py "focus"). The whole text if the
     names are all of it."""
