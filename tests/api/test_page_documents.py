@@ -21,7 +21,12 @@ TEXT = f"{TITLE}\n\nThe Kessmouth harbour light was first lit in 1888 by the kee
 
 
 def items(driver) -> list[str]:
-    return [text_of(css(li, ".doc-title")[0]) for li in css(driver, "#documents-list li")]
+    """The listed documents' titles, read in one script call: the page re-renders the list after a
+    delete, and elements found one call earlier may be gone by the next (stale)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#documents-list li'),"
+        " li => li.querySelector('.doc-title').textContent)"
+    )
 
 
 def test_upload_through_the_page_then_ask_then_delete(browser, documents_server, tmp_path):  # noqa: F811
