@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 
 import httpx
@@ -212,8 +213,16 @@ def test_every_request_gets_an_id_and_one_json_log_line(live_server, caplog):
     missing = httpx.get(f"{live_server.base_url}/v1/sources/nope?token=query-secret", timeout=30)
     assert mine.headers["x-request-id"] == "client-42"
     assert len(made.headers["x-request-id"]) == 32 and made.headers["x-request-id"] != "client-42"
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "qa.requests"]
-    by_id = {line["id"]: line for line in lines}
+    # The line is written once the response has gone out, so a client may read the response
+    # first: wait for the three lines (a clean-clone run on a busy machine read too early).
+    wanted = {"client-42", made.headers["x-request-id"], missing.headers["x-request-id"]}
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "qa.requests"]
+        by_id = {line["id"]: line for line in lines}
+        if wanted <= by_id.keys() or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert by_id["client-42"]["status"] == 200 and by_id["client-42"]["path"] == "/v1/ask"
     assert by_id["client-42"]["abstained"] is False and by_id["client-42"]["citations"] >= 1
     assert "question" not in by_id["client-42"]  # questions stay out unless QA_LOG_QUESTIONS=true
