@@ -67,6 +67,7 @@ def sentence_features(
     if not rows:
         return []
     queries = np.vstack(question_vectors).astype(np.float32)
+    retrieved = max(len(documents), 1)
     out = []
     for sentence, rank, position in rows.values():
         previous = previous_in_section(snapshot, sentence)
@@ -84,7 +85,11 @@ def sentence_features(
             "focus": float(focus @ vector),
             "focus_read": float(focus @ read),
             **_lexical(snapshot, sentence, previous, shape),
-            "rank": 1.0 / rank,
+            # Linear in the chunk's place among those retrieved (1 for the first, 1/k for the last
+            # of k). 1/rank, used before, let the first chunk's weaker sentences beat the
+            # second's answer: fitted on all tuning sets but one, the top sentence of the set
+            # left out was gold for 0.650 of questions with 1/rank, 0.692 with this.
+            "rank": 1.0 - (rank - 1) / retrieved,
         }
         out.append((sentence, rank, features))
     return out
