@@ -3,11 +3,12 @@
 How close it is in meaning to the question (the sentence alone, read with the sentence before it,
 read under its section heading, and its chunk with title and section) and to what the question
 asks without the names it mentions (alone and read with the sentence before: "focus"); how much
-of the question's informative words it holds (alone, with what a reader has in mind: the sentence before, the section
-heading, the document title, and with its whole section); how many of the question's names it or
-its surroundings mention; whether it holds the kind of answer the question asks for (its entities),
-whether it names what "how many" counts, whether the numbers the question states are there, and the
-rank of its chunk. rag/evidence.py turns them into a probability.
+of the question's informative words it holds (alone, with what a reader has in mind: the sentence
+before, the section heading, the document title, and with its whole section); how many of the
+question's names it or its surroundings mention; whether it holds the kind of answer the question
+asks for (its entities), whether it names what "how many" counts, whether the numbers the question
+states are there, and its chunk's place among those retrieved. rag/evidence.py turns them into a
+probability.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def sentence_features(
     if not rows:
         return []
     queries = np.vstack(question_vectors).astype(np.float32)
-    retrieved = max(len(documents), 1)
+    retrieved = len(documents)  # at least one: every row comes from a document
     out = []
     for sentence, rank, position in rows.values():
         previous = previous_in_section(snapshot, sentence)

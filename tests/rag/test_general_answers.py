@@ -177,20 +177,7 @@ def test_a_follow_up_resolves_it_from_the_assistants_answer(general):
 
 def test_who_wants_a_person_or_an_organisation_not_a_date(general):
     # "Who" is typed by entity labels: a year or a month is no answer to it, an organisation is.
-    from rag.request import AnswerRequest
-
-    understanding = general.understand(general.prepare(AnswerRequest("Who inspects lighthouses and buoys?")))
-    retrieval = general.retrieve(understanding)
-    from rag.evidence import score_sentences
-
-    scored = score_sentences(
-        general.snapshot,
-        retrieval.documents[0],
-        retrieval.vectors[0],
-        retrieval.focus[0],
-        understanding.shape,
-        general.model,
-    )
+    scored = _scored(general, "Who inspects lighthouses and buoys?")
     year_only = next(s for s in scored if s.sentence.text.startswith("It was first lit"))
     board = next(s for s in scored if "(MSB)" in s.sentence.text)
     assert year_only.features["type_match"] == 0.0 and year_only.features["type_missing"] == 1.0
@@ -211,15 +198,22 @@ def test_a_count_the_sources_do_not_give_is_not_guessed(general):
 
 
 def _scored(answerer, question, history=None):
+    return _scored_from(answerer, question, history)[0]
+
+
+def _scored_from(answerer, question, history=None):
+    """The first part's sentences, scored, and the chunks they were retrieved in."""
     from rag.evidence import score_sentences
     from rag.request import AnswerRequest
 
     understanding = answerer.understand(answerer.prepare(AnswerRequest(question, history)))
     retrieval = answerer.retrieve(understanding)
+    documents = retrieval.documents[0]
     part = understanding.parts[0]
-    return score_sentences(
-        answerer.snapshot, retrieval.documents[0], retrieval.vectors[0], retrieval.focus[0], part.shape, answerer.model
+    scored = score_sentences(
+        answerer.snapshot, documents, retrieval.vectors[0], retrieval.focus[0], part.shape, answerer.model
     )
+    return scored, documents
 
 
 def _features(scored, opening):
@@ -391,15 +385,7 @@ def test_a_sentence_that_only_names_its_subject_is_read_with_its_section(tmp_pat
 def test_a_chunks_place_among_those_retrieved_counts_evenly(general):
     # 1/rank halved a sentence's chunk score from the first chunk to the second, so the first
     # chunk's loosely related sentences beat the second's answer; each place now costs the same.
-    from rag.evidence import score_sentences
-    from rag.request import AnswerRequest
-
-    understanding = general.understand(general.prepare(AnswerRequest("When was the Kestrel Rock light lit?")))
-    retrieval = general.retrieve(understanding)
-    documents = retrieval.documents[0]
-    scored = score_sentences(
-        general.snapshot, documents, retrieval.vectors[0], retrieval.focus[0], understanding.shape, general.model
-    )
+    scored, documents = _scored_from(general, "When was the Kestrel Rock light lit?")
     places = {s.chunk_rank: s.features["rank"] for s in scored}
     assert len(documents) >= 3 and len(places) >= 3
     for place, value in places.items():
